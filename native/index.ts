@@ -1,0 +1,47 @@
+// The native module's public face: sockets and selectors shaped like Python's, errno as Python's
+// exception classes, and the process and thread calls of the first lessons.
+import { binding } from "./binding.ts";
+
+export * from "./errors.ts";
+export * from "./socket.ts";
+export * from "./selectors.ts";
+export type { AddressInfo, WaitStatus } from "./binding.ts";
+
+export const {
+  /** This process's id. */
+  getpid,
+  /** The id of the process that started this one. */
+  getppid,
+  /**
+   * forkExec(file, args, stdoutFd): fork, then exec `file` (searched in $PATH) with argv `args`
+   * in the child; stdoutFd, unless -1, becomes the child's standard output. Returns the child's
+   * pid; an exec that fails (no such program) throws here, in the parent.
+   */
+  forkExec,
+  /**
+   * waitpid(pid, options): waits for a child to end and reaps it: { pid, exitCode, signal }, or
+   * null if options includes WNOHANG and the child is still running.
+   */
+  waitpid,
+  WNOHANG,
+  /** pipe(): [readFd, writeFd], both close-on-exec. */
+  pipe,
+  /** read(fd, size): up to size bytes from a pipe or file; empty at end of file. */
+  read,
+  /** close(fd): for fds that are not Sockets (pipe ends). */
+  close,
+  /** socketpair(): two connected Unix-domain stream sockets, as raw fds. */
+  socketpair,
+  /** startThreads(count): starts count OS threads that block until joinThreads(id). */
+  startThreads,
+  /** joinThreads(id): wakes the group's threads and waits for all of them to end. */
+  joinThreads,
+  /** threadStackSize(): the address space reserved for each new thread's stack, in bytes. */
+  threadStackSize,
+  /**
+   * signalAfter(delayMs, signal, count, intervalMs): a helper thread sends this thread `signal`
+   * count times; for tests that check EINTR is retried.
+   */
+  signalAfter,
+  FD_SETSIZE,
+} = binding;

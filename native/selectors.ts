@@ -1,0 +1,329 @@
+// Selectors shaped like Python's `selectors` module: ask the kernel to wake us when one of many
+// fds is ready, instead of spinning on each.
+//
+//   const selector = new DefaultSelector();
+//   selector.register(sock, EVENT_READ, data);   // "tell me when sock is readable"
+//   for (const [key, events] of selector.select()) { ... key.data ... }
+//
+// Four backends, one interface; they differ in what each wait costs (lesson 3_selectors):
+//   select  a bitmap of fds, at most FD_SETSIZE (1024), rebuilt and scanned on every call
+//   poll    an array of fds, any number, still handed over and scanned on every call
+//   epoll   (Linux) the kernel keeps the list; a wait costs only the fds that are ready
+//   kqueue  (macOS, BSD) the same idea as epoll
+// DefaultSelector is the best one this system has.
+//
+// Timeouts are seconds, as in Python: select() with none waits for ever, select(0) only looks.
+//
+// What every backend promises (libuv keeps the same promises):
+//  - EINTR is retried inside the wait with the time that remains, never returned;
+//  - an error or hang-up on an fd is reported as readiness, so the next recv/send raises the
+//    real error instead of the wait hiding it;
+//  - readiness is a hint: the recv or send that follows can still throw BlockingIOError;
+//  - select() checks each result against the registrations when you reach it, so an fd that an
+//    earlier callback of the same batch unregistered is skipped, not delivered.
+import { binding, epoll, kqueue } from "./binding.ts";
+
+export const EVENT_READ = 1;
+export const EVENT_WRITE = 2;
+
+/** An fd, or anything with a fileno() method, such as a Socket. */
+export type FileObject = number | { fileno(): number };
+
+export interface SelectorKey<T> {
+  readonly fileobj: FileObject;
+  readonly fd: number;
+  readonly events: number;
+  readonly data: T;
+}
+
+export type Ready<T> = [key: SelectorKey<T>, events: number];
+
+function toFd(fileobj: FileObject): number {
+  const fd = typeof fileobj === "number" ? fileobj : fileobj.fileno();
+  if (!Number.isInteger(fd) || fd < 0) {
+    throw new RangeError(`invalid file descriptor ${fd} (is the socket closed?)`);
+  }
+  return fd;
+}
+
+function checkEvents(events: number): void {
+  if (events === 0 || (events & ~(EVENT_READ | EVENT_WRITE)) !== 0) {
+    throw new RangeError(`invalid events: ${events} (use EVENT_READ, EVENT_WRITE or both)`);
+  }
+}
+
+function toMilliseconds(timeout: number | null | undefined): number {
+  if (timeout === null || timeout === undefined) return -1;
+  // Round up, as Python does, so a 0.1 ms timeout waits instead of returning at once and spinning.
+  return timeout <= 0 ? 0 : Math.ceil(timeout * 1000);
+}
+
+export abstract class BaseSelector<T = unknown> {
+  /** Which system call does the waiting: "select", "poll", "epoll" or "kqueue". */
+  abstract readonly name: string;
+  readonly #keys = new Map<number, SelectorKey<T>>();
+
+  /** Start watching fileobj for events (EVENT_READ, EVENT_WRITE or both); data comes back with it. */
+  register(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
+    checkEvents(events);
+    const fd = toFd(fileobj);
+    if (this.#keys.has(fd)) throw new Error(`fd ${fd} is already registered`);
+    const key: SelectorKey<T> = { fileobj, fd, events, data: data as T };
+    this.add(key);
+    this.#keys.set(fd, key);
+    return key;
+  }
+
+  /** Stop watching fileobj. Unregister before you close, or the kernel may watch a stale fd. */
+  unregister(fileobj: FileObject): SelectorKey<T> {
+    const key = this.getKey(fileobj);
+    this.#keys.delete(key.fd);
+    this.remove(key);
+    return key;
+  }
+
+  /** Change what fileobj is watched for, and the data that comes back with it. */
+  modify(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
+    checkEvents(events);
+    const old = this.getKey(fileobj);
+    const key: SelectorKey<T> = { ...old, events, data: data as T };
+    if (events !== old.events) this.change(old, key);
+    this.#keys.set(key.fd, key);
+    return key;
+  }
+
+  /**
+   * Sleeps in the kernel until a registered fd is ready or timeout seconds pass, then returns
+   * each ready key with the events that happened. With no timeout it waits for ever.
+   */
+  select(timeout?: number | null): Iterable<Ready<T>> {
+    return this.#stillRegistered(this.wait(toMilliseconds(timeout)));
+  }
+
+  getKey(fileobj: FileObject): SelectorKey<T> {
+    const fd = toFd(fileobj);
+    const key = this.#keys.get(fd);
+    if (key === undefined) throw new Error(`fd ${fd} is not registered`);
+    return key;
+  }
+
+  getMap(): ReadonlyMap<number, SelectorKey<T>> {
+    return this.#keys;
+  }
+
+  /** Forget every registration (and close the kernel object, for epoll and kqueue). */
+  close(): void {
+    this.#keys.clear();
+  }
+
+  *#stillRegistered(ready: Map<number, number>): Generator<Ready<T>> {
+    for (const [fd, events] of ready) {
+      const key = this.#keys.get(fd);
+      const wanted = key === undefined ? 0 : key.events & events;
+      if (key !== undefined && wanted !== 0) yield [key, wanted];
+    }
+  }
+
+  /** Tell the kernel (or our own list) about a new key; throw if its fd is not open. */
+  protected abstract add(key: SelectorKey<T>): void;
+  protected abstract remove(key: SelectorKey<T>): void;
+  /** The events of a registered fd changed from old.events to key.events. */
+  protected change(old: SelectorKey<T>, key: SelectorKey<T>): void {
+    this.remove(old);
+    this.add(key);
+  }
+  /** Wait, and return the events (EVENT_READ | EVENT_WRITE) of each fd that is ready. */
+  protected abstract wait(timeoutMs: number): Map<number, number>;
+}
+
+/** select(2): the oldest; refuses fds of FD_SETSIZE (1024) and above. */
+export class SelectSelector<T = unknown> extends BaseSelector<T> {
+  readonly name = "select";
+  readonly #readers = new Set<number>();
+  readonly #writers = new Set<number>();
+
+  protected add(key: SelectorKey<T>): void {
+    if (key.fd >= binding.FD_SETSIZE) {
+      throw new RangeError(
+        `select() can only watch fds below FD_SETSIZE (${binding.FD_SETSIZE}); ` +
+          `fd ${key.fd} needs poll or epoll`,
+      );
+    }
+    binding.checkFd(key.fd);
+    if (key.events & EVENT_READ) this.#readers.add(key.fd);
+    if (key.events & EVENT_WRITE) this.#writers.add(key.fd);
+  }
+
+  protected remove(key: SelectorKey<T>): void {
+    this.#readers.delete(key.fd);
+    this.#writers.delete(key.fd);
+  }
+
+  protected wait(timeoutMs: number): Map<number, number> {
+    const [readable, writable] = binding.select(
+      Int32Array.from(this.#readers),
+      Int32Array.from(this.#writers),
+      timeoutMs,
+    );
+    const ready = new Map<number, number>();
+    for (const fd of readable) ready.set(fd, EVENT_READ);
+    for (const fd of writable) ready.set(fd, (ready.get(fd) ?? 0) | EVENT_WRITE);
+    return ready;
+  }
+}
+
+/** poll(2): no fd limit, but the whole list is copied in and scanned on every wait. */
+export class PollSelector<T = unknown> extends BaseSelector<T> {
+  readonly name = "poll";
+  // [fd, events] pairs as poll() wants them, rebuilt only after the registrations change.
+  #pollfds: Int32Array | null = null;
+
+  protected add(key: SelectorKey<T>): void {
+    binding.checkFd(key.fd);
+    this.#pollfds = null;
+  }
+
+  protected remove(): void {
+    this.#pollfds = null;
+  }
+
+  protected wait(timeoutMs: number): Map<number, number> {
+    this.#pollfds ??= Int32Array.from(
+      [...this.getMap().values()].flatMap((key) => [key.fd, toPollEvents(key.events)]),
+    );
+    return pairsToEvents(binding.poll(this.#pollfds, timeoutMs), binding.POLLIN, binding.POLLOUT);
+  }
+}
+
+function toPollEvents(events: number): number {
+  return (events & EVENT_READ ? binding.POLLIN : 0) | (events & EVENT_WRITE ? binding.POLLOUT : 0);
+}
+
+// poll and epoll report [fd, bits, fd, bits, ...]. Any bit other than "writable" (readable, error,
+// hang-up) counts as readable, and any bit other than "readable" as writable, as in Python: the
+// recv or send that follows then meets the error.
+function pairsToEvents(pairs: number[], readBit: number, writeBit: number): Map<number, number> {
+  const ready = new Map<number, number>();
+  for (let i = 0; i < pairs.length; i += 2) {
+    const bits = pairs[i + 1]!;
+    const events = (bits & ~writeBit ? EVENT_READ : 0) | (bits & ~readBit ? EVENT_WRITE : 0);
+    ready.set(pairs[i]!, events);
+  }
+  return ready;
+}
+
+/** epoll(7), Linux: the kernel keeps the interest list, so idle fds cost nothing per wait. */
+export class EpollSelector<T = unknown> extends BaseSelector<T> {
+  readonly name = "epoll";
+  readonly #epoll = epoll ?? unavailable("epoll", "Linux");
+  #epfd = this.#epoll.epollCreate();
+
+  fileno(): number {
+    return this.#epfd;
+  }
+
+  protected add(key: SelectorKey<T>): void {
+    this.#epoll.epollCtl(this.#epfd, this.#epoll.EPOLL_CTL_ADD, key.fd, this.#bits(key.events));
+  }
+
+  protected remove(key: SelectorKey<T>): void {
+    try {
+      this.#epoll.epollCtl(this.#epfd, this.#epoll.EPOLL_CTL_DEL, key.fd, 0);
+    } catch {
+      // The fd was closed before it was unregistered; closing already took it out of epoll.
+    }
+  }
+
+  protected override change(_old: SelectorKey<T>, key: SelectorKey<T>): void {
+    this.#epoll.epollCtl(this.#epfd, this.#epoll.EPOLL_CTL_MOD, key.fd, this.#bits(key.events));
+  }
+
+  protected wait(timeoutMs: number): Map<number, number> {
+    const { EPOLLIN, EPOLLOUT } = this.#epoll;
+    return pairsToEvents(this.#epoll.epollWait(this.#epfd, timeoutMs), EPOLLIN, EPOLLOUT);
+  }
+
+  override close(): void {
+    super.close();
+    if (this.#epfd >= 0) binding.close(this.#epfd);
+    this.#epfd = -1;
+  }
+
+  #bits(events: number): number {
+    return (
+      (events & EVENT_READ ? this.#epoll.EPOLLIN : 0) |
+      (events & EVENT_WRITE ? this.#epoll.EPOLLOUT : 0)
+    );
+  }
+}
+
+/**
+ * kqueue(2), macOS and the BSDs: like epoll, but each direction is a filter of its own, so an fd
+ * watched both ways is two registrations, and one wait may report it twice.
+ */
+export class KqueueSelector<T = unknown> extends BaseSelector<T> {
+  readonly name = "kqueue";
+  readonly #kqueue = kqueue ?? unavailable("kqueue", "macOS and the BSDs");
+  #kq = this.#kqueue.kqueue();
+
+  fileno(): number {
+    return this.#kq;
+  }
+
+  protected add(key: SelectorKey<T>): void {
+    this.#filters(key.fd, key.events, this.#kqueue.EV_ADD);
+  }
+
+  protected remove(key: SelectorKey<T>): void {
+    try {
+      this.#filters(key.fd, key.events, this.#kqueue.EV_DELETE);
+    } catch {
+      // The fd was closed before it was unregistered; closing already removed its filters.
+    }
+  }
+
+  protected wait(timeoutMs: number): Map<number, number> {
+    const { EVFILT_READ, EVFILT_WRITE } = this.#kqueue;
+    const triples = this.#kqueue.keventWait(this.#kq, timeoutMs);
+    const ready = new Map<number, number>();
+    for (let i = 0; i < triples.length; i += 3) {
+      const fd = triples[i]!;
+      const filter = triples[i + 1]!;
+      const events =
+        filter === EVFILT_READ ? EVENT_READ : filter === EVFILT_WRITE ? EVENT_WRITE : 0;
+      ready.set(fd, (ready.get(fd) ?? 0) | events);
+    }
+    return ready;
+  }
+
+  override close(): void {
+    super.close();
+    if (this.#kq >= 0) binding.close(this.#kq);
+    this.#kq = -1;
+  }
+
+  #filters(fd: number, events: number, flags: number): void {
+    const { EVFILT_READ, EVFILT_WRITE } = this.#kqueue;
+    if (events & EVENT_READ) this.#kqueue.keventChange(this.#kq, fd, EVFILT_READ, flags);
+    if (events & EVENT_WRITE) this.#kqueue.keventChange(this.#kq, fd, EVFILT_WRITE, flags);
+  }
+}
+
+function unavailable(name: string, where: string): never {
+  throw new Error(`${name} is not available on ${process.platform}: it exists on ${where} only`);
+}
+
+/** The backends this system has, best first: the order DefaultSelector picks from. */
+export const availableSelectors: readonly string[] = [
+  ...(epoll ? ["epoll"] : []),
+  ...(kqueue ? ["kqueue"] : []),
+  "poll",
+  "select",
+];
+
+/** The best selector this system has: epoll on Linux, kqueue on macOS and BSD, else poll. */
+export const DefaultSelector: new <T = unknown>() => BaseSelector<T> = epoll
+  ? EpollSelector
+  : kqueue
+    ? KqueueSelector
+    : PollSelector;

@@ -1,0 +1,86 @@
+// Shared declarations of the native module. Each .cc file wraps one family of system calls; this
+// header holds what they all need: argument checks that throw a TypeError or RangeError naming the
+// argument, and ThrowOSError, which turns errno into the TypeScript error class (BlockingIOError,
+// ConnectionRefusedError, ...) through a factory that index.ts installs at load time.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <utility>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace native {
+
+// Per-environment state: the main thread and each worker_thread that loads the module get their
+// own, so nothing JavaScript-owned is shared between threads.
+struct ThreadGroup;
+struct AddonData {
+  Napi::FunctionReference errorFactory;
+  std::vector<uint8_t> recvScratch;  // recv() reads here, then copies exactly the bytes received
+  std::map<uint32_t, std::shared_ptr<ThreadGroup>> threadGroups;
+  uint32_t nextThreadGroup = 1;
+  ~AddonData();  // releases and joins the threads that JavaScript started and never joined
+};
+void JoinAllThreadGroups(AddonData& data);
+
+AddonData& Data(Napi::Env env);
+
+// Argument checks. Each one throws (as a C++ exception that node-addon-api turns into a JavaScript
+// exception) before any value is converted, so no input from JavaScript can crash the process.
+void CheckCount(const Napi::CallbackInfo& info, const char* fn, size_t count);
+int ArgInt(const Napi::CallbackInfo& info, const char* fn, size_t i, const char* name, int64_t min,
+           int64_t max);
+int ArgFd(const Napi::CallbackInfo& info, const char* fn, size_t i);
+bool ArgBool(const Napi::CallbackInfo& info, const char* fn, size_t i, const char* name);
+std::string ArgString(const Napi::CallbackInfo& info, const char* fn, size_t i, const char* name);
+Napi::Uint8Array ArgBytes(const Napi::CallbackInfo& info, const char* fn, size_t i,
+                          const char* name);
+Napi::Int32Array ArgInt32Array(const Napi::CallbackInfo& info, const char* fn, size_t i,
+                               const char* name);
+// A timeout in milliseconds: a negative number means "wait forever".
+int ArgTimeoutMs(const Napi::CallbackInfo& info, const char* fn, size_t i);
+
+[[noreturn]] void ThrowTypeError(Napi::Env env, const std::string& message);
+[[noreturn]] void ThrowRangeError(Napi::Env env, const std::string& message);
+// Throws the OSError subclass for err (an errno value); detail names the fd or address involved.
+[[noreturn]] void ThrowOSError(Napi::Env env, const char* syscall, int err,
+                               const std::string& detail = "");
+// The same for getaddrinfo's own error codes (EAI_NONAME, ...), which are not errno values.
+[[noreturn]] void ThrowGaiError(Napi::Env env, int eaiCode, const std::string& detail);
+std::string FdDetail(int fd);
+
+// Milliseconds left until a deadline, for retrying a wait after EINTR without waiting longer than
+// asked. A negative timeout stays negative (wait forever).
+class Deadline {
+ public:
+  explicit Deadline(int timeoutMs);
+  int RemainingMs() const;
+
+ private:
+  int timeoutMs_;
+  int64_t endNs_;
+};
+
+// Adds named functions and integer constants to the module's exports.
+using Callback = Napi::Value (*)(const Napi::CallbackInfo&);
+void ExportFunctions(Napi::Env env, Napi::Object exports,
+                     std::initializer_list<std::pair<const char*, Callback>> functions);
+void ExportConstants(Napi::Env env, Napi::Object exports,
+                     std::initializer_list<std::pair<const char*, int>> constants);
+
+// Each family of functions adds its exports here.
+void InitErrors(Napi::Env env, Napi::Object exports);
+void InitSocket(Napi::Env env, Napi::Object exports);
+void InitSelect(Napi::Env env, Napi::Object exports);
+void InitPoll(Napi::Env env, Napi::Object exports);
+void InitEpoll(Napi::Env env, Napi::Object exports);
+void InitKqueue(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
+void InitThreads(Napi::Env env, Napi::Object exports);
+
+}  // namespace native
