@@ -1,0 +1,219 @@
+// parsePage, linksOnHost and decodeBody on the quirks real pages have: entities, comments with
+// tags in them, scripts that look like markup, uppercase and unquoted attributes, unclosed
+// elements, <base>, every shape of relative URL, Cyrillic text and URLs, legacy charsets.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { decodeBody, linksOnHost, parsePage } from "../shared/html.ts";
+
+const test = suite("html");
+const PAGE = "http://127.0.0.1:8080/wiki/sockets?lang=en#intro";
+
+const text = (html: string) => parsePage(html, PAGE).text;
+const links = (html: string) => parsePage(html, PAGE).links;
+
+test("title: the first <title>, entities decoded, whitespace collapsed", () => {
+  const html = "<head><title>\n  Sockets &amp;\tthreads&nbsp;&#8212; &laquo;сокеты&raquo; </title>";
+  assert.is(parsePage(html, PAGE).title, "Sockets & threads — «сокеты»");
+  assert.is(parsePage("<title>one</title><title>two</title>", PAGE).title, "one");
+  assert.is(parsePage("<p>no title here</p>", PAGE).title, "");
+});
+
+test("text: block elements separate words, inline elements do not", () => {
+  assert.is(text("<p>a</p><p>b</p>"), "a b");
+  assert.is(text("before<div>inside</div>after"), "before inside after");
+  assert.is(
+    text("<div>one</div><div>two</div><h2>three</h2>four<br>five"),
+    "one two three four five",
+  );
+  assert.is(text("<table><tr><td>cell</td><td>next</td></tr></table>"), "cell next");
+  assert.is(text("<b>in</b>line <i>it</i><span>alic</span>"), "inline italic");
+  assert.is(text("  lots \n\n of\t\twhite   space  "), "lots of white space");
+});
+
+test("text: unclosed <p> and <li> are closed for us", () => {
+  assert.is(text("<p>first<p>second<ul><li>one<li>two</ul>after"), "first second one two after");
+});
+
+test("text: named and numeric entities are decoded; &nbsp; separates words", () => {
+  assert.is(text("fish &amp; chips, 1 &lt; 2 &gt; 0"), "fish & chips, 1 < 2 > 0");
+  assert.is(text("&#1089;&#x43E;&#1082;&#1077;&#1090;"), "сокет");
+  assert.is(text("a&nbsp;b&nbsp;&nbsp;c"), "a b c");
+  assert.is(text("&laquo;quoted&raquo; &copy; &euro;"), "«quoted» © €");
+});
+
+test("text: no scripts, styles, noscript, template, title or comments", () => {
+  const html = `<!DOCTYPE html><html><head><title>Title</title>
+    <style>p { color: red } /* </div> */</style>
+    <script>var s = "</div><a href='/fake'>fake</a>"; if (a < b && c > d) {}</script>
+    </head><body>
+    <!-- old: <p>commented out</p> <a href="/commented">link</a> -->
+    <p>visible</p>
+    <noscript><p>enable JavaScript</p></noscript>
+    <template><p>template row</p></template>
+    <script type="application/ld+json">{"name": "</p>"}</script>
+    <p>also visible</p></body></html>`;
+  assert.is(text(html), "visible also visible");
+  assert.equal(links(html), []);
+});
+
+test("text and links: uppercase tags and attributes, unquoted attribute values", () => {
+  const html = "<P>Upper</P><A HREF=/wiki/epoll TITLE=x>epoll</A> <a href=select.html>select</a>";
+  assert.is(text(html), "Upper epoll select");
+  assert.equal(links(html), [
+    "http://127.0.0.1:8080/wiki/epoll",
+    "http://127.0.0.1:8080/wiki/select.html",
+  ]);
+});
+
+test("links: relative paths, ../ and ./, root-relative and query strings", () => {
+  const html = `
+    <a href="threads">bare</a>
+    <a href="./poll">dot</a>
+    <a href="../category/io">dot dot</a>
+    <a href="../../../../up-too-far">too far up</a>
+    <a href="/wiki/epoll">root</a>
+    <a href="?action=history">query only</a>
+    <a href="select?a=1&b=%20two">query</a>`;
+  assert.equal(links(html), [
+    "http://127.0.0.1:8080/wiki/threads",
+    "http://127.0.0.1:8080/wiki/poll",
+    "http://127.0.0.1:8080/category/io",
+    "http://127.0.0.1:8080/up-too-far",
+    "http://127.0.0.1:8080/wiki/epoll",
+    "http://127.0.0.1:8080/wiki/sockets?action=history",
+    "http://127.0.0.1:8080/wiki/select?a=1&b=%20two",
+  ]);
+});
+
+test("links: fragments are dropped, duplicates kept once in first-seen order", () => {
+  const html = `
+    <a href="#top">top</a>
+    <a href="b#one">b</a>
+    <a href="a">a</a>
+    <a href="b#two">b again</a>
+    <a href="">the page itself</a>`;
+  assert.equal(links(html), [
+    "http://127.0.0.1:8080/wiki/sockets?lang=en",
+    "http://127.0.0.1:8080/wiki/b",
+    "http://127.0.0.1:8080/wiki/a",
+  ]);
+});
+
+test("links: absolute, https and protocol-relative; non-web schemes and garbage dropped", () => {
+  const html = `
+    <a href="http://example.org/wiki/Epoll">http</a>
+    <a href="https://example.com/docs">https</a>
+    <a href="//other.example/x">protocol-relative</a>
+    <a href="mailto:editors@example.org">mail</a>
+    <a href="javascript:void(0)">js</a>
+    <a href="JavaScript:alert(1)">js, mixed case</a>
+    <a href="data:text/html,hi">data</a>
+    <a href="tel:+100">tel</a>
+    <a href="ftp://example.org/file">ftp</a>
+    <a href="http://exa mple.org/">space in host</a>
+    <a href="http://[::1">unclosed IPv6</a>
+    <a>no href at all</a>
+    <a name="anchor">named anchor</a>`;
+  assert.equal(links(html), [
+    "http://example.org/wiki/Epoll",
+    "https://example.com/docs",
+    "http://other.example/x",
+  ]);
+  const secure = parsePage('<a href="//other.example/x">x</a>', "https://h/").links;
+  assert.equal(secure, ["https://other.example/x"]);
+});
+
+test("links: entities decoded and surrounding whitespace trimmed in href; <area> counts", () => {
+  const html = `
+    <a href="/wiki/x?action=history&amp;oldid=3">entity</a>
+    <a href="/wiki/y?a=1&#38;b=2">numeric entity</a>
+    <a href="  /wiki/z
+      ">whitespace</a>
+    <map><area href="/wiki/map" alt="map"></map>`;
+  assert.equal(links(html), [
+    "http://127.0.0.1:8080/wiki/x?action=history&oldid=3",
+    "http://127.0.0.1:8080/wiki/y?a=1&b=2",
+    "http://127.0.0.1:8080/wiki/z",
+    "http://127.0.0.1:8080/wiki/map",
+  ]);
+});
+
+test("links: <base href> resolves every link, even those before it; only the first counts", () => {
+  const html = `
+    <a href="before">before</a>
+    <head><base href="/docs/v2/"><base href="http://ignored.example/"></head>
+    <a href="after">after</a>
+    <a href="../v1/old">up</a>
+    <a href="/root">root</a>`;
+  assert.equal(links(html), [
+    "http://127.0.0.1:8080/docs/v2/before",
+    "http://127.0.0.1:8080/docs/v2/after",
+    "http://127.0.0.1:8080/docs/v1/old",
+    "http://127.0.0.1:8080/root",
+  ]);
+  const absolute = links('<base href="https://mirror.example/a/"><a href="b">b</a>');
+  assert.equal(absolute, ["https://mirror.example/a/b"]);
+});
+
+test("links in comments, scripts and styles are not links", () => {
+  const html = `
+    <!-- <a href="/in-comment">x</a> -->
+    <!--[if IE]><a href="/conditional">x</a><![endif]-->
+    <script>document.write('<a href="/in-script">x</a>')</script>
+    <style>a[href="/in-style"] {}</style>
+    <a href="/real">real</a>`;
+  assert.equal(links(html), ["http://127.0.0.1:8080/real"]);
+});
+
+test("Cyrillic: text as is, URLs percent-encoded as UTF-8, hosts as punycode", () => {
+  const html = `<p>Сокеты и&nbsp;потоки</p>
+    <a href="/wiki/Сокет">path</a>
+    <a href="/search?q=цикл событий">query</a>
+    <a href="http://пример.рф/страница">host</a>`;
+  const page = parsePage(html, PAGE);
+  assert.is(page.text, "Сокеты и потоки path query host");
+  assert.equal(page.links, [
+    "http://127.0.0.1:8080/wiki/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82",
+    "http://127.0.0.1:8080/search?q=%D1%86%D0%B8%D0%BA%D0%BB%20%D1%81%D0%BE%D0%B1%D1%8B%D1%82%D0%B8%D0%B9",
+    "http://xn--e1afmkfd.xn--p1ai/%D1%81%D1%82%D1%80%D0%B0%D0%BD%D0%B8%D1%86%D0%B0",
+  ]);
+});
+
+test("linksOnHost: same host and port, http only; port 80 is no port", () => {
+  const all = [
+    "http://127.0.0.1:8080/a",
+    "http://127.0.0.1:8081/other-port",
+    "http://127.0.0.1/no-port",
+    "https://127.0.0.1:8080/https",
+    "http://localhost:8080/other-name",
+    "http://127.0.0.1:8080/b?q=1",
+  ];
+  assert.equal(linksOnHost(all, "127.0.0.1:8080"), [
+    "http://127.0.0.1:8080/a",
+    "http://127.0.0.1:8080/b?q=1",
+  ]);
+  const site = ["http://h:80/explicit", "http://h/implicit", "http://h:8080/not", "http://H/upper"];
+  assert.equal(linksOnHost(site, "h"), [
+    "http://h:80/explicit",
+    "http://h/implicit",
+    "http://H/upper",
+  ]);
+  assert.equal(linksOnHost(site, "h:80"), linksOnHost(site, "h"));
+  assert.equal(linksOnHost(["not a url", "mailto:x@h"], "h"), []);
+});
+
+test("decodeBody: the charset of the Content-Type, UTF-8 by default and for unknown labels", () => {
+  const utf8 = new TextEncoder().encode("Привет, мир");
+  const cp1251 = new Uint8Array([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2, 0x2c, 0x20, 0xec, 0xe8, 0xf0]);
+  const koi8 = new Uint8Array([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4, 0x2c, 0x20, 0xcd, 0xc9, 0xd2]);
+  assert.is(decodeBody(cp1251, "text/html; charset=windows-1251"), "Привет, мир");
+  assert.is(decodeBody(koi8, 'text/html;Charset="KOI8-R"'), "Привет, мир");
+  assert.is(decodeBody(cp1251, "text/html; q=1; charset = cp1251 "), "Привет, мир");
+  assert.is(decodeBody(utf8), "Привет, мир");
+  assert.is(decodeBody(utf8, "text/html"), "Привет, мир");
+  assert.is(decodeBody(utf8, "text/html; charset=no-such-charset"), "Привет, мир");
+  // Bytes that are not UTF-8 become U+FFFD instead of failing the page.
+  assert.is(decodeBody(new Uint8Array([0x61, 0xff, 0x62])), "a\uFFFDb");
+});
+
+test.run();
