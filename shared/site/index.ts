@@ -1,0 +1,106 @@
+// Start and stop the fixture site from code. The site always runs in a child process of its own:
+// the lessons block their one thread inside select(), and a server in that same thread could
+// never answer them.
+//
+//   const site = await startSite({ latencyMs: 100 });
+//   ... fetch site.url ...
+//   await site.stop();
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export interface SiteOptions {
+  /** How many articles the wiki has (default 200). */
+  articles?: number;
+  /** How long every response waits before it starts (default 0). */
+  latencyMs?: number;
+  /** The same seed gives the same pages, byte for byte (default 1). */
+  seed?: number;
+}
+
+export interface RunningSite {
+  /** "http://127.0.0.1:PORT/" */
+  url: string;
+  port: number;
+  /** Stops the site; resolves once its process has exited. */
+  stop(): Promise<void>;
+}
+
+// Starting takes a few hundred milliseconds (node, then tsx compiling the site); this is for a
+// machine so busy that something else is wrong.
+const READY_TIMEOUT_MS = 15_000;
+const READY_LINE = /^Fixture site: http:\/\/127\.0\.0\.1:(\d+)\//;
+const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+export async function startSite(options: SiteOptions = {}): Promise<RunningSite> {
+  const flags = ["--port", "0"];
+  if (options.articles !== undefined) flags.push("--articles", String(options.articles));
+  if (options.latencyMs !== undefined) flags.push("--latency", String(options.latencyMs));
+  if (options.seed !== undefined) flags.push("--seed", String(options.seed));
+
+  // Node itself with tsx's loader, rather than the tsx command: one process, not two, so the
+  // pid we signal is the site's. Its stdin is a pipe that only closes when we exit, which the
+  // site takes as its cue to stop (main.ts). Its stderr goes into the error if it fails to
+  // start, and to our stderr once it runs, so its complaints reach the student either way.
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), MAIN, ...flags], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // 'exit' handlers run even when a lesson ends with process.exit() or an uncaught exception.
+  const killChild = () => child.kill();
+  process.on("exit", killChild);
+  void exited.then(() => process.off("exit", killChild));
+
+  const port = await waitUntilReady(child);
+  child.stderr!.pipe(process.stderr);
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** The port from the site's ready line; rejects if it exits or stays silent instead. */
+function waitUntilReady(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // stdio[1] is a pipe: spawn() was asked for one.
+    const lines = createInterface({ input: child.stdout! });
+    let complaint = "";
+    const onComplaint = (text: string) => (complaint += text);
+    child.stderr!.setEncoding("utf8").on("data", onComplaint);
+    const onLine = (line: string) => {
+      const match = READY_LINE.exec(line);
+      if (match) settle(() => resolve(Number(match[1])));
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+      settle(() =>
+        reject(
+          new Error(
+            `fixture site exited (${signal ?? `code ${code}`}) before it was ready` +
+              (complaint ? `: ${complaint.trim()}` : ""),
+          ),
+        ),
+      );
+    const onError = (error: Error) => settle(() => reject(error));
+    const timer = setTimeout(() => {
+      child.kill();
+      settle(() => reject(new Error(`fixture site not ready after ${READY_TIMEOUT_MS} ms`)));
+    }, READY_TIMEOUT_MS);
+
+    function settle(finish: () => void): void {
+      clearTimeout(timer);
+      lines.off("line", onLine);
+      child.off("exit", onExit);
+      child.off("error", onError);
+      child.stderr!.off("data", onComplaint);
+      finish();
+    }
+    lines.on("line", onLine);
+    child.once("exit", onExit);
+    child.once("error", onError);
+  });
+}

@@ -1,0 +1,128 @@
+// The fixture site's HTTP server: the mini-wiki's pages, the hard cases, and a latency that makes
+// concurrency visible. node:http serves requests concurrently, so one slow response never
+// delays another.
+//
+// Every response first waits the latency (the server's, or ?latency=MS on any URL, at most 10 s),
+// then is routed:
+//   /                          front page: categories, featured articles, /trouble/
+//   /category/<slug>           the articles of one category
+//   /wiki/<slug>               an article; ?action=history gives its small history page
+//   /trouble/ and what it lists, robots.txt, /private/; anything else is a 404 page
+import { createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { REPORT_PDF, ROBOTS_TXT, dataJson } from "./files.ts";
+import { articlePage, categoryPage, historyPage, indexPage, notFoundPage } from "./pages.ts";
+import { HTML, redirect, send } from "./reply.ts";
+import * as trouble from "./trouble.ts";
+import { buildWiki } from "./wiki.ts";
+import type { Wiki } from "./wiki.ts";
+
+export interface SiteServerOptions {
+  articles: number;
+  latencyMs: number;
+  seed: number;
+}
+
+export const MAX_LATENCY_MS = 10_000;
+
+export function createSiteServer({ articles, latencyMs, seed }: SiteServerOptions): Server {
+  const wiki = buildWiki(articles, seed);
+  return createServer((req, res) => {
+    serve(wiki, latencyMs, req, res).catch((error: unknown) => {
+      // A bug in one handler costs that one response, not the whole site.
+      console.error("fixture site:", error);
+      if (res.headersSent) res.destroy();
+      else send(res, 500, "text/plain; charset=utf-8", "internal error\n");
+    });
+  });
+}
+
+async function serve(
+  wiki: Wiki,
+  defaultLatencyMs: number,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  // Prefixed, not given as a base: new URL("//x", base) would read "x" as a host name.
+  const url = new URL(`http://site${req.url ?? "/"}`);
+  const latencyMs = latencyOf(url, defaultLatencyMs);
+  if (latencyMs === undefined) {
+    const message = `latency must be a whole number of milliseconds, got "${url.searchParams.get("latency")}"\n`;
+    return send(res, 400, "text/plain; charset=utf-8", message);
+  }
+  if (!(await wait(latencyMs, res))) return; // the client left while we waited
+
+  // Absolute links and Locations are built from the Host the client asked for, as real sites do.
+  const host = req.headers.host ?? `127.0.0.1:${req.socket.localPort}`;
+  const path = url.pathname;
+  switch (path) {
+    case "/":
+      return send(res, 200, HTML, indexPage(wiki));
+    case "/robots.txt":
+      return send(res, 200, "text/plain; charset=utf-8", ROBOTS_TXT);
+    case "/trouble/":
+      return send(res, 200, HTML, trouble.troublePage());
+    case "/private/":
+      return send(res, 200, HTML, trouble.privatePage());
+    case "/redirect/3":
+      return redirect(res, "/redirect/2");
+    case "/redirect/2":
+      return redirect(res, `http://${host}/redirect/1`);
+    case "/redirect/1":
+      return redirect(res, `../wiki/${wiki.articles[0]!.slug}`); // buildWiki makes at least one
+    case "/loop/a":
+      return redirect(res, "/loop/b");
+    case "/loop/b":
+      return redirect(res, "a");
+    case "/files/report.pdf":
+      return send(res, 200, "application/pdf", REPORT_PDF);
+    case "/files/data.json":
+      return send(res, 200, "application/json", dataJson(wiki));
+    case "/huge":
+      return trouble.huge(res);
+    case "/slow-body":
+      return trouble.slowBody(res);
+    case "/reset":
+      return trouble.resetMidBody(req, res);
+    case "/malformed":
+      return trouble.malformed(req);
+    case "/chunked":
+      return trouble.chunked(req);
+    case "/close-delimited":
+      return trouble.closeDelimited(req);
+  }
+
+  const category = wiki.categories.find((c) => path === `/category/${c.slug}`);
+  if (category) return send(res, 200, HTML, categoryPage(category));
+  const article = path.startsWith("/wiki/")
+    ? wiki.bySlug.get(path.slice("/wiki/".length))
+    : undefined;
+  if (article && url.searchParams.get("action") === "history") {
+    return send(res, 200, HTML, historyPage(article));
+  }
+  if (article) return send(res, 200, HTML, articlePage(article, host));
+  send(res, 404, HTML, notFoundPage(path));
+}
+
+/** The ?latency=MS of the URL, capped; the default if there is none; undefined if malformed. */
+function latencyOf(url: URL, defaultMs: number): number | undefined {
+  const value = url.searchParams.get("latency");
+  if (value === null) return defaultMs;
+  return /^\d+$/.test(value) ? Math.min(Number(value), MAX_LATENCY_MS) : undefined;
+}
+
+/** Resolves true after `ms`, or false as soon as the client goes away. */
+function wait(ms: number, res: ServerResponse): Promise<boolean> {
+  if (ms === 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      res.off("close", onClose);
+      resolve(true);
+    }, ms);
+    const onClose = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    res.once("close", onClose);
+  });
+}
