@@ -1,0 +1,185 @@
+// What every lesson needs around its one idea: its command-line flags, a site to talk to, and a
+// clock that measures CPU time next to wall time. Nothing here waits on a socket: the waiting is
+// what the lessons teach, so it stays in the lessons.
+import { parseArgs } from "node:util";
+import { decodeBody, parsePage } from "./html.ts";
+import { parseResponse } from "./http.ts";
+import { startSite, type SiteOptions } from "./site/index.ts";
+
+type Option =
+  | { type: "string"; help: string; default?: string; choices?: readonly string[] }
+  | { type: "integer"; help: string; default: number; min: number; max: number }
+  | { type: "boolean"; help: string }
+  | { type: "url"; help: string };
+
+type Values<Spec extends Record<string, Option>> = {
+  [Name in keyof Spec]: Spec[Name] extends { type: "integer" }
+    ? number
+    : Spec[Name] extends { type: "boolean" }
+      ? boolean
+      : Spec[Name] extends { type: "url" }
+        ? URL | undefined
+        : Spec[Name] extends { default: string }
+          ? string
+          : string | undefined;
+};
+
+/**
+ * Starts a lesson: parses its flags, and makes network failures read as one line.
+ *
+ * Flags are `--name value` or `--name=value`. Both `pnpm run LESSON --flag v` and
+ * `pnpm run LESSON -- --flag v` work: pnpm passes the `--` on, and we drop it. A wrong flag or
+ * value prints the usage to stderr and exits with status 2; --help prints it and exits with 0.
+ *
+ * An error with a `syscall` (ConnectionRefusedError, ...) or a ProtocolError is the network's
+ * doing, not a bug in the lesson: it is printed as one line and the lesson exits with status 1.
+ * Any other error keeps its stack trace.
+ */
+export function startLesson<Spec extends Record<string, Option>>(
+  lesson: string,
+  spec: Spec,
+): Values<Spec> {
+  const names = Object.keys(spec);
+  const usage = [
+    `usage: pnpm run ${lesson} ${names.map((name) => `[--${name}${placeholder[spec[name]!.type]}]`).join(" ")}`,
+    ...names.map((name) => `  --${name.padEnd(12)} ${describe(spec[name]!)}`),
+  ].join("\n");
+  const fail = (message: string): never => {
+    process.stderr.write(`${lesson}: ${message}\n${usage}\n`);
+    process.exit(2);
+  };
+  process.on("uncaughtException", (error: unknown) => {
+    const fromNetwork =
+      error instanceof Error && ("syscall" in error || error.name === "ProtocolError");
+    const text = fromNetwork
+      ? `${error.name}: ${error.message}`
+      : String((error as Error)?.stack ?? error);
+    process.stderr.write(`${lesson}: ${text}\n`);
+    process.exit(1);
+  });
+  // `pnpm run LESSON | head` closes our stdout early: stop quietly, as command-line tools do.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(0);
+  });
+  const args = process.argv.slice(2);
+  if (args[0] === "--") args.shift();
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      options: Object.fromEntries(
+        names.map((name) => [
+          name,
+          { type: spec[name]!.type === "boolean" ? "boolean" : "string" },
+        ]),
+      ) as Record<string, { type: "string" | "boolean" }>,
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  const values: Record<string, unknown> = {};
+  for (const name of names) {
+    const option = spec[name]!;
+    const given = parsed.values[name];
+    if (option.type === "boolean") {
+      values[name] = given === true;
+    } else if (option.type === "url") {
+      values[name] = given === undefined ? undefined : httpUrl(name, given as string, fail);
+    } else if (option.type === "integer") {
+      const number = given === undefined ? option.default : Number(given);
+      if (!Number.isInteger(number) || number < option.min || number > option.max) {
+        fail(`--${name} must be an integer from ${option.min} to ${option.max}, got '${given}'`);
+      }
+      values[name] = number;
+    } else {
+      const value = (given as string | undefined) ?? option.default;
+      if (value !== undefined && option.choices && !option.choices.includes(value)) {
+        fail(`--${name} must be one of ${option.choices.join(", ")}, got '${value}'`);
+      }
+      values[name] = value;
+    }
+  }
+  return values as Values<Spec>;
+}
+
+// Only plain http: the lessons speak HTTP over raw sockets, and TLS is not what they teach.
+function httpUrl(name: string, text: string, fail: (message: string) => never): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return fail(`--${name} must be a URL such as http://127.0.0.1:8080/, got '${text}'`);
+  }
+  if (url.protocol !== "http:") fail(`--${name} must be a plain http:// URL, got '${text}'`);
+  return url;
+}
+
+const placeholder: Record<Option["type"], string> = {
+  string: " NAME",
+  integer: " N",
+  boolean: "",
+  url: " URL",
+};
+
+function describe(option: Option): string {
+  if (option.type === "integer") return `${option.help} (default ${option.default})`;
+  if (option.type === "string" && option.choices) {
+    return `${option.help}: ${option.choices.join(", ")}${option.default ? ` (default ${option.default})` : ""}`;
+  }
+  return option.help;
+}
+
+export interface Target {
+  url: URL;
+  /** Stops the fixture site if the lesson started one; nothing to do for a --url. */
+  close(): Promise<void>;
+}
+
+/**
+ * The site a lesson talks to: the --url it was given, or else the fixture site, started in a child
+ * process with the given options and stopped by close().
+ */
+export async function openTarget(url: URL | undefined, site: SiteOptions): Promise<Target> {
+  if (url !== undefined) return { url, close: async () => {} };
+  const running = await startSite(site);
+  return { url: new URL(running.url), close: running.stop };
+}
+
+export interface ClockReading {
+  cpuMs: number;
+  wallMs: number;
+}
+
+/**
+ * Starts a clock; calling what it returns reads CPU time (user + system, all threads of this
+ * process) and wall time since the start.
+ */
+export function startClock(): () => ClockReading {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { cpuMs: (used.user + used.system) / 1000, wallMs: performance.now() - wall };
+  };
+}
+
+/** "CPU time 3.2 ms of 505 ms wall time (0.6%)" */
+export function cpuVersusWall({ cpuMs, wallMs }: ClockReading): string {
+  const percent = ((100 * cpuMs) / wallMs).toFixed(1);
+  return `CPU time ${cpuMs.toFixed(1)} ms of ${wallMs.toFixed(0)} ms wall time (${percent}%)`;
+}
+
+/** One line about a whole response read until the server closed: "200 OK, 2667 body bytes, ..." */
+export function describeResponse(bytes: Uint8Array, url: URL): string {
+  const response = parseResponse(bytes);
+  const html = decodeBody(response.body, response.headers.get("content-type"));
+  const { title } = parsePage(html, url.href);
+  return `${response.status} ${response.reason}, ${response.body.length} body bytes, title "${title}"`;
+}
