@@ -1,0 +1,152 @@
+// The lessons, run as a student runs them: their output against the stored snapshots, the claim
+// behind each measured figure, and how they take their flags.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { startSite } from "@async-from-scratch/shared/site";
+import {
+  figure,
+  matchSnapshot,
+  runLesson,
+  runPnpm,
+  siteProcesses,
+  type Mask,
+  type Run,
+} from "./lessons.ts";
+
+/** Runs a lesson once, on first use, and hands every test the same result. */
+function once(lesson: string, args: string[] = []): () => Promise<Run> {
+  let run: Promise<Run> | undefined;
+  return () => (run ??= runLesson(lesson, args));
+}
+
+const sitesBefore = siteProcesses();
+
+// ---- 1_bad_socket ------------------------------------------------------------------------------
+
+const badSocket = once("1_bad_socket");
+// How many times a call failed depends on how fast this machine spins: a measured figure.
+const spinCounts: Mask[] = [
+  [/\b\d+ failed attempts/g, "<n> failed attempts"],
+  [/failed attempts in all: \d+/g, "failed attempts in all: <n>"],
+];
+
+test("1_bad_socket prints its snapshot", async () => {
+  const run = await badSocket();
+  assert.is(run.status, 0, run.stderr);
+  matchSnapshot("1_bad_socket", run.stdout, spinCounts);
+});
+
+test("1_bad_socket: the busy loop burns CPU for as long as it waits", async () => {
+  const { stdout } = await badSocket();
+  const cpuMs = figure(stdout, /CPU time ([\d.]+) ms/);
+  const wallMs = figure(stdout, /of (\d+) ms wall time/);
+  assert.ok(wallMs >= 450, `the site's 500 ms latency was waited out (wall ${wallMs} ms)`);
+  assert.ok(cpuMs >= wallMs / 2, `CPU ${cpuMs} ms is at least half of wall ${wallMs} ms`);
+  assert.ok(figure(stdout, /failed attempts in all: (\d+)/) > 1000, "it spun");
+});
+
+// ---- 2_good_socket -----------------------------------------------------------------------------
+
+const goodSocket = once("2_good_socket");
+
+test("2_good_socket prints its snapshot", async () => {
+  const run = await goodSocket();
+  assert.is(run.status, 0, run.stderr);
+  matchSnapshot("2_good_socket", run.stdout);
+});
+
+test("2_good_socket: the process sleeps while it waits, and wakes only a few times", async () => {
+  const { stdout } = await goodSocket();
+  const cpuMs = figure(stdout, /CPU time ([\d.]+) ms/);
+  const wallMs = figure(stdout, /of (\d+) ms wall time/);
+  assert.ok(wallMs >= 450, `the site's 500 ms latency was waited out (wall ${wallMs} ms)`);
+  assert.ok(cpuMs < wallMs / 5, `CPU ${cpuMs} ms is below a fifth of wall ${wallMs} ms`);
+  const wakeUps = figure(stdout, /wake-ups: (\d+)/);
+  assert.ok(wakeUps >= 3 && wakeUps <= 10, `${wakeUps} wake-ups`);
+});
+
+for (const backend of ["select", "poll", "epoll"]) {
+  test(`2_good_socket --backend ${backend} does the same fetch with ${backend}`, async () => {
+    const run = await runLesson("2_good_socket", ["--backend", backend, "--latency", "100"]);
+    assert.is(run.status, 0, run.stderr);
+    assert.ok(run.stdout.startsWith(`selector: ${backend} (chosen with --backend)\n`), run.stdout);
+    assert.match(run.stdout, /^response: 200 OK/m);
+  });
+}
+
+test("2_good_socket --backend kqueue on Linux is refused with a clear message", async () => {
+  if (process.platform !== "linux") return;
+  const run = await runLesson("2_good_socket", ["--backend", "kqueue"]);
+  assert.is(run.status, 2);
+  assert.is(
+    run.stderr,
+    "2_good_socket: kqueue is not available on linux: it exists on macOS and the BSDs only\n",
+  );
+});
+
+// ---- flags -------------------------------------------------------------------------------------
+
+test("flags reach a lesson through pnpm, with and without --", async () => {
+  for (const args of [
+    ["run", "2_good_socket", "--backend", "poll", "--latency", "0"],
+    ["run", "2_good_socket", "--", "--backend", "poll", "--latency", "0"],
+  ]) {
+    const run = await runPnpm(args);
+    assert.is(run.status, 0, run.stderr);
+    assert.ok(
+      run.stdout.startsWith("selector: poll (chosen with --backend)\n"),
+      `${args.join(" ")}:\n${run.stdout}`,
+    );
+  }
+});
+
+test("a wrong flag or value prints the usage and exits with status 2", async () => {
+  for (const args of [
+    ["--latency", "soon"],
+    ["--latency", "-5"],
+    ["--bogus"],
+    ["--url", "https://example.org/"],
+    ["--backend", "iocp"],
+    ["stray"],
+  ]) {
+    const run = await runLesson("2_good_socket", args);
+    assert.is(run.status, 2, `${args.join(" ")}: ${run.stderr}`);
+    assert.is(run.stdout, "");
+    assert.match(
+      run.stderr,
+      /^2_good_socket: [^]+\nusage: pnpm run 2_good_socket \[--url URL\] \[--latency N\] \[--backend NAME\]\n/,
+    );
+  }
+  const help = await runLesson("1_bad_socket", ["--help"]);
+  assert.is(help.status, 0);
+  assert.match(
+    help.stdout,
+    /--latency +ms the fixture site waits before it answers \(default 500\)/,
+  );
+});
+
+test("--url: both lessons fetch a site they did not start; a dead one is one clear line", async () => {
+  const site = await startSite({ latencyMs: 0 });
+  try {
+    for (const lesson of ["1_bad_socket", "2_good_socket"]) {
+      const run = await runLesson(lesson, ["--url", site.url]);
+      assert.is(run.status, 0, run.stderr);
+      assert.ok(run.stdout.includes(`fetching ${site.url} with`), run.stdout);
+      assert.match(run.stdout, /^response: 200 OK/m);
+    }
+  } finally {
+    await site.stop();
+  }
+  const dead = await runLesson("2_good_socket", ["--url", site.url]);
+  assert.is(dead.status, 1);
+  assert.match(
+    dead.stderr,
+    /^2_good_socket: ConnectionRefusedError: connect\(127\.0\.0\.1:\d+\): Connection refused \(ECONNREFUSED\)\n$/,
+  );
+});
+
+test("no lesson leaves a fixture site running", () => {
+  assert.equal(siteProcesses(), sitesBefore);
+});
+
+test.run();

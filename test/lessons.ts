@@ -1,0 +1,114 @@
+// Running a lesson as a student does, and comparing what it prints with a stored snapshot.
+//
+// Snapshots keep the READMEs and the lessons honest: the text a lesson prints is compared whole,
+// and only figures that really vary from run to run are masked (durations, percentages, ports,
+// fds, pids, memory, and figures a lesson names as measured, like lesson 1's spin counts). Counts
+// and orders the lesson claims stay in the snapshot; the claims about measured figures are
+// asserted separately, with generous margins.
+//
+//   UPDATE_SNAPSHOTS=1 pnpm test    rewrites test/snapshots/*.txt from the current output
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as assert from "uvu/assert";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export interface Run {
+  stdout: string;
+  stderr: string;
+  status: number | null;
+}
+
+/** Runs a command to its end (killing it after timeoutMs) and collects what it printed. */
+export function runCommand(command: string, args: string[], timeoutMs = 60_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+    child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ stdout, stderr, status });
+    });
+  });
+}
+
+/** Runs examples/<lesson>/main.ts with tsx, as `pnpm run <lesson> ...args` does. */
+export function runLesson(lesson: string, args: string[] = []): Promise<Run> {
+  const main = join(root, "examples", lesson, "main.ts");
+  return runCommand(process.execPath, ["--import", "tsx", main, ...args]);
+}
+
+/** The same through pnpm itself, to check how arguments reach the lesson. */
+export function runPnpm(args: string[]): Promise<Run> {
+  return runCommand("pnpm", ["--silent", ...args]);
+}
+
+export type Mask = [pattern: RegExp, replacement: string];
+
+const figuresThatVary: Mask[] = [
+  [/127\.0\.0\.1:\d+/g, "127.0.0.1:<port>"],
+  [/\bfd \d+/g, "fd <fd>"],
+  [/\bpid \d+/g, "pid <pid>"],
+  [/\b\d+(\.\d+)? ms\b/g, "<n> ms"],
+  [/\b\d+(\.\d+)?%/g, "<n>%"],
+  [/\b\d+(\.\d+)? (KiB|MiB|GiB)\b/g, "<n> $2"],
+];
+
+export function mask(text: string, masks: Mask[] = []): string {
+  return [...figuresThatVary, ...masks].reduce(
+    (masked, [pattern, replacement]) => masked.replace(pattern, replacement),
+    text,
+  );
+}
+
+// A lesson's README shows one real run's output in the ```text block after this marker.
+const readmeOutput = /(<!-- output: [^>]*-->\n\n```text\n)([^]*?)(```)/;
+
+/**
+ * Compares a lesson's output, masked, with test/snapshots/<lesson>.txt, and checks that the
+ * sample output in examples/<lesson>/README.md, masked the same way, says the same.
+ * UPDATE_SNAPSHOTS=1 writes both instead: the snapshot masked, the README's sample as it ran.
+ */
+export function matchSnapshot(lesson: string, output: string, masks: Mask[] = []): void {
+  const snapshotFile = join(root, "test", "snapshots", `${lesson}.txt`);
+  const readmeFile = join(root, "examples", lesson, "README.md");
+  const readme = readFileSync(readmeFile, "utf8");
+  assert.match(readme, readmeOutput, `${readmeFile} has no sample output block`);
+  if (process.env.UPDATE_SNAPSHOTS === "1") {
+    mkdirSync(dirname(snapshotFile), { recursive: true });
+    writeFileSync(snapshotFile, mask(output, masks));
+    writeFileSync(
+      readmeFile,
+      readme.replace(readmeOutput, (_, open, _old, close) => open + output + close),
+    );
+    return;
+  }
+  if (!existsSync(snapshotFile)) {
+    assert.unreachable(`no snapshot ${snapshotFile}: run UPDATE_SNAPSHOTS=1 pnpm test and read it`);
+  }
+  const snapshot = readFileSync(snapshotFile, "utf8");
+  assert.fixture(mask(output, masks), snapshot, `${lesson}'s output against its snapshot`);
+  const sample = readmeOutput.exec(readme)![2]!;
+  assert.fixture(mask(sample, masks), snapshot, `${lesson}'s README sample against the snapshot`);
+}
+
+/** A number the lesson printed: the first capture group of pattern, which must match. */
+export function figure(text: string, pattern: RegExp): number {
+  const match = pattern.exec(text);
+  assert.ok(match, `no ${pattern} in:\n${text}`);
+  return Number(match[1]);
+}
+
+/** The pids of processes running the fixture site, to check that none is left behind. */
+export function siteProcesses(): number[] {
+  return execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.includes("site/main.ts"))
+    .map((line) => Number.parseInt(line, 10));
+}
