@@ -19,7 +19,7 @@ const haveHeaders = existsSync(join(prefix, "include", "node", "node_api.h"));
 const nodedir = haveHeaders ? [`--nodedir=${prefix}`] : [];
 
 function nodeGypRun(...args) {
-  const result = spawnSync(process.execPath, [nodeGyp, ...args, ...nodedir], {
+  const result = spawnSync(process.execPath, [nodeGyp, ...args, "--loglevel=warn", ...nodedir], {
     cwd: packageDir,
     stdio: "inherit",
   });
