@@ -39,6 +39,9 @@ export interface SelectorKey<T> {
 export type Ready<T> = [key: SelectorKey<T>, events: number];
 
 function toFd(fileobj: FileObject): number {
+  if (typeof fileobj !== "number" && typeof fileobj?.fileno !== "function") {
+    throw new TypeError(`expected an fd or an object with fileno(), got ${typeof fileobj}`);
+  }
   const fd = typeof fileobj === "number" ? fileobj : fileobj.fileno();
   if (!Number.isInteger(fd) || fd < 0) {
     throw new RangeError(`invalid file descriptor ${fd} (is the socket closed?)`);
@@ -54,6 +57,9 @@ function checkEvents(events: number): void {
 
 function toMilliseconds(timeout: number | null | undefined): number {
   if (timeout === null || timeout === undefined) return -1;
+  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
+    throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
+  }
   // Round up, as Python does, so a 0.1 ms timeout waits instead of returning at once and spinning.
   return timeout <= 0 ? 0 : Math.ceil(timeout * 1000);
 }

@@ -398,6 +398,16 @@ for (const backend of backends) {
       (e) => /closed/.test(e.message),
       "closed Socket",
     );
+    throws(
+      () => selector.register("5" as never, EVENT_READ),
+      (e) => e instanceof TypeError,
+      "string",
+    );
+    throws(
+      () => selector.select("soon" as never),
+      (e) => e instanceof TypeError,
+      "timeout",
+    );
     selector.close();
     close(a);
   });
