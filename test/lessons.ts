@@ -55,16 +55,19 @@ const figuresThatVary: Mask[] = [
   [/127\.0\.0\.1:\d+/g, "127.0.0.1:<port>"],
   [/\bfd \d+/g, "fd <fd>"],
   [/\bpid \d+/g, "pid <pid>"],
-  [/\b\d+(\.\d+)? ms\b/g, "<n> ms"],
+  [/\b\d+(\.\d+)? (s|ms|µs)\b/g, "<n> $2"],
   [/\b\d+(\.\d+)?%/g, "<n>%"],
-  [/\b\d+(\.\d+)? (KiB|MiB|GiB)\b/g, "<n> $2"],
+  [/\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b/g, "<n> $2"],
 ];
 
+/**
+ * The text with its varying figures replaced by placeholders. Runs of spaces become one, so that
+ * a table whose columns widen with a figure still compares equal.
+ */
 export function mask(text: string, masks: Mask[] = []): string {
-  return [...figuresThatVary, ...masks].reduce(
-    (masked, [pattern, replacement]) => masked.replace(pattern, replacement),
-    text,
-  );
+  return [...figuresThatVary, ...masks]
+    .reduce((masked, [pattern, replacement]) => masked.replace(pattern, replacement), text)
+    .replace(/ {2,}/g, " ");
 }
 
 // A lesson's README shows one real run's output in the ```text block after this marker.
