@@ -54,20 +54,21 @@ export type Mask = [pattern: RegExp, replacement: string];
 const figuresThatVary: Mask[] = [
   [/127\.0\.0\.1:\d+/g, "127.0.0.1:<port>"],
   [/\bfd \d+/g, "fd <fd>"],
-  [/\bpid \d+/g, "pid <pid>"],
+  [/\bpid (?!1\b)\d+/g, "pid <pid>"], // pid 1 is always pid 1
   [/\b\d+(\.\d+)? (s|ms|µs)\b/g, "<n> $2"],
   [/\b\d+(\.\d+)?%/g, "<n>%"],
   [/\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b/g, "<n> $2"],
 ];
 
 /**
- * The text with its varying figures replaced by placeholders. Runs of spaces become one, so that
- * a table whose columns widen with a figure still compares equal.
+ * The text with its varying figures replaced by placeholders: the lesson's own masks first, then
+ * the common ones. Runs of spaces after the indentation become one, so that a table whose columns
+ * widen with a figure still compares equal.
  */
 export function mask(text: string, masks: Mask[] = []): string {
-  return [...figuresThatVary, ...masks]
+  return [...masks, ...figuresThatVary]
     .reduce((masked, [pattern, replacement]) => masked.replace(pattern, replacement), text)
-    .replace(/ {2,}/g, " ");
+    .replace(/(?<=\S) {2,}/g, " ");
 }
 
 // A lesson's README shows one real run's output in the ```text block after this marker.

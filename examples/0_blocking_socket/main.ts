@@ -1,0 +1,111 @@
+// 0_blocking_socket: the lecture's blocking fetch(url), and the crawl built on it, which takes
+// as long as all its pages' latencies added up, because each recv waits for its own page.
+//
+// Lecture: "Как работать с сетью с помощью сокетов" (the fetch example), and "Решения": every
+//   call here (connect, send, recv) blocks until it is done.
+// Builds on: nothing; this is where the lecture starts with sockets.
+// Leaves out: doing anything while a page is on its way. Threads are one way out (0_threads),
+//   non-blocking sockets the other (1_bad_socket, then 2_good_socket). Redirects, robots.txt and
+//   politeness are left to the crawler lesson.
+// Run: pnpm run 0_blocking_socket [--url http://host:port/path] [--latency MS] [--pages N]
+import { OSError, Socket } from "@async-from-scratch/native";
+import {
+  ProtocolError,
+  buildRequest,
+  cpuVersusWall,
+  decodeBody,
+  linksOnHost,
+  openTarget,
+  parsePage,
+  parseResponse,
+  startClock,
+  startLesson,
+} from "@async-from-scratch/shared";
+
+const args = startLesson("0_blocking_socket", {
+  url: { type: "url", help: "start from this page instead of the fixture site" },
+  latency: {
+    type: "integer",
+    default: 200,
+    min: 0,
+    max: 10_000,
+    help: "ms the fixture site waits before each answer",
+  },
+  pages: { type: "integer", default: 10, min: 1, max: 1000, help: "how many pages to crawl" },
+});
+const target = await openTarget(args.url, { latencyMs: args.latency });
+
+// The lecture's fetch, line for line. Each of connect, sendAll and recv puts this thread to sleep
+// until the kernel has done its part; while it sleeps, nothing else in this program can happen.
+function fetch(url: URL): Buffer {
+  const sock = new Socket();
+  try {
+    sock.connect([url.hostname, Number(url.port || 80)]);
+    sock.sendAll(buildRequest(url));
+    const chunks: Buffer[] = [];
+    let chunk = sock.recv(4096);
+    while (chunk.length > 0) {
+      chunks.push(chunk);
+      chunk = sock.recv(4096);
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    sock.close();
+  }
+}
+
+// Status, title and links of a fetched page; links only on the page's own host, as a crawler of
+// one site wants them.
+function read(url: URL, bytes: Buffer) {
+  const response = parseResponse(bytes);
+  const contentType = response.headers.get("content-type") ?? "";
+  const html = contentType.startsWith("text/html") ? decodeBody(response.body, contentType) : "";
+  const page = parsePage(html, url.href);
+  return { response, title: page.title, links: linksOnHost(page.links, url.host) };
+}
+
+// The lecture's algorithm: 1. a list of URLs to fetch; 2. fetch the next one; 3. read the page;
+// 4. add the links it has to the list; 5. repeat from 2. One page at a time, so every page waits
+// for all the pages before it.
+const start = target.url;
+const queue = [start.href];
+const seen = new Set(queue);
+const readClock = startClock();
+let fetched = 0;
+while (fetched < args.pages && queue.length > 0) {
+  const url = new URL(queue.shift()!);
+  fetched++;
+  const began = performance.now();
+  let outcome: string;
+  try {
+    const { response, title, links } = read(url, fetch(url));
+    const fresh = links.filter((link) => !seen.has(link));
+    for (const link of fresh) seen.add(link);
+    queue.push(...fresh);
+    outcome = `${response.status} ${url.pathname}${url.search}: ${fresh.length} new links`;
+    if (fetched === 1) {
+      console.log(`fetch(${url.href}): ${response.status} ${response.reason}, "${title}"`);
+      console.log(`links to this site: ${links.length}`);
+      for (const link of links) console.log(`  ${new URL(link).pathname}`);
+      console.log(`\ncrawling ${args.pages} pages one after another, this one first:`);
+    }
+  } catch (error) {
+    // A page that fails (reset, malformed) is one line of the report, not the end of the crawl.
+    if (!(error instanceof OSError || error instanceof ProtocolError)) throw error;
+    outcome = `${url.pathname}${url.search}: ${error.name}: ${error.message}`;
+  }
+  const took = (performance.now() - began).toFixed(0);
+  console.log(`  ${String(fetched).padStart(3)}. ${took} ms  ${outcome}`);
+}
+const clock = readClock();
+await target.close();
+
+console.log(`\n${fetched} pages in ${(clock.wallMs / 1000).toFixed(2)} s`);
+if (args.url === undefined) {
+  // Only the fixture site's latency is known; a --url site's is whatever it is.
+  const serial = ((fetched * args.latency) / 1000).toFixed(2);
+  console.log(
+    `${fetched} x ${args.latency} ms latency = ${serial} s: each page waited for the one before it`,
+  );
+}
+console.log(`${cpuVersusWall(clock)}: blocked in recv, the process slept; it just slept in line`);

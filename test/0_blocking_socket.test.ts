@@ -1,0 +1,38 @@
+// 0_blocking_socket: its output against the snapshot, the serial crawl's N x latency, and a crawl
+// that meets every hard case of the fixture site and goes on.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { figure, matchSnapshot, runLesson } from "./lessons.ts";
+
+let run: ReturnType<typeof runLesson> | undefined;
+const blocking = () => (run ??= runLesson("0_blocking_socket"));
+
+test("0_blocking_socket prints its snapshot", async () => {
+  const { status, stdout, stderr } = await blocking();
+  assert.is(status, 0, stderr);
+  matchSnapshot("0_blocking_socket", stdout);
+});
+
+test("0_blocking_socket: one page after another takes at least pages x latency", async () => {
+  const { stdout } = await blocking();
+  const pages = figure(stdout, /^(\d+) pages in/m);
+  const seconds = figure(stdout, /pages in ([\d.]+) s/);
+  assert.is(pages, 10);
+  assert.ok(seconds >= 0.9 * pages * 0.2, `${pages} pages at 200 ms took ${seconds} s`);
+});
+
+test("0_blocking_socket: a failed page is a line of the report, and the crawl goes on", async () => {
+  const { status, stdout, stderr } = await runLesson("0_blocking_socket", [
+    "--latency",
+    "0",
+    "--pages",
+    "1000",
+  ]);
+  assert.is(status, 0, stderr);
+  assert.match(stdout, /\/reset: ConnectionResetError: recv\(fd \d+\): Connection reset by peer/);
+  assert.match(stdout, /\/malformed: ProtocolError: bad status line: 'HTTP\/1\.1 2OO OK'/);
+  assert.match(stdout, / 404 \/[\w-]+: 0 new links/);
+  assert.ok(figure(stdout, /^(\d+) pages in/m) > 600, "it went on after them");
+});
+
+test.run();

@@ -1,0 +1,41 @@
+// 0_fork_exec: its output against the snapshot, and the facts behind the masked figures.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { figure, matchSnapshot, runLesson, type Mask } from "./lessons.ts";
+
+let run: ReturnType<typeof runLesson> | undefined;
+const forkExec = () => (run ??= runLesson("0_fork_exec"));
+
+// Who started whom depends on how the lesson was started (a terminal, pnpm, CI).
+const chain: Mask = [/(up to pid 1:\n)(  pid .*\n)+/, "$1  <the chain of parents>\n"];
+
+test("0_fork_exec prints its snapshot", async () => {
+  const { status, stdout, stderr } = await forkExec();
+  assert.is(status, 0, stderr);
+  matchSnapshot("0_fork_exec", stdout, [chain]);
+});
+
+test("0_fork_exec: the chain runs from this process to pid 1", async () => {
+  const { stdout } = await forkExec();
+  const pids = [...stdout.matchAll(/^ {2}pid (\d+) /gm)].map((match) => Number(match[1]));
+  assert.ok(pids.length >= 2, stdout);
+  assert.is(pids[0], figure(stdout, /^this process: pid (\d+)/));
+  assert.is(pids.at(-1), 1);
+  assert.is(new Set(pids).size, pids.length, "no pid twice");
+});
+
+test("0_fork_exec: a process costs time and a copy of memory", async () => {
+  const { stdout } = await forkExec();
+  assert.ok(figure(stdout, /(\d+) µs per process/) > 0);
+  const parentMiB = figure(stdout, /this process ([\d.]+) MiB resident/);
+  const childMiB = figure(stdout, /running sleep: ([\d.]+) MiB/);
+  assert.ok(parentMiB > childMiB, `node (${parentMiB} MiB) is bigger than sleep (${childMiB} MiB)`);
+});
+
+test("0_fork_exec: a wrong flag exits with status 2", async () => {
+  const { status, stderr } = await runLesson("0_fork_exec", ["--processes", "0"]);
+  assert.is(status, 2);
+  assert.match(stderr, "--processes must be an integer from 1 to 10000");
+});
+
+test.run();
