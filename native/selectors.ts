@@ -68,9 +68,11 @@ export abstract class BaseSelector<T = unknown> {
   /** Which system call does the waiting: "select", "poll", "epoll" or "kqueue". */
   abstract readonly name: string;
   readonly #keys = new Map<number, SelectorKey<T>>();
+  #closed = false;
 
   /** Start watching fileobj for events (EVENT_READ, EVENT_WRITE or both); data comes back with it. */
   register(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
+    this.#checkOpen();
     checkEvents(events);
     const fd = toFd(fileobj);
     if (this.#keys.has(fd)) throw new Error(`fd ${fd} is already registered`);
@@ -103,6 +105,7 @@ export abstract class BaseSelector<T = unknown> {
    * each ready key with the events that happened. With no timeout it waits for ever.
    */
   select(timeout?: number | null): Iterable<Ready<T>> {
+    this.#checkOpen();
     return this.#stillRegistered(this.wait(toMilliseconds(timeout)));
   }
 
@@ -120,6 +123,11 @@ export abstract class BaseSelector<T = unknown> {
   /** Forget every registration (and close the kernel object, for epoll and kqueue). */
   close(): void {
     this.#keys.clear();
+    this.#closed = true;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error(`this ${this.name} selector is closed`);
   }
 
   *#stillRegistered(ready: Map<number, number>): Generator<Ready<T>> {

@@ -3,3 +3,4 @@
 export * from "./http.ts";
 export * from "./html.ts";
 export * from "./lesson.ts";
+export * from "./worker.ts";

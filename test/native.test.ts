@@ -324,6 +324,17 @@ for (const backend of backends) {
     selector.unregister(a);
     assert.is(selector.getMap().size, 0);
     selector.close();
+    selector.close(); // twice is harmless
+    throws(
+      () => selector.select(0),
+      (e) => /selector is closed/.test(e.message),
+      "select",
+    );
+    throws(
+      () => selector.register(a, EVENT_READ),
+      (e) => /is closed/.test(e.message),
+      "register",
+    );
     close(a);
     close(b);
   });
