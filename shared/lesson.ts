@@ -128,6 +128,23 @@ const placeholder: Record<Option["type"], string> = {
   url: " URL",
 };
 
+/**
+ * The two flags of every lesson that talks to a site: --url, and the fixture site's --latency
+ * (with this lesson's default), which openTarget() takes.
+ */
+export function siteFlags(latencyMs: number) {
+  return {
+    url: { type: "url", help: "use this site instead of starting the fixture site" },
+    latency: {
+      type: "integer",
+      default: latencyMs,
+      min: 0,
+      max: 10_000,
+      help: "ms the fixture site waits before each answer",
+    },
+  } as const;
+}
+
 function describe(option: Option): string {
   if (option.type === "integer") return `${option.help} (default ${option.default})`;
   if (option.type === "string" && option.choices) {

@@ -2,10 +2,9 @@
 // that meets every hard case of the fixture site and goes on.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { figure, matchSnapshot, runLesson } from "./lessons.ts";
+import { figure, matchSnapshot, runLesson, runOnce } from "./lessons.ts";
 
-let run: ReturnType<typeof runLesson> | undefined;
-const blocking = () => (run ??= runLesson("0_blocking_socket"));
+const blocking = runOnce("0_blocking_socket");
 
 test("0_blocking_socket prints its snapshot", async () => {
   const { status, stdout, stderr } = await blocking();

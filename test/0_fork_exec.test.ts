@@ -1,10 +1,9 @@
 // 0_fork_exec: its output against the snapshot, and the facts behind the masked figures.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { figure, matchSnapshot, runLesson, type Mask } from "./lessons.ts";
+import { figure, matchSnapshot, runLesson, runOnce, type Mask } from "./lessons.ts";
 
-let run: ReturnType<typeof runLesson> | undefined;
-const forkExec = () => (run ??= runLesson("0_fork_exec"));
+const forkExec = runOnce("0_fork_exec");
 
 // Who started whom depends on how the lesson was started (a terminal, pnpm, CI).
 const chain: Mask = [/(up to pid 1:\n)(  pid .*\n)+/, "$1  <the chain of parents>\n"];

@@ -4,7 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { figure, matchSnapshot, runLesson, siteProcesses, type Mask, type Run } from "./lessons.ts";
+import { figure, matchSnapshot, runLesson, runOnce, siteProcesses, type Mask } from "./lessons.ts";
 
 const sitesBefore = siteProcesses();
 
@@ -12,8 +12,7 @@ const sitesBefore = siteProcesses();
 const PAGES = 8;
 const LATENCY_MS = 300;
 
-let run: Promise<Run> | undefined;
-const threads = () => (run ??= runLesson("0_threads"));
+const threads = runOnce("0_threads");
 
 // How many cores this machine has, and how much faster the threads were: measured figures.
 const measured: Mask[] = [

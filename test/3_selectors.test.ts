@@ -4,10 +4,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { availableSelectors } from "@async-from-scratch/native";
-import { figure, matchSnapshot, runLesson, type Run } from "./lessons.ts";
+import { figure, matchSnapshot, runLesson, runOnce } from "./lessons.ts";
 
-let lesson: Promise<Run> | undefined;
-const run = () => (lesson ??= runLesson("3_selectors"));
+const run = runOnce("3_selectors");
 
 test("3_selectors prints its snapshot", async () => {
   const { status, stdout, stderr } = await run();

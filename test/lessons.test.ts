@@ -7,23 +7,17 @@ import {
   figure,
   matchSnapshot,
   runLesson,
+  runOnce,
   runPnpm,
   siteProcesses,
   type Mask,
-  type Run,
 } from "./lessons.ts";
-
-/** Runs a lesson once, on first use, and hands every test the same result. */
-function once(lesson: string, args: string[] = []): () => Promise<Run> {
-  let run: Promise<Run> | undefined;
-  return () => (run ??= runLesson(lesson, args));
-}
 
 const sitesBefore = siteProcesses();
 
 // ---- 1_bad_socket ------------------------------------------------------------------------------
 
-const badSocket = once("1_bad_socket");
+const badSocket = runOnce("1_bad_socket");
 // How many times a call failed depends on how fast this machine spins: a measured figure.
 const spinCounts: Mask[] = [
   [/\b\d+ failed attempts/g, "<n> failed attempts"],
@@ -47,7 +41,7 @@ test("1_bad_socket: the busy loop burns CPU for as long as it waits", async () =
 
 // ---- 2_good_socket -----------------------------------------------------------------------------
 
-const goodSocket = once("2_good_socket");
+const goodSocket = runOnce("2_good_socket");
 
 test("2_good_socket prints its snapshot", async () => {
   const run = await goodSocket();
@@ -121,7 +115,7 @@ test("a wrong flag or value prints the usage and exits with status 2", async () 
   assert.is(help.status, 0);
   assert.match(
     help.stdout,
-    /--latency +ms the fixture site waits before it answers \(default 500\)/,
+    /--latency +ms the fixture site waits before each answer \(default 500\)/,
   );
 });
 

@@ -44,6 +44,12 @@ export function runLesson(lesson: string, args: string[] = []): Promise<Run> {
   return runCommand(process.execPath, ["--import", "tsx", main, ...args]);
 }
 
+/** Runs a lesson once, on first use, and hands every caller the same result. */
+export function runOnce(lesson: string, args: string[] = []): () => Promise<Run> {
+  let run: Promise<Run> | undefined;
+  return () => (run ??= runLesson(lesson, args));
+}
+
 /** The same through pnpm itself, to check how arguments reach the lesson. */
 export function runPnpm(args: string[]): Promise<Run> {
   return runCommand("pnpm", ["--silent", ...args]);

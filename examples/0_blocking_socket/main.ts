@@ -19,18 +19,12 @@ import {
   parsePage,
   parseResponse,
   startClock,
+  siteFlags,
   startLesson,
 } from "@async-from-scratch/shared";
 
 const args = startLesson("0_blocking_socket", {
-  url: { type: "url", help: "start from this page instead of the fixture site" },
-  latency: {
-    type: "integer",
-    default: 200,
-    min: 0,
-    max: 10_000,
-    help: "ms the fixture site waits before each answer",
-  },
+  ...siteFlags(200),
   pages: { type: "integer", default: 10, min: 1, max: 1000, help: "how many pages to crawl" },
 });
 const target = await openTarget(args.url, { latencyMs: args.latency });

@@ -28,6 +28,7 @@ import {
   buildRequest,
   openTarget,
   parseResponse,
+  siteFlags,
   startLesson,
   startTypeScriptWorker,
 } from "@async-from-scratch/shared";
@@ -65,14 +66,7 @@ if (!isMainThread) {
 
 // ---- the main thread ---------------------------------------------------------------------------
 const args = startLesson("0_threads", {
-  url: { type: "url", help: "fetch this page instead of the fixture site" },
-  latency: {
-    type: "integer",
-    default: 300,
-    min: 0,
-    max: 10_000,
-    help: "ms the fixture site waits before each answer",
-  },
+  ...siteFlags(300),
   pages: {
     type: "integer",
     default: 8,

@@ -15,18 +15,12 @@ import {
   describeResponse,
   openTarget,
   startClock,
+  siteFlags,
   startLesson,
 } from "@async-from-scratch/shared";
 
 const args = startLesson("1_bad_socket", {
-  url: { type: "url", help: "fetch this page instead of the fixture site" },
-  latency: {
-    type: "integer",
-    default: 500,
-    min: 0,
-    max: 10_000,
-    help: "ms the fixture site waits before it answers",
-  },
+  ...siteFlags(500),
 });
 const target = await openTarget(args.url, { latencyMs: args.latency });
 const url = target.url;

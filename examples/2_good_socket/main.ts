@@ -31,6 +31,7 @@ import {
   describeResponse,
   openTarget,
   startClock,
+  siteFlags,
   startLesson,
 } from "@async-from-scratch/shared";
 
@@ -41,14 +42,7 @@ const backends = {
   kqueue: KqueueSelector,
 };
 const args = startLesson("2_good_socket", {
-  url: { type: "url", help: "fetch this page instead of the fixture site" },
-  latency: {
-    type: "integer",
-    default: 500,
-    min: 0,
-    max: 10_000,
-    help: "ms the fixture site waits before it answers",
-  },
+  ...siteFlags(500),
   backend: {
     type: "string",
     choices: Object.keys(backends),
