@@ -57,7 +57,7 @@ interface Binding {
   startThreads(count: number): number;
   joinThreads(id: number): void;
   threadStackSize(): number;
-  signalAfter(delayMs: number, signal: number, count: number, intervalMs: number): void;
+  interruptAfter(delayMs: number, count: number, intervalMs: number): void;
 }
 
 // Constants, as this system's headers define them.

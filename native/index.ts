@@ -39,9 +39,10 @@ export const {
   /** threadStackSize(): the address space reserved for each new thread's stack, in bytes. */
   threadStackSize,
   /**
-   * signalAfter(delayMs, signal, count, intervalMs): a helper thread sends this thread `signal`
-   * count times; for tests that check EINTR is retried.
+   * interruptAfter(delayMs, count, intervalMs): a helper thread sends this thread SIGUSR2 count
+   * times, with a do-nothing handler installed without SA_RESTART; for tests that check that
+   * blocking calls retry EINTR.
    */
-  signalAfter,
+  interruptAfter,
   FD_SETSIZE,
 } = binding;

@@ -50,7 +50,7 @@ function toFd(fileobj: FileObject): number {
 }
 
 function checkEvents(events: number): void {
-  if (events === 0 || (events & ~(EVENT_READ | EVENT_WRITE)) !== 0) {
+  if (!Number.isInteger(events) || events === 0 || (events & ~(EVENT_READ | EVENT_WRITE)) !== 0) {
     throw new RangeError(`invalid events: ${events} (use EVENT_READ, EVENT_WRITE or both)`);
   }
 }

@@ -38,7 +38,7 @@ import {
   joinThreads,
   pipe,
   read,
-  signalAfter,
+  interruptAfter,
   socketpair,
   startThreads,
   threadStackSize,
@@ -52,11 +52,6 @@ type Backend = keyof typeof selectorClasses;
 const backends = Object.keys(selectorClasses).filter((name) =>
   availableSelectors.includes(name),
 ) as Backend[];
-
-// The EINTR tests interrupt this thread with SIGUSR2, whose default action would end the process.
-// A handler (any handler) makes the kernel interrupt the blocked call instead. It stays installed:
-// a signal may land after a test's blocking call has already returned.
-process.on("SIGUSR2", () => {});
 
 function openFds(): number {
   return readdirSync("/proc/self/fd").length;
@@ -122,7 +117,7 @@ test("every native function rejects wrong argument types with a TypeError", () =
     ["waitpid", ["1", 0]],
     ["startThreads", [Infinity]],
     ["joinThreads", [[]]],
-    ["signalAfter", [1, "SIGUSR2", 1, 1]],
+    ["interruptAfter", [1, "1", 1]],
     ["strerror", ["EAGAIN"]],
     ["setErrorFactory", [42]],
     ["recv", []],
@@ -397,6 +392,13 @@ for (const backend of backends) {
       (e) => e instanceof RangeError,
       "events 4",
     );
+    for (const events of [NaN, 1.5, "1"]) {
+      throws(
+        () => selector.register(b, events as number),
+        (e) => e instanceof RangeError && /invalid events/.test(e.message),
+        `events ${String(events)}`,
+      );
+    }
     throws(
       () => selector.register(-1, EVENT_READ),
       (e) => e instanceof RangeError,
@@ -427,16 +429,16 @@ for (const backend of backends) {
     const selector = make();
     const [a, b] = socketpair();
     selector.register(a, EVENT_READ);
-    // Five signals 40 ms apart, all inside a 400 ms wait. Without the retry the first one would
+    // Ten signals 40 ms apart, all inside a 400 ms wait. Without the retry the first one would
     // end the wait with InterruptedError; retrying with the full timeout each time would take
-    // 160 + 400 ms.
-    signalAfter(20, constants.signals.SIGUSR2, 5, 40);
+    // 380 + 400 ms.
+    interruptAfter(20, 10, 40);
     const started = performance.now();
     const ready = [...selector.select(0.4)];
     const elapsed = performance.now() - started;
     assert.equal(ready, []);
     assert.ok(elapsed >= 390, `returned after ${elapsed} ms, before its timeout`);
-    assert.ok(elapsed < 540, `took ${elapsed} ms: the timeout restarted after a signal`);
+    assert.ok(elapsed < 650, `took ${elapsed} ms: the timeout restarted after a signal`);
     selector.close();
     close(a);
     close(b);
@@ -565,6 +567,11 @@ test("forkExec reports a missing program in the parent, and leaves no child behi
     (e) => (e as OSError).code === "EACCES",
     "not executable",
   );
+  throws(
+    () => forkExec("true", ["true"], 99_999),
+    (e) => (e as OSError).syscall === "dup2" && (e as OSError).code === "EBADF",
+    "stdout to an fd that is not open",
+  );
   assert.equal(children(), before);
   throws(
     () => waitpid(999_999_999, 0),
@@ -583,11 +590,11 @@ test("blocking recv and waitpid retry EINTR", () => {
   const [a, b] = socketpair();
   // The child writes to b after 300 ms, while signals hit this thread inside recv(a).
   const writer = forkExec("sh", ["sh", "-c", "sleep 0.3; printf late"], b);
-  signalAfter(30, constants.signals.SIGUSR2, 5, 30);
+  interruptAfter(30, 5, 30);
   assert.is(binding.recv(a, 10).toString(), "late");
   assert.is(waitpid(writer, 0)!.exitCode, 0);
   const sleeper = forkExec("sleep", ["sleep", "0.2"], -1);
-  signalAfter(20, constants.signals.SIGUSR2, 3, 20);
+  interruptAfter(20, 3, 20);
   assert.is(waitpid(sleeper, 0)!.exitCode, 0);
   close(a);
   close(b);

@@ -53,6 +53,8 @@ int ArgTimeoutMs(const Napi::CallbackInfo& info, const char* fn, size_t i);
 // The same for getaddrinfo's own error codes (EAI_NONAME, ...), which are not errno values.
 [[noreturn]] void ThrowGaiError(Napi::Env env, int eaiCode, const std::string& detail);
 std::string FdDetail(int fd);
+// pipe(), both ends close-on-exec from the start (atomically where the system can: pipe2).
+void CloexecPipe(Napi::Env env, int fds[2]);
 
 // Milliseconds left until a deadline, for retrying a wait after EINTR without waiting longer than
 // asked. A negative timeout stays negative (wait forever).

@@ -52,6 +52,8 @@ static std::string FindExecutable(const std::string& file) {
   return "";
 }
 
+enum ChildFailure { kDup2Failed, kExecveFailed };
+
 // Runs in the child between fork and exec: async-signal-safe calls only.
 [[noreturn]] static void ExecChild(const char* path, char* const argv[], int stdoutFd,
                                    int errorFd) {
@@ -66,15 +68,15 @@ static std::string FindExecutable(const std::string& file) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  int err = 0;
-  if (stdoutFd >= 0 && stdoutFd != STDOUT_FILENO && dup2(stdoutFd, STDOUT_FILENO) < 0) {
-    err = errno;
-  } else {
+  // Which call failed, and its errno, go to the parent through the close-on-exec pipe; a
+  // successful exec closes that pipe instead.
+  int failure[2] = {kDup2Failed, 0};
+  if (stdoutFd < 0 || stdoutFd == STDOUT_FILENO || dup2(stdoutFd, STDOUT_FILENO) >= 0) {
     execve(path, argv, environ);
-    err = errno;
+    failure[0] = kExecveFailed;
   }
-  // Tell the parent why exec failed through the close-on-exec pipe; a successful exec closes it.
-  ssize_t ignored = write(errorFd, &err, sizeof err);
+  failure[1] = errno;
+  ssize_t ignored = write(errorFd, failure, sizeof failure);
   (void)ignored;
   _exit(127);
 }
@@ -108,9 +110,7 @@ static Napi::Value ForkExec(const Napi::CallbackInfo& info) {
   argvPointers.push_back(nullptr);
 
   int errorPipe[2];
-  if (pipe(errorPipe) < 0) ThrowOSError(env, "pipe", errno);
-  fcntl(errorPipe[0], F_SETFD, FD_CLOEXEC);
-  fcntl(errorPipe[1], F_SETFD, FD_CLOEXEC);
+  CloexecPipe(env, errorPipe);
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -122,17 +122,18 @@ static Napi::Value ForkExec(const Napi::CallbackInfo& info) {
   if (pid == 0) ExecChild(path.c_str(), argvPointers.data(), stdoutFd, errorPipe[1]);
 
   close(errorPipe[1]);
-  int childErrno = 0;
+  int failure[2];
   ssize_t got;
   do {
-    got = read(errorPipe[0], &childErrno, sizeof childErrno);
+    got = read(errorPipe[0], failure, sizeof failure);
   } while (got < 0 && errno == EINTR);
   close(errorPipe[0]);
-  if (got == sizeof childErrno) {
+  if (got == sizeof failure) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    ThrowOSError(env, "execve", childErrno, path);
+    if (failure[0] == kDup2Failed) ThrowOSError(env, "dup2", failure[1], FdDetail(stdoutFd));
+    ThrowOSError(env, "execve", failure[1], path);
   }
   return Napi::Number::New(env, pid);
 }

@@ -59,8 +59,8 @@ static constexpr int kCloexecType = SOCK_CLOEXEC;
 static constexpr int kCloexecType = 0;
 #endif
 
-// "127.0.0.1" or "::1" plus a port into a sockaddr. Names are not resolved here: that is
-// getaddrinfo's job, and a blocking DNS lookup hidden inside connect() would be a surprise.
+// "127.0.0.1" or "::1" plus a port into a sockaddr. Names are not resolved here: Socket.connect
+// in socket.ts calls getaddrinfo first, where a reader sees the blocking DNS lookup happen.
 static socklen_t ToSockaddr(Napi::Env env, const char* fn, const std::string& host, int port,
                             sockaddr_storage* out) {
   std::memset(out, 0, sizeof *out);
@@ -130,16 +130,20 @@ static Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   return pair;
 }
 
+void CloexecPipe(Napi::Env env, int fds[2]) {
+#ifdef __linux__
+  if (pipe2(fds, O_CLOEXEC) < 0) ThrowOSError(env, "pipe", errno);
+#else
+  if (pipe(fds) < 0) ThrowOSError(env, "pipe", errno);
+  PrepareFd(env, fds[0], false);
+  PrepareFd(env, fds[1], false);
+#endif
+}
+
 // pipe() -> [readFd, writeFd]
 static Napi::Value Pipe(const Napi::CallbackInfo& info) {
   int fds[2];
-#ifdef __linux__
-  if (pipe2(fds, O_CLOEXEC) < 0) ThrowOSError(info.Env(), "pipe", errno);
-#else
-  if (pipe(fds) < 0) ThrowOSError(info.Env(), "pipe", errno);
-  PrepareFd(info.Env(), fds[0], false);
-  PrepareFd(info.Env(), fds[1], false);
-#endif
+  CloexecPipe(info.Env(), fds);
   Napi::Array pair = Napi::Array::New(info.Env(), 2);
   pair.Set(0u, Napi::Number::New(info.Env(), fds[0]));
   pair.Set(1u, Napi::Number::New(info.Env(), fds[1]));

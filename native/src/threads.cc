@@ -2,13 +2,15 @@
 //   startThreads(count) -> group id: count pthreads, each blocked until the group is joined
 //   joinThreads(id): wakes them and waits until all have ended
 //   threadStackSize() -> bytes of address space reserved for each new thread's stack
-//   signalAfter(delayMs, signal, count, intervalMs): sends the calling thread `signal` `count`
-//     times from a helper thread, so tests can check that blocking calls retry EINTR
+//   interruptAfter(delayMs, count, intervalMs): for tests of EINTR, a helper thread sends the
+//     calling thread SIGUSR2 `count` times
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
 
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <condition_variable>
 #include <mutex>
 
@@ -90,7 +92,7 @@ static Napi::Value ThreadStackSize(const Napi::CallbackInfo& info) {
 
 struct SignalPlan {
   pthread_t target;
-  int delayMs, signal, count, intervalMs;
+  int delayMs, count, intervalMs;
 };
 
 static void SleepMs(int ms) {
@@ -105,18 +107,28 @@ static void* SendSignals(void* arg) {
   SleepMs(plan.delayMs);
   for (int i = 0; i < plan.count; i++) {
     if (i > 0) SleepMs(plan.intervalMs);
-    pthread_kill(plan.target, plan.signal);
+    pthread_kill(plan.target, SIGUSR2);
   }
   return nullptr;
 }
 
-static Napi::Value SignalAfter(const Napi::CallbackInfo& info) {
-  CheckCount(info, "signalAfter", 4);
-  int delayMs = ArgInt(info, "signalAfter", 0, "delayMs", 0, 60000);
-  int signal = ArgInt(info, "signalAfter", 1, "signal", 1, NSIG - 1);
-  int count = ArgInt(info, "signalAfter", 2, "count", 1, 1000);
-  int intervalMs = ArgInt(info, "signalAfter", 3, "intervalMs", 0, 60000);
-  auto* plan = new SignalPlan{pthread_self(), delayMs, signal, count, intervalMs};
+static void DoNothing(int) {}
+
+// The handler is installed without SA_RESTART, replacing any other SIGUSR2 handler (Node's too,
+// whose SA_RESTART would have the kernel restart a blocking recv or waitpid by itself, so the
+// test would prove nothing): now every signal really interrupts the call with EINTR. Call it from
+// the main thread, or from a thread that outlives the signals.
+static Napi::Value InterruptAfter(const Napi::CallbackInfo& info) {
+  CheckCount(info, "interruptAfter", 3);
+  int delayMs = ArgInt(info, "interruptAfter", 0, "delayMs", 0, 60000);
+  int count = ArgInt(info, "interruptAfter", 1, "count", 1, 1000);
+  int intervalMs = ArgInt(info, "interruptAfter", 2, "intervalMs", 0, 60000);
+  struct sigaction action;
+  std::memset(&action, 0, sizeof action);
+  action.sa_handler = DoNothing;
+  sigemptyset(&action.sa_mask);
+  if (sigaction(SIGUSR2, &action, nullptr) < 0) ThrowOSError(info.Env(), "sigaction", errno);
+  auto* plan = new SignalPlan{pthread_self(), delayMs, count, intervalMs};
   pthread_t thread;
   int err = pthread_create(&thread, nullptr, SendSignals, plan);
   if (err != 0) {
@@ -132,7 +144,7 @@ void InitThreads(Napi::Env env, Napi::Object exports) {
                   {{"startThreads", StartThreads},
                    {"joinThreads", JoinThreads},
                    {"threadStackSize", ThreadStackSize},
-                   {"signalAfter", SignalAfter}});
+                   {"interruptAfter", InterruptAfter}});
 }
 
 }  // namespace native
