@@ -8,7 +8,7 @@
 //   lecture's point. The cure, sleeping until the kernel says the socket is ready, is
 //   2_good_socket.
 // Run: pnpm run 1_bad_socket [--url http://host:port/path] [--latency MS]
-import { BlockingIOError, Socket } from "@async-from-scratch/native";
+import { BlockingIOError, OSError, Socket } from "@async-from-scratch/native";
 import {
   buildRequest,
   cpuVersusWall,
@@ -26,16 +26,24 @@ const target = await openTarget(args.url, { latencyMs: args.latency });
 const url = target.url;
 console.log(`fetching ${url.href} with a non-blocking socket and a busy loop`);
 
-// The lecture's `while True: try: ... except BlockingIOError: pass`, plus a counter: call attempt
-// again and again, at once, until it stops throwing BlockingIOError.
+// The lecture's `while True: try: ... except OSError: pass`, plus a counter: call attempt again
+// and again, at once, until it stops failing because the socket is not ready yet.
 function retryUntilReady<T>(attempt: () => T): { result: T; failedAttempts: number } {
   for (let failedAttempts = 0; ; failedAttempts++) {
     try {
       return { result: attempt(), failedAttempts };
     } catch (error) {
-      if (!(error instanceof BlockingIOError)) throw error;
+      if (!notReadyYet(error)) throw error;
     }
   }
+}
+
+// BlockingIOError, or, from a send before the handshake has ended, ENOTCONN on macOS and the BSDs
+// (Linux says EAGAIN, a BlockingIOError). Anything else (a refused connection) is a real error.
+function notReadyYet(error: unknown): boolean {
+  return (
+    error instanceof BlockingIOError || (error instanceof OSError && error.code === "ENOTCONN")
+  );
 }
 
 const readClock = startClock();
@@ -51,9 +59,8 @@ try {
   console.log(`connect: BlockingIOError (${error.code}), the handshake goes on without us`);
 }
 
-// Until the handshake ends, send throws BlockingIOError too (Linux says EAGAIN; macOS says
-// ENOTCONN, which is why the lecture catches every OSError here). send may also take only part
-// of the request, so we loop until all of it is gone.
+// Until the handshake ends, send fails too. send may also take only part of the request, so we
+// loop until all of it is gone.
 const request = buildRequest(url);
 for (let sent = 0; sent < request.length;) {
   const { result, failedAttempts } = retryUntilReady(() => sock.send(request.subarray(sent)));
