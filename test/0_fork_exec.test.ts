@@ -5,13 +5,15 @@ import { figure, matchSnapshot, runLesson, runOnce, type Mask } from "./lessons.
 
 const forkExec = runOnce("0_fork_exec");
 
+// How many times a thread a process costs is a ratio of two measured figures.
+const ratio: Mask = [/costs \d+x a thread/, "costs <n>x a thread"];
 // Who started whom depends on how the lesson was started (a terminal, pnpm, CI).
 const chain: Mask = [/(up to pid 1:\n)(  pid .*\n)+/, "$1  <the chain of parents>\n"];
 
 test("0_fork_exec prints its snapshot", async () => {
   const { status, stdout, stderr } = await forkExec();
   assert.is(status, 0, stderr);
-  matchSnapshot("0_fork_exec", stdout, [chain]);
+  matchSnapshot("0_fork_exec", stdout, [chain, ratio]);
 });
 
 test("0_fork_exec: the chain runs from this process to pid 1", async () => {
@@ -23,12 +25,17 @@ test("0_fork_exec: the chain runs from this process to pid 1", async () => {
   assert.is(new Set(pids).size, pids.length, "no pid twice");
 });
 
-test("0_fork_exec: a process costs time and a copy of memory", async () => {
+test("0_fork_exec: a process costs many times a thread, and a copy of this one", async () => {
   const { stdout } = await forkExec();
-  assert.ok(figure(stdout, /(\d+) µs per process/) > 0);
+  const processMicros = figure(stdout, /(\d+) µs per process/);
+  const threadMicros = figure(stdout, /([\d.]+) µs per thread/);
+  assert.ok(
+    processMicros >= 3 * threadMicros,
+    `process ${processMicros} µs, thread ${threadMicros} µs`,
+  );
   const parentMiB = figure(stdout, /this process ([\d.]+) MiB resident/);
   const childMiB = figure(stdout, /running sleep: ([\d.]+) MiB/);
-  assert.ok(parentMiB > childMiB, `node (${parentMiB} MiB) is bigger than sleep (${childMiB} MiB)`);
+  assert.ok(parentMiB > 5 * childMiB, `node (${parentMiB} MiB) against sleep (${childMiB} MiB)`);
 });
 
 test("0_fork_exec: a wrong flag exits with status 2", async () => {

@@ -15,8 +15,10 @@ import {
   forkExec,
   getpid,
   getppid,
+  joinThreads,
   pipe,
   read,
+  startThreads,
   waitpid,
   type WaitStatus,
 } from "@async-from-scratch/native";
@@ -108,11 +110,18 @@ for (let pid = getpid(); pid > 0;) {
 // What a process costs. fork copies this process's page tables (its memory itself is shared
 // until one side writes to it: copy-on-write), and exec then throws the copy away and loads a
 // program from disk. `true` does nothing, so the time is all process creation and teardown.
-const readClock = startClock();
-for (let i = 0; i < args.processes; i++) waitpid(forkExec("true", ["true"], -1), 0);
-const { wallMs } = readClock();
+const timeEach = (start: () => void) => {
+  const readClock = startClock();
+  for (let i = 0; i < args.processes; i++) start();
+  return (1000 * readClock().wallMs) / args.processes;
+};
+const processMicros = timeEach(() => waitpid(forkExec("true", ["true"], -1), 0));
+// For scale: an OS thread started and joined the same number of times (0_threads has more).
+const threadMicros = timeEach(() => joinThreads(startThreads(1)));
 console.log(`\n${args.processes} x (fork + exec + waitpid) of true:`);
-console.log(`  ${((1000 * wallMs) / args.processes).toFixed(0)} µs per process`);
+console.log(`  ${processMicros.toFixed(0)} µs per process`);
+console.log(`  ${threadMicros.toFixed(1)} µs per thread, started and joined the same way`);
+console.log(`  a process costs ${(processMicros / threadMicros).toFixed(0)}x a thread`);
 
 // Memory: fork gives the child all of this process's memory (shared until written); after exec,
 // what the child has is the new program's own.
