@@ -4,7 +4,7 @@
 // uppercase attributes, and does not decode entities. htmlparser2 also closes the elements that
 // HTML lets a page leave open (<p>, <li>, <td>), so every open tag gets its close tag.
 //
-//   const page = parsePage(decodeBody(body, headers["content-type"]), url);
+//   const page = parsePage(decodeBody(body, headers.get("content-type")), url);
 //   for (const link of linksOnHost(page.links, new URL(url).host)) queue.push(link);
 import { Parser } from "htmlparser2";
 

@@ -118,6 +118,9 @@ function httpUrl(name: string, text: string, fail: (message: string) => never): 
     return fail(`--${name} must be a URL such as http://127.0.0.1:8080/, got '${text}'`);
   }
   if (url.protocol !== "http:") fail(`--${name} must be a plain http:// URL, got '${text}'`);
+  // The lessons open AF_INET sockets, as the lecture's socket.socket() does.
+  if (url.hostname.startsWith("["))
+    fail(`--${name}: IPv6 addresses are not supported, got '${text}'`);
   return url;
 }
 

@@ -100,6 +100,7 @@ test("a wrong flag or value prints the usage and exits with status 2", async () 
     ["--latency", "-5"],
     ["--bogus"],
     ["--url", "https://example.org/"],
+    ["--url", "http://[::1]:8080/"],
     ["--backend", "iocp"],
     ["stray"],
   ]) {

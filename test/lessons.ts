@@ -61,7 +61,7 @@ const figuresThatVary: Mask[] = [
   [/127\.0\.0\.1:\d+/g, "127.0.0.1:<port>"],
   [/\bfd \d+/g, "fd <fd>"],
   [/\bpid (?!1\b)\d+/g, "pid <pid>"], // pid 1 is always pid 1
-  [/\b\d+(\.\d+)? (s|ms|µs)\b/g, "<n> $2"],
+  [/\b\d+(\.\d+)? (s|ms|µs)\b(?! latency)/g, "<n> $2"], // "200 ms latency" is a setting
   [/\b\d+(\.\d+)?%/g, "<n>%"],
   [/\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b/g, "<n> $2"],
 ];

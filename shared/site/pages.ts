@@ -1,6 +1,6 @@
-// The mini-wiki's HTML pages, as strings. Only article pages depend on the request (their absolute
-// links use its Host header); everything else is the same for every request, so the front page's
-// size never depends on the port the site happens to get.
+// The mini-wiki's HTML pages, as strings. Article pages use the request's Host header for their
+// absolute links, and the 404 page names the path asked for; the front page and the category
+// pages are the same for every request, so their size never depends on the site's port.
 import type { Article, Category, LinkForm, Wiki } from "./wiki.ts";
 
 export function indexPage(wiki: Wiki): string {
