@@ -5,7 +5,7 @@
 //
 //   pnpm test                      typecheck, lint, then every test
 //   tsx run.ts http site           only the files whose names contain "http" or "site"
-//   UPDATE_SNAPSHOTS=1 pnpm test   rewrite test/snapshots/ from the lessons' current output
+//   UPDATE_SNAPSHOTS=1 pnpm test   rewrite test/snapshots/ and the READMEs' sample output
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
