@@ -34,4 +34,14 @@ test("0_blocking_socket: a failed page is a line of the report, and the crawl go
   assert.ok(figure(stdout, /^(\d+) pages in/m) > 600, "it went on after them");
 });
 
+test("0_blocking_socket: a start page that cannot be fetched is one clear line and status 1", async () => {
+  const { status, stdout, stderr } = await runLesson("0_blocking_socket", [
+    "--url",
+    "http://127.0.0.1:9/",
+  ]);
+  assert.is(status, 1);
+  assert.is(stdout, "");
+  assert.match(stderr, /^0_blocking_socket: ConnectionRefusedError: connect\(127\.0\.0\.1:9\): /);
+});
+
 test.run();

@@ -84,8 +84,9 @@ while (fetched < args.pages && queue.length > 0) {
       console.log(`\ncrawling ${args.pages} pages one after another, this one first:`);
     }
   } catch (error) {
-    // A page that fails (reset, malformed) is one line of the report, not the end of the crawl.
-    if (!(error instanceof OSError || error instanceof ProtocolError)) throw error;
+    // A page that fails (reset, malformed) is one line of the report, not the end of the crawl;
+    // but if the first one fails, there is no crawl.
+    if (fetched === 1 || !(error instanceof OSError || error instanceof ProtocolError)) throw error;
     outcome = `${url.pathname}${url.search}: ${error.name}: ${error.message}`;
   }
   const took = (performance.now() - began).toFixed(0);
