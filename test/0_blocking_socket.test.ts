@@ -1,5 +1,7 @@
 // 0_blocking_socket: its output against the snapshot, the serial crawl's N x latency, and a crawl
 // that meets every hard case of the fixture site and goes on.
+import { once } from "node:events";
+import { createServer, type AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { figure, matchSnapshot, runLesson, runOnce } from "./lessons.ts";
@@ -35,13 +37,16 @@ test("0_blocking_socket: a failed page is a line of the report, and the crawl go
 });
 
 test("0_blocking_socket: a start page that cannot be fetched is one clear line and status 1", async () => {
-  const { status, stdout, stderr } = await runLesson("0_blocking_socket", [
-    "--url",
-    "http://127.0.0.1:9/",
-  ]);
+  // A port that was free a moment ago: nothing listens there.
+  const server = createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  const url = `http://127.0.0.1:${port}/`;
+  const { status, stdout, stderr } = await runLesson("0_blocking_socket", ["--url", url]);
   assert.is(status, 1);
   assert.is(stdout, "");
-  assert.match(stderr, /^0_blocking_socket: ConnectionRefusedError: connect\(127\.0\.0\.1:9\): /);
+  assert.match(stderr, /^0_blocking_socket: ConnectionRefusedError: connect\(127\.0\.0\.1:\d+\): /);
 });
 
 test.run();
