@@ -153,8 +153,8 @@ export abstract class BaseSelector<T = unknown> {
 /** select(2): the oldest; refuses fds of FD_SETSIZE (1024) and above. */
 export class SelectSelector<T = unknown> extends BaseSelector<T> {
   readonly name = "select";
-  readonly #readers = new Set<number>();
-  readonly #writers = new Set<number>();
+  // The fds to watch for reading and for writing, rebuilt only after the registrations change.
+  #fds: [readers: Int32Array, writers: Int32Array] | null = null;
 
   protected add(key: SelectorKey<T>): void {
     if (key.fd >= binding.FD_SETSIZE) {
@@ -164,25 +164,25 @@ export class SelectSelector<T = unknown> extends BaseSelector<T> {
       );
     }
     binding.checkFd(key.fd);
-    if (key.events & EVENT_READ) this.#readers.add(key.fd);
-    if (key.events & EVENT_WRITE) this.#writers.add(key.fd);
+    this.#fds = null;
   }
 
-  protected remove(key: SelectorKey<T>): void {
-    this.#readers.delete(key.fd);
-    this.#writers.delete(key.fd);
+  protected remove(): void {
+    this.#fds = null;
   }
 
   protected wait(timeoutMs: number): Map<number, number> {
-    const [readable, writable] = binding.select(
-      Int32Array.from(this.#readers),
-      Int32Array.from(this.#writers),
-      timeoutMs,
-    );
+    this.#fds ??= [this.#watching(EVENT_READ), this.#watching(EVENT_WRITE)];
+    const [readable, writable] = binding.select(...this.#fds, timeoutMs);
     const ready = new Map<number, number>();
     for (const fd of readable) ready.set(fd, EVENT_READ);
     for (const fd of writable) ready.set(fd, (ready.get(fd) ?? 0) | EVENT_WRITE);
     return ready;
+  }
+
+  #watching(events: number): Int32Array {
+    const keys = [...this.getMap().values()].filter((key) => key.events & events);
+    return Int32Array.from(keys, (key) => key.fd);
   }
 }
 
