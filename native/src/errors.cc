@@ -14,19 +14,27 @@ namespace native {
 
 std::string FdDetail(int fd) { return "fd " + std::to_string(fd); }
 
-void ThrowOSError(Napi::Env env, const char* syscall, int err, const std::string& detail) {
+// Builds the error with index.ts's factory, from what the system said: the call, the number,
+// what it was called on, the system's message, and (for getaddrinfo) the code's name.
+[[noreturn]] static void ThrowFromFactory(Napi::Env env, const char* syscall, int number,
+                                          const std::string& detail, const char* message,
+                                          const char* code = nullptr) {
   AddonData& data = Data(env);
   if (data.errorFactory.IsEmpty()) {
     // Only reachable if the .node file is loaded without index.ts: still a useful error.
-    Napi::Error error = Napi::Error::New(env, std::string(syscall) + ": " + std::strerror(err));
-    error.Set("errno", Napi::Number::New(env, err));
+    Napi::Error error = Napi::Error::New(env, std::string(syscall) + ": " + message);
+    error.Set("errno", Napi::Number::New(env, number));
     error.Set("syscall", Napi::String::New(env, syscall));
     throw error;
   }
-  Napi::Value error = data.errorFactory.Call(
-      {Napi::String::New(env, syscall), Napi::Number::New(env, err), Napi::String::New(env, detail),
-       Napi::String::New(env, std::strerror(err))});
-  throw Napi::Error(env, error);
+  std::vector<napi_value> args = {Napi::String::New(env, syscall), Napi::Number::New(env, number),
+                                  Napi::String::New(env, detail), Napi::String::New(env, message)};
+  if (code != nullptr) args.push_back(Napi::String::New(env, code));
+  throw Napi::Error(env, data.errorFactory.Call(args));
+}
+
+void ThrowOSError(Napi::Env env, const char* syscall, int err, const std::string& detail) {
+  ThrowFromFactory(env, syscall, err, detail, std::strerror(err));
 }
 
 static const char* GaiCodeName(int code) {
@@ -48,15 +56,8 @@ static const char* GaiCodeName(int code) {
 
 void ThrowGaiError(Napi::Env env, int eaiCode, const std::string& detail) {
   if (eaiCode == EAI_SYSTEM) ThrowOSError(env, "getaddrinfo", errno, detail);
-  AddonData& data = Data(env);
-  if (data.errorFactory.IsEmpty()) {
-    throw Napi::Error::New(env, std::string("getaddrinfo: ") + gai_strerror(eaiCode));
-  }
-  Napi::Value error = data.errorFactory.Call(
-      {Napi::String::New(env, "getaddrinfo"), Napi::Number::New(env, eaiCode),
-       Napi::String::New(env, detail), Napi::String::New(env, gai_strerror(eaiCode)),
-       Napi::String::New(env, GaiCodeName(eaiCode))});
-  throw Napi::Error(env, error);
+  ThrowFromFactory(env, "getaddrinfo", eaiCode, detail, gai_strerror(eaiCode),
+                   GaiCodeName(eaiCode));
 }
 
 static int64_t MonotonicNs() {
