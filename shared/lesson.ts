@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { decodeBody, parsePage } from "./html.ts";
 import { parseResponse } from "./http.ts";
 import { startSite, type SiteOptions } from "./site/index.ts";
+import { MAX_LATENCY_MS } from "./site/server.ts";
 
 type Option =
   | { type: "string"; help: string; default?: string; choices?: readonly string[] }
@@ -142,7 +143,7 @@ export function siteFlags(latencyMs: number) {
       type: "integer",
       default: latencyMs,
       min: 0,
-      max: 10_000,
+      max: MAX_LATENCY_MS,
       help: "ms the fixture site waits before each answer",
     },
   } as const;
