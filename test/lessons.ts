@@ -115,10 +115,14 @@ export function figure(text: string, pattern: RegExp): number {
   return Number(match[1]);
 }
 
-/** The pids of processes running the fixture site, to check that none is left behind. */
+/**
+ * The pids of processes running this checkout's fixture site, to check that none is left behind.
+ * Only this checkout's: another clone's tests may start and stop sites of their own meanwhile.
+ */
 export function siteProcesses(): number[] {
+  const siteMain = join(root, "shared", "site", "main.ts");
   return execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" })
     .split("\n")
-    .filter((line) => line.includes("site/main.ts"))
+    .filter((line) => line.includes(siteMain))
     .map((line) => Number.parseInt(line, 10));
 }
