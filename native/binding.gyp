@@ -10,7 +10,8 @@
         "src/select.cc",
         "src/poll.cc",
         "src/process.cc",
-        "src/threads.cc"
+        "src/threads.cc",
+        "src/signals.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

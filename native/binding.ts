@@ -41,6 +41,7 @@ interface Binding {
   send(fd: number, data: Uint8Array): number;
   recv(fd: number, size: number): Buffer;
   read(fd: number, size: number): Buffer;
+  write(fd: number, data: Uint8Array): number;
   shutdown(fd: number, how: number): void;
   close(fd: number): void;
   setsockopt(fd: number, level: number, option: number, value: number): void;
@@ -58,6 +59,8 @@ interface Binding {
   joinThreads(id: number): void;
   threadStackSize(): number;
   interruptAfter(delayMs: number, count: number, intervalMs: number): void;
+  watchSignals(signals: number[]): number;
+  unwatchSignals(): void;
 }
 
 // Constants, as this system's headers define them.
@@ -85,7 +88,10 @@ type Constants = Record<
   | "POLLERR"
   | "POLLHUP"
   | "POLLNVAL"
-  | "WNOHANG",
+  | "WNOHANG"
+  | "SIGINT"
+  | "SIGTERM"
+  | "SIGHUP",
   number
 >;
 

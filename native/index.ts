@@ -28,6 +28,10 @@ export const {
   pipe,
   /** read(fd, size): up to size bytes from a pipe or file; empty at end of file. */
   read,
+  /** write(fd, data): how many bytes went into a pipe (or file); may be fewer than given. */
+  write,
+  /** setBlocking(fd, flag): O_NONBLOCK off or on for a raw fd, as Python's os.set_blocking. */
+  setBlocking,
   /** close(fd): for fds that are not Sockets (pipe ends). */
   close,
   /** socketpair(): two connected Unix-domain stream sockets, as raw fds. */
@@ -44,5 +48,16 @@ export const {
    * blocking calls retry EINTR.
    */
   interruptAfter,
+  /**
+   * watchSignals(signals): from now on each of these signals (SIGINT, SIGTERM, ...) writes its
+   * number, one byte, into a pipe, and this returns the pipe's non-blocking read end for a loop to
+   * watch: the self-pipe trick of libuv's uv_signal_t and Python's signal.set_wakeup_fd. One per
+   * process; unwatchSignals() puts the earlier handlers back and closes the pipe.
+   */
+  watchSignals,
+  unwatchSignals,
+  SIGINT,
+  SIGTERM,
+  SIGHUP,
   FD_SETSIZE,
 } = binding;

@@ -8,17 +8,22 @@
 //
 //   const worker = startTypeScriptWorker(import.meta.url, { href });
 //   // in that module: if (!isMainThread) { ... workerData.href ... }
-import { Worker } from "node:worker_threads";
+import { Worker, type TransferListItem } from "node:worker_threads";
 
 /**
  * Starts a worker thread that runs the TypeScript module at moduleUrl (a lesson passes its own
- * import.meta.url) with the given workerData. A module that fails to load or throws shows up as
+ * import.meta.url) with the given workerData (and transferList: ports it hands over, not copies).
+ * A module that fails to load or throws shows up as
  * the worker's 'error' event, as with any Worker.
  */
-export function startTypeScriptWorker(moduleUrl: string | URL, workerData?: unknown): Worker {
+export function startTypeScriptWorker(
+  moduleUrl: string | URL,
+  workerData?: unknown,
+  transferList: TransferListItem[] = [],
+): Worker {
   // Resolved here, where tsx is a dependency: the eval'd code has no folder to resolve from.
   const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
   const module = JSON.stringify(String(moduleUrl));
   const code = `import(${tsx}).then(({ register }) => { register(); return import(${module}); });`;
-  return new Worker(code, { eval: true, workerData });
+  return new Worker(code, { eval: true, workerData, transferList });
 }

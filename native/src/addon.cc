@@ -33,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   InitProcess(env, exports);
   InitThreads(env, exports);
+  InitSignals(env, exports);
   return exports;
 }
 

@@ -308,6 +308,20 @@ static Napi::Value Receive(const Napi::CallbackInfo& info, const char* fn, bool 
 static Napi::Value Recv(const Napi::CallbackInfo& info) { return Receive(info, "recv", true); }
 static Napi::Value Read(const Napi::CallbackInfo& info) { return Receive(info, "read", false); }
 
+// write(fd, bytes) -> how many bytes went in: for pipes, as send() is for sockets. A closed
+// reader gives EPIPE (BrokenPipeError): SIGPIPE is ignored by Node, so it never kills us.
+static Napi::Value Write(const Napi::CallbackInfo& info) {
+  CheckCount(info, "write", 2);
+  int fd = ArgFd(info, "write", 0);
+  Napi::Uint8Array bytes = ArgBytes(info, "write", 1, "data");
+  ssize_t written;
+  do {
+    written = write(fd, bytes.Data(), bytes.ByteLength());
+  } while (written < 0 && errno == EINTR);
+  if (written < 0) ThrowOSError(info.Env(), "write", errno, FdDetail(fd));
+  return Napi::Number::New(info.Env(), static_cast<double>(written));
+}
+
 // shutdown(fd, how)
 static Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   CheckCount(info, "shutdown", 2);
@@ -407,6 +421,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
                    {"send", Send},
                    {"recv", Recv},
                    {"read", Read},
+                   {"write", Write},
                    {"shutdown", Shutdown},
                    {"close", Close},
                    {"setsockopt", SetSockOpt},

@@ -1,0 +1,92 @@
+// How another thread wakes a loop that sleeps in select(): libuv's uv_async_t, by hand.
+//
+// Worker threads talk to the main thread through MessagePorts, and a message normally arrives as a
+// 'message' event, run by Node's own loop. But while our loop sleeps in epoll_wait, Node's loop is
+// not running, so that event would wait until something else woke us. libuv has the same problem
+// between its thread pool and its loop, and solves it with uv_async_send (src/unix/async.c): the
+// other thread writes to an fd that the loop watches (an eventfd on Linux, a pipe elsewhere), the
+// wait ends, and the loop runs the callback in its own thread. Here:
+//   - the main thread makes a Waker: a non-blocking pipe whose read end the loop watches;
+//   - a worker posts its message, then writes one byte to the pipe's write end (wake(fd));
+//   - the loop wakes, empties the pipe, and takes the messages with receiveMessageOnPort(), which
+//     reads a port's queue synchronously, without Node's loop.
+// Wake-ups coalesce, as uv_async_send's do: ten messages may come with one wake-up, so the callback
+// takes every message waiting, not just one. A full pipe means a wake-up is already on its way.
+import { BlockingIOError, close, pipe, read, setBlocking, write } from "@async-from-scratch/native";
+import type { MessagePort } from "node:worker_threads";
+import { receiveMessageOnPort } from "node:worker_threads";
+import type { EventLoop } from "./loop.ts";
+
+const ONE_BYTE = new Uint8Array(1);
+
+/** Wakes the loop watching this fd (a Waker's writeFd); callable from any thread. */
+export function wake(writeFd: number): void {
+  try {
+    write(writeFd, ONE_BYTE);
+  } catch (error) {
+    if (!(error instanceof BlockingIOError)) throw error; // full: a wake-up is already pending
+  }
+}
+
+export class Waker {
+  /** The pipe's write end: hand it to other threads, which call wake(writeFd). */
+  readonly writeFd: number;
+  readonly #readFd: number;
+  readonly #loop: EventLoop;
+  #closed = false;
+
+  /** onWake runs in the loop's thread, once per wake-up however many wake() calls it covers. */
+  constructor(loop: EventLoop, onWake: () => void) {
+    const [readFd, writeFd] = pipe();
+    setBlocking(readFd, false);
+    setBlocking(writeFd, false);
+    this.#readFd = readFd;
+    this.writeFd = writeFd;
+    this.#loop = loop;
+    loop.addReader(readFd, () => {
+      this.#drain();
+      onWake();
+    });
+  }
+
+  /** Wakes the loop from its own thread (the same as wake(writeFd)). */
+  wake(): void {
+    wake(this.writeFd);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#loop.removeReader(this.#readFd);
+    close(this.#readFd);
+    close(this.writeFd);
+  }
+
+  #drain(): void {
+    try {
+      while (read(this.#readFd, 256).length > 0);
+    } catch (error) {
+      if (!(error instanceof BlockingIOError)) throw error; // empty: all wake-ups taken
+    }
+  }
+}
+
+/**
+ * Calls onMessage, in the loop's thread, for each message posted on port by a thread that calls
+ * wake(waker.writeFd) after posting. Returns the Waker; close it when done.
+ */
+export function watchPort(
+  loop: EventLoop,
+  port: MessagePort,
+  onMessage: (message: unknown) => void,
+): Waker {
+  return new Waker(loop, () => {
+    for (
+      let received = receiveMessageOnPort(port);
+      received;
+      received = receiveMessageOnPort(port)
+    ) {
+      onMessage(received.message);
+    }
+  });
+}

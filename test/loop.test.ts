@@ -1,0 +1,412 @@
+// The production event loop (shared/loop): callbacks and timers in order, sockets served and
+// fetched on one thread, timeouts and cancellation that leave nothing watched, signals and worker
+// threads that wake a loop asleep in select(), and the queue the crawler's workers share.
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { constants } from "node:os";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  AF_UNIX,
+  BrokenPipeError,
+  PollSelector,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_REUSEADDR,
+  Socket,
+  TimeoutError,
+  close,
+  pipe,
+  read,
+  socketpair,
+  watchSignals,
+  write,
+  type SelectorKey,
+} from "@async-from-scratch/native";
+import {
+  CancelledError,
+  EventLoop,
+  Queue,
+  QueueFull,
+  Waker,
+  WorkerPool,
+} from "@async-from-scratch/shared/loop";
+
+const openFds = () => readdirSync("/proc/self/fd").length;
+
+/** Runs main on a fresh loop and closes the loop after. */
+async function withLoop<T>(main: (loop: EventLoop) => Promise<T>, loop = new EventLoop()) {
+  try {
+    return await loop.run(main(loop));
+  } finally {
+    loop.close();
+  }
+}
+
+function listening(): [Socket, number] {
+  const server = new Socket();
+  server.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+  server.bind(["127.0.0.1", 0]);
+  server.listen(1024);
+  server.setBlocking(false);
+  return [server, server.getsockname()[1]];
+}
+
+/** A poll selector that counts what it tells the kernel. */
+class CountingSelector<T> extends PollSelector<T> {
+  changes = 0;
+  override register(fileobj: number, events: number, data?: T): SelectorKey<T> {
+    this.changes++;
+    return super.register(fileobj, events, data);
+  }
+  override modify(fileobj: number, events: number, data?: T): SelectorKey<T> {
+    this.changes++;
+    return super.modify(fileobj, events, data);
+  }
+  override unregister(fileobj: number): SelectorKey<T> {
+    this.changes++;
+    return super.unregister(fileobj);
+  }
+}
+
+test("callbacks run in the order they were scheduled; timers by time, then by order set", async () => {
+  const order: string[] = [];
+  await withLoop(async (loop) => {
+    loop.callLater(30, () => order.push("timer 30"));
+    loop.callLater(10, () => order.push("timer 10 a"));
+    loop.callLater(10, () => order.push("timer 10 b"));
+    loop.callLater(20, () => order.push("cancelled")).cancel();
+    loop.callSoon(() => order.push("soon 1"));
+    loop.callSoon(() => order.push("soon 2")).cancel();
+    loop.callSoon(() => order.push("soon 3"));
+    const started = loop.time();
+    await loop.sleep(40);
+    assert.ok(loop.time() - started >= 40, "sleep waited its time");
+  });
+  assert.equal(order, ["soon 1", "soon 3", "timer 10 a", "timer 10 b", "timer 30"]);
+});
+
+test("a callback added by a callback runs in the next round, not in this one", async () => {
+  const order: string[] = [];
+  await withLoop(async (loop) => {
+    loop.callSoon(() => {
+      order.push("a");
+      loop.callSoon(() => order.push("c"));
+    });
+    loop.callSoon(() => order.push("b"));
+    await loop.sleep(1);
+  });
+  assert.equal(order, ["a", "b", "c"]);
+});
+
+test("many cancelled timers are dropped, and the rest still fire in order", async () => {
+  const fired: number[] = [];
+  let expected: number[] = [];
+  await withLoop(async (loop) => {
+    const timers = Array.from({ length: 1000 }, (_, i) =>
+      loop.callLater(1 + (i % 7), () => fired.push(i)),
+    );
+    timers.forEach((timer, i) => i % 10 !== 0 && timer.cancel());
+    expected = timers
+      .map((timer, i) => ({ timer, i }))
+      .filter(({ timer }) => !timer.cancelled)
+      .sort((a, b) => a.timer.when - b.timer.when || a.timer.sequence - b.timer.sequence)
+      .map(({ i }) => i);
+    await loop.sleep(20);
+  });
+  assert.is(fired.length, 100);
+  assert.equal(fired, expected);
+});
+
+test("run() settles with main; a callback that throws rejects it", async () => {
+  assert.is(await withLoop(async (loop) => (await loop.sleep(1), 42)), 42);
+  try {
+    await withLoop(async (loop) => {
+      loop.callSoon(() => {
+        throw new Error("bug in a callback");
+      });
+      await loop.sleep(1000);
+    });
+    assert.unreachable("run() should have rejected");
+  } catch (error) {
+    assert.is((error as Error).message, "bug in a callback");
+  }
+});
+
+test("one thread serves and fetches: 200 clients, each echoed back, nothing left open", async () => {
+  const before = openFds();
+  const CLIENTS = 200;
+  const replies = await withLoop(async (loop) => {
+    const [server, port] = listening();
+    // The server: a persistent reader on the listener, and one per connection.
+    loop.addReader(server, () => {
+      for (;;) {
+        let conn: Socket;
+        try {
+          [conn] = server.accept();
+        } catch {
+          return; // EAGAIN: no more waiting connections
+        }
+        conn.setBlocking(false);
+        loop.addReader(conn, () => {
+          const data = conn.recv(4096);
+          if (data.length === 0) {
+            loop.removeReader(conn);
+            conn.close();
+          } else conn.send(data);
+        });
+      }
+    });
+    const client = async (i: number) => {
+      const sock = new Socket();
+      sock.setBlocking(false);
+      try {
+        await loop.connect(sock, ["127.0.0.1", port]);
+        await loop.sendAll(sock, Buffer.from(`hello ${i}`));
+        return (await loop.recv(sock, 100)).toString();
+      } finally {
+        sock.close();
+      }
+    };
+    const answers = await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i)));
+    await loop.sleep(20); // the server sees each client's end of file and closes its side
+    loop.removeReader(server);
+    server.close();
+    assert.is(loop.watching, 0, "every watcher removed");
+    return answers;
+  });
+  assert.equal(
+    replies,
+    Array.from({ length: CLIENTS }, (_, i) => `hello ${i}`),
+  );
+  assert.is(openFds(), before, "no fd left open");
+});
+
+test("waiting again on a socket just read costs no change in the kernel", async () => {
+  const selector = new CountingSelector();
+  await withLoop(async (loop) => {
+    const [reader, writer] = socketpair().map((fd) => new Socket(AF_UNIX, SOCK_STREAM, fd));
+    reader!.setBlocking(false);
+    let received = 0;
+    for (let i = 0; i < 50; i++) {
+      loop.callSoon(() => writer!.send(Buffer.from("x")));
+      received += (await loop.recv(reader!, 10)).length;
+    }
+    assert.is(received, 50);
+    assert.ok(selector.changes <= 2, `${selector.changes} changes for 50 waits`);
+    reader!.close();
+    writer!.close();
+  }, new EventLoop(selector));
+});
+
+test("a new socket on a closed one's fd number is watched afresh", async () => {
+  await withLoop(async (loop) => {
+    const [server, port] = listening();
+    const first = new Socket();
+    first.connect(["127.0.0.1", port]);
+    const [a] = server.accept();
+    a.setBlocking(false);
+    first.send(Buffer.from("1"));
+    await loop.readable(a); // removal of its watcher is left for the next round...
+    const fd = a.fileno();
+    a.close(); // ...and the kernel forgets the fd now
+    first.close();
+    const second = new Socket();
+    second.connect(["127.0.0.1", port]);
+    const [b] = server.accept();
+    server.close();
+    b.setBlocking(false);
+    assert.is(b.fileno(), fd, "the kernel gave the same number again");
+    loop.callLater(5, () => second.send(Buffer.from("2")));
+    assert.is((await loop.recv(b, 10)).toString(), "2");
+    b.close();
+    second.close();
+  });
+});
+
+test("withTimeout: a silent peer times out with ETIMEDOUT, and nothing stays watched", async () => {
+  await withLoop(async (loop) => {
+    const [server, port] = listening();
+    const sock = new Socket();
+    sock.setBlocking(false);
+    await loop.connect(sock, ["127.0.0.1", port]);
+    const started = loop.time();
+    try {
+      await loop.withTimeout(50, (signal) => loop.recv(sock, 100, signal));
+      assert.unreachable("recv should have timed out");
+    } catch (error) {
+      assert.instance(error, TimeoutError);
+      assert.is((error as TimeoutError).code, "ETIMEDOUT");
+    }
+    assert.ok(loop.time() - started >= 49, "it waited the timeout");
+    assert.is(loop.watching, 0);
+    sock.close();
+    server.close();
+  });
+});
+
+test("an aborted wait rejects with CancelledError and stops watching", async () => {
+  await withLoop(async (loop) => {
+    const [server, port] = listening();
+    const sock = new Socket();
+    sock.setBlocking(false);
+    await loop.connect(sock, ["127.0.0.1", port]);
+    const controller = new AbortController();
+    loop.callLater(10, () => controller.abort());
+    const outcomes = await Promise.allSettled([
+      loop.recv(sock, 100, controller.signal),
+      loop.sleep(10_000, controller.signal),
+    ]);
+    for (const outcome of outcomes) {
+      assert.is(outcome.status, "rejected");
+      assert.instance((outcome as PromiseRejectedResult).reason, CancelledError);
+    }
+    assert.is(loop.watching, 0);
+    sock.close();
+    server.close();
+  });
+});
+
+test("two waits for the same event on one socket are refused, not lost", async () => {
+  await withLoop(async (loop) => {
+    const [server, port] = listening();
+    const sock = new Socket();
+    sock.setBlocking(false);
+    await loop.connect(sock, ["127.0.0.1", port]);
+    const controller = new AbortController();
+    const first = loop.readable(sock, controller.signal);
+    try {
+      await loop.readable(sock);
+      assert.unreachable("a second reader should be refused");
+    } catch (error) {
+      assert.match((error as Error).message, /already has a reader/);
+    }
+    controller.abort();
+    await first.catch(() => {});
+    sock.close();
+    server.close();
+  });
+});
+
+test("a signal wakes a loop asleep in select(), and its handler runs as a callback", async () => {
+  const SIGWINCH = constants.signals.SIGWINCH; // ignored by default: harmless if it came late
+  await withLoop(async (loop) => {
+    const [server] = listening(); // something to watch, so that the loop sleeps in the kernel
+    loop.addReader(server, () => {});
+    const got = new Promise<number>((resolve) => loop.addSignalHandler(SIGWINCH, () => resolve(1)));
+    spawn("sh", ["-c", `sleep 0.1; kill -WINCH ${process.pid}`], { stdio: "ignore" });
+    assert.is(await got, 1);
+    assert.ok(loop.removeSignalHandler(SIGWINCH));
+    loop.removeReader(server);
+    server.close();
+  });
+});
+
+test("worker threads wake the loop through a pipe: tasks answered, errors passed back", async () => {
+  const before = openFds();
+  await withLoop(async (loop) => {
+    const pool = new WorkerPool(loop, new URL("./fixtures/tasks.ts", import.meta.url), 2);
+    const [server] = listening(); // so that the loop sleeps in epoll while the workers work
+    loop.addReader(server, () => {});
+    try {
+      const doubled = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => pool.run<number>("double", i)),
+      );
+      assert.equal(
+        doubled,
+        Array.from({ length: 20 }, (_, i) => 2 * i),
+      );
+      try {
+        await pool.run("fail", "on purpose");
+        assert.unreachable("the task should have failed");
+      } catch (error) {
+        assert.is((error as Error).message, "failed on purpose");
+      }
+      assert.is(pool.pending, 0);
+    } finally {
+      loop.removeReader(server);
+      server.close();
+      await pool.close();
+    }
+  });
+  assert.is(openFds(), before, "the pool's pipes are closed");
+});
+
+test("a Waker wakes the loop from its own thread too, and coalesces wake-ups", async () => {
+  await withLoop(async (loop) => {
+    let wakeUps = 0;
+    const waker = new Waker(loop, () => wakeUps++);
+    waker.wake();
+    waker.wake();
+    waker.wake();
+    await loop.sleep(5);
+    assert.is(wakeUps, 1);
+    waker.close();
+  });
+});
+
+test("Queue: a bounded put waits for a get, join waits for taskDone, a get can be cancelled", async () => {
+  await withLoop(async (loop) => {
+    const queue = new Queue<number>(2);
+    const taken: number[] = [];
+    const producer = (async () => {
+      for (let i = 0; i < 5; i++) await queue.put(i);
+    })();
+    await loop.sleep(1);
+    assert.is(queue.size, 2, "the producer waits while the queue is full");
+    assert.throws(
+      () => queue.putNowait(9),
+      (error: unknown) => error instanceof QueueFull,
+    );
+    const workers = [1, 2].map(async () => {
+      for (;;) {
+        const item = await queue.get();
+        await loop.sleep(1);
+        taken.push(item);
+        queue.taskDone();
+      }
+    });
+    await producer;
+    await queue.join();
+    assert.equal(
+      taken.sort((a, b) => a - b),
+      [0, 1, 2, 3, 4],
+    );
+    const controller = new AbortController();
+    const waiting = queue.get(controller.signal);
+    controller.abort(new CancelledError("no more"));
+    try {
+      await waiting;
+      assert.unreachable("the get should have been cancelled");
+    } catch (error) {
+      assert.is((error as Error).message, "no more");
+    }
+    void workers; // they wait in get() for ever; the loop ends with main
+  });
+});
+
+test("native: watchSignals checks its signals; write() fills a pipe and says how much", () => {
+  assert.throws(
+    () => watchSignals([9]),
+    (e: unknown) => e instanceof RangeError,
+  );
+  assert.throws(
+    () => watchSignals("SIGINT" as never),
+    (e: unknown) => e instanceof TypeError,
+  );
+  assert.throws(
+    () => write(1, "text" as never),
+    (e: unknown) => e instanceof TypeError,
+  );
+  const [readFd, writeFd] = pipe();
+  assert.is(write(writeFd, Buffer.from("hello")), 5);
+  assert.is(read(readFd, 10).toString(), "hello");
+  close(readFd);
+  assert.throws(
+    () => write(writeFd, Buffer.from("x")),
+    (e: unknown) => e instanceof BrokenPipeError,
+  );
+  close(writeFd);
+});
+
+test.run();
