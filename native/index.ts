@@ -14,8 +14,10 @@ export const {
   getppid,
   /**
    * forkExec(file, args, stdoutFd): fork, then exec `file` (searched in $PATH) with argv `args`
-   * in the child; stdoutFd, unless -1, becomes the child's standard output. Returns the child's
-   * pid; an exec that fails (no such program) throws here, in the parent.
+   * in the child; stdoutFd, unless -1, becomes the child's standard output. The child inherits
+   * fds 0, 1 and 2, as a shell's child does, and none of the module's other fds. Returns the
+   * child's pid; an exec that fails (no such program) or a closed stdoutFd throws here, in the
+   * parent.
    */
   forkExec,
   /**

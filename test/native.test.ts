@@ -1,8 +1,11 @@
 // The native module: every wrapper on loopback, each poller, and the safety promises of
 // DESIGN.md: wrong types are TypeErrors, select never writes past FD_SETSIZE, SIGPIPE never kills,
 // EINTR is retried, closed fds are refused, and nothing leaks.
+import { spawnSync } from "node:child_process";
 import { openSync, closeSync, readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { createRequire } from "node:module";
 import { test } from "uvu";
@@ -74,6 +77,19 @@ function tcpPair(): [Socket, Socket] {
   const [accepted] = server.accept();
   server.close();
   return [client, accepted];
+}
+
+/**
+ * Runs `code` (JavaScript, an ES module that may import the TypeScript packages) in a new Node
+ * process, for what this process must not do itself: crash, force a garbage collection, change
+ * its own fds 0-2.
+ */
+function runScript(code: string, nodeFlags: string[] = []) {
+  return spawnSync(
+    process.execPath,
+    [...nodeFlags, "--import", import.meta.resolve("tsx"), "--input-type=module", "-e", code],
+    { cwd: dirname(fileURLToPath(import.meta.url)), encoding: "utf8", timeout: 60_000 },
+  );
 }
 
 function throws(fn: () => unknown, check: (error: Error) => boolean, what: string): void {
@@ -291,6 +307,25 @@ test("send to a closed peer raises BrokenPipeError and the process lives on (no 
   accepted.close();
 });
 
+test("recv's scratch buffer shrinks back after a big recv", () => {
+  const result = runScript(
+    `import { AF_UNIX, SOCK_STREAM, Socket, socketpair } from "@async-from-scratch/native";
+     const [reader, writer] = socketpair().map((fd) => new Socket(AF_UNIX, SOCK_STREAM, fd));
+     writer.sendAll(Buffer.from("x"));
+     reader.recv(4096);
+     const before = process.memoryUsage().rss;
+     writer.sendAll(Buffer.from("y"));
+     const got = reader.recv(64 * 1024 * 1024).toString();
+     const grown = process.memoryUsage().rss - before;
+     console.log(JSON.stringify({ got, grownMiB: grown / 2 ** 20 }));`,
+  );
+  assert.is(result.status, 0, result.stderr);
+  const { got, grownMiB } = JSON.parse(result.stdout) as { got: string; grownMiB: number };
+  assert.is(got, "y");
+  // Kept, the 64 MiB asked for would all be resident: zero-filled once, never given back.
+  assert.ok(grownMiB < 16, `resident memory grew by ${grownMiB.toFixed(1)} MiB after one recv`);
+});
+
 // ---- selectors ---------------------------------------------------------------------------------
 
 for (const backend of backends) {
@@ -452,6 +487,43 @@ test("DefaultSelector is the best available: epoll on Linux", () => {
   selector.close();
 });
 
+test("the select binding reads the fd list once: another thread rewriting it cannot crash it", () => {
+  // A worker flips a shared fd list between a good fd and one far past FD_SETSIZE while this
+  // process calls select on it. Read twice (once for FD_SET, once for FD_ISSET), the second read
+  // could be the bad one, and FD_ISSET would read far outside the fd_set. Run in a child: that
+  // crash would take the test runner with it.
+  const bindingUrl = new URL("../native/binding.ts", import.meta.url).href;
+  const result = runScript(
+    `import { Worker } from "node:worker_threads";
+     import { binding } from ${JSON.stringify(bindingUrl)};
+     const [a, b] = binding.socketpair();
+     const fds = new Int32Array(new SharedArrayBuffer(4));
+     fds[0] = b;
+     const worker = new Worker(
+       "import { workerData } from 'node:worker_threads';" +
+         "const fds = new Int32Array(workerData.buffer);" +
+         "for (;;) { fds[0] = 1 << 30; fds[0] = workerData.fd; }",
+       { eval: true, workerData: { buffer: fds.buffer, fd: b } },
+     );
+     await new Promise((resolve) => worker.once("online", resolve));
+     let [answered, refused] = [0, 0];
+     for (const end = performance.now() + 1000; performance.now() < end; ) {
+       try {
+         binding.select(new Int32Array(0), fds, 0);
+         answered++;
+       } catch (error) {
+         if (!(error instanceof RangeError)) throw error;
+         refused++;
+       }
+     }
+     await worker.terminate();
+     console.log(JSON.stringify({ answered, refused }));`,
+  );
+  assert.equal([result.status, result.signal], [0, null], result.stderr);
+  const { answered, refused } = JSON.parse(result.stdout) as { answered: number; refused: number };
+  assert.ok(answered > 0 && refused > 0, `the race ran: ${answered} answered, ${refused} refused`);
+});
+
 test("select refuses fds from FD_SETSIZE up, with an error that names it; poll and epoll take them", () => {
   assert.is(FD_SETSIZE, 1024);
   // Made-up fds: the check must come before FD_SET, which would write past the 128-byte fd_set.
@@ -567,17 +639,51 @@ test("forkExec reports a missing program in the parent, and leaves no child behi
     (e) => (e as OSError).code === "EACCES",
     "not executable",
   );
-  throws(
-    () => forkExec("true", ["true"], 99_999),
-    (e) => (e as OSError).syscall === "dup2" && (e as OSError).code === "EBADF",
-    "stdout to an fd that is not open",
-  );
   assert.equal(children(), before);
   throws(
     () => waitpid(999_999_999, 0),
     (e) => e instanceof ChildProcessError,
     "not our child",
   );
+});
+
+test("forkExec's children inherit fds 0, 1 and 2, as a shell's do", () => {
+  // In a child Node whose stdio are pipes: once Node opens them as streams, it marks fds 0-2
+  // close-on-exec, so a child that did nothing about it would start with them closed.
+  const result = runScript(
+    `import { close, forkExec, pipe, read, waitpid } from "@async-from-scratch/native";
+     process.stdin, process.stdout, process.stderr;
+     const script = 'for fd in 0 1 2; do [ -e /proc/$$/fd/$fd ] && printf "%s " $fd; done; echo; echo err >&2';
+     waitpid(forkExec("sh", ["sh", "-c", script], -1), 0);
+     const [readEnd, writeEnd] = pipe();
+     const pid = forkExec("sh", ["sh", "-c", script], writeEnd);
+     close(writeEnd);
+     let output = "";
+     for (let chunk = read(readEnd, 4096); chunk.length > 0; chunk = read(readEnd, 4096)) output += chunk;
+     close(readEnd);
+     waitpid(pid, 0);
+     console.log("through a pipe: " + output.trim());`,
+  );
+  assert.is(result.status, 0, result.stderr);
+  assert.is(result.stdout, "0 1 2 \nthrough a pipe: 0 1 2\n");
+  assert.is(result.stderr, "err\nerr\n");
+});
+
+test("forkExec refuses a closed stdoutFd with EBADF before it forks", () => {
+  const before = children();
+  // A number just freed is the one the module's own error pipe would get next: handed to the
+  // child as its stdout, the child's output would be read as an exec failure, or lost.
+  const [readEnd, writeEnd] = pipe();
+  close(readEnd);
+  close(writeEnd);
+  for (const fd of [writeEnd, 99_999]) {
+    throws(
+      () => forkExec("echo", ["echo", "lost"], fd),
+      (e) => (e as OSError).code === "EBADF" && e.message.includes(`stdoutFd ${fd}`),
+      `stdoutFd ${fd}`,
+    );
+  }
+  assert.equal(children(), before);
 });
 
 test("waitpid with WNOHANG returns null while the child runs", () => {

@@ -33,8 +33,24 @@ std::string FdDetail(int fd) { return "fd " + std::to_string(fd); }
   throw Napi::Error(env, data.errorFactory.Call(args));
 }
 
+// strerror_r comes in two shapes: glibc's (with _GNU_SOURCE, which g++ always defines) returns
+// the message, which may or may not be in our buffer; POSIX's returns 0 and fills the buffer.
+// One overload for each return type picks whichever this system has. Not plain strerror: it may
+// share one static buffer between threads, and worker threads load this module too.
+[[maybe_unused]] static const char* StrerrorResult(const char* message, const char*) {
+  return message;
+}
+[[maybe_unused]] static const char* StrerrorResult(int failed, const char* buffer) {
+  return failed == 0 ? buffer : "Unknown error";
+}
+
+std::string ErrnoMessage(int err) {
+  char buffer[256] = "";
+  return StrerrorResult(strerror_r(err, buffer, sizeof buffer), buffer);
+}
+
 void ThrowOSError(Napi::Env env, const char* syscall, int err, const std::string& detail) {
-  ThrowFromFactory(env, syscall, err, detail, std::strerror(err));
+  ThrowFromFactory(env, syscall, err, detail, ErrnoMessage(err).c_str());
 }
 
 static const char* GaiCodeName(int code) {
@@ -89,7 +105,7 @@ static Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {
 static Napi::Value StrError(const Napi::CallbackInfo& info) {
   CheckCount(info, "strerror", 1);
   int err = ArgInt(info, "strerror", 0, "errno", 0, 4095);
-  return Napi::String::New(info.Env(), std::strerror(err));
+  return Napi::String::New(info.Env(), ErrnoMessage(err));
 }
 
 void InitErrors(Napi::Env env, Napi::Object exports) {

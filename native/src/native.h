@@ -21,7 +21,7 @@ namespace native {
 struct ThreadGroup;
 struct AddonData {
   Napi::FunctionReference errorFactory;
-  std::vector<uint8_t> recvScratch;  // recv() reads here, then copies exactly the bytes received
+  std::vector<uint8_t> recvScratch;  // small recv()s read here, then copy the bytes received
   std::map<uint32_t, std::shared_ptr<ThreadGroup>> threadGroups;
   uint32_t nextThreadGroup = 1;
   ~AddonData();  // releases and joins the threads that JavaScript started and never joined
@@ -53,6 +53,8 @@ int ArgTimeoutMs(const Napi::CallbackInfo& info, const char* fn, size_t i);
 // The same for getaddrinfo's own error codes (EAI_NONAME, ...), which are not errno values.
 [[noreturn]] void ThrowGaiError(Napi::Env env, int eaiCode, const std::string& detail);
 std::string FdDetail(int fd);
+// The system's message for an errno value ("Connection refused"), thread-safe (strerror_r).
+std::string ErrnoMessage(int err);
 // pipe(), both ends close-on-exec from the start (atomically where the system can: pipe2).
 void CloexecPipe(Napi::Env env, int fds[2]);
 

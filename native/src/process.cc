@@ -5,6 +5,10 @@
 // at that instant (the allocator's, V8's) stays locked forever in the child, so the child may only
 // make async-signal-safe calls (dup2, sigaction, execve, write, _exit) until execve replaces it.
 // Everything else (argv, the PATH search) is prepared before the fork.
+//
+// The child inherits fds 0, 1 and 2 as a shell's child does. That takes work: Node marks its own
+// stdio close-on-exec once it opens them as streams, so without it the new program would start
+// with no stdin, stdout or stderr. Every other fd of ours is close-on-exec and stays behind.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -52,7 +56,16 @@ static std::string FindExecutable(const std::string& file) {
   return "";
 }
 
-enum ChildFailure { kDup2Failed, kExecveFailed };
+enum ChildFailure { kDup2Failed, kFcntlFailed, kExecveFailed };
+
+// In the child: tells the parent which call failed and its errno, through the close-on-exec pipe
+// (a successful exec closes that pipe instead), and ends.
+[[noreturn]] static void ReportAndExit(int errorFd, ChildFailure call) {
+  int failure[2] = {call, errno};
+  ssize_t ignored = write(errorFd, failure, sizeof failure);
+  (void)ignored;
+  _exit(127);
+}
 
 // Runs in the child between fork and exec: async-signal-safe calls only.
 [[noreturn]] static void ExecChild(const char* path, char* const argv[], int stdoutFd,
@@ -68,17 +81,19 @@ enum ChildFailure { kDup2Failed, kExecveFailed };
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  // Which call failed, and its errno, go to the parent through the close-on-exec pipe; a
-  // successful exec closes that pipe instead.
-  int failure[2] = {kDup2Failed, 0};
-  if (stdoutFd < 0 || stdoutFd == STDOUT_FILENO || dup2(stdoutFd, STDOUT_FILENO) >= 0) {
-    execve(path, argv, environ);
-    failure[0] = kExecveFailed;
+  if (stdoutFd >= 0 && stdoutFd != STDOUT_FILENO && dup2(stdoutFd, STDOUT_FILENO) < 0) {
+    ReportAndExit(errorFd, kDup2Failed);
   }
-  failure[1] = errno;
-  ssize_t ignored = write(errorFd, failure, sizeof failure);
-  (void)ignored;
-  _exit(127);
+  // 0, 1 and 2 stay open across exec. One the parent has closed stays closed (EBADF), as it
+  // would for a shell's child.
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) && fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) {
+      ReportAndExit(errorFd, kFcntlFailed);
+    }
+  }
+  execve(path, argv, environ);
+  ReportAndExit(errorFd, kExecveFailed);
 }
 
 // forkExec(file, args, stdoutFd) -> pid. args is the whole argv, args[0] included. stdoutFd, if not
@@ -102,6 +117,11 @@ static Napi::Value ForkExec(const Napi::CallbackInfo& info) {
   if (argv.empty()) ThrowRangeError(env, "forkExec(): args must hold at least argv[0]");
   int stdoutFd = ArgInt(info, "forkExec", 2, "stdoutFd", -1, INT_MAX);
   if (file.empty()) ThrowRangeError(env, "forkExec(): file must not be empty");
+  // A closed stdoutFd is refused here, before anything is opened: the error pipe below would take
+  // that free number, and the child would write its output into our own pipe.
+  if (stdoutFd >= 0 && fcntl(stdoutFd, F_GETFD) < 0) {
+    ThrowOSError(env, "fcntl", errno, "stdoutFd " + std::to_string(stdoutFd));
+  }
 
   std::string path = FindExecutable(file);
   if (path.empty()) ThrowOSError(env, "execve", ENOENT, file);
@@ -133,6 +153,7 @@ static Napi::Value ForkExec(const Napi::CallbackInfo& info) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (failure[0] == kDup2Failed) ThrowOSError(env, "dup2", failure[1], FdDetail(stdoutFd));
+    if (failure[0] == kFcntlFailed) ThrowOSError(env, "fcntl", failure[1], "fds 0-2 in the child");
     ThrowOSError(env, "execve", failure[1], path);
   }
   return Napi::Number::New(env, pid);

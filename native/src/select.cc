@@ -4,6 +4,11 @@
 // bounds check: FD_SET(5000, &set) writes past the end of the set and corrupts the stack. That is
 // the limit the lecture means when it says select handles only 1024 descriptors. So every fd is
 // checked before any bit is set, and one that does not fit is refused with a RangeError.
+//
+// The fds are copied out of the caller's arrays once, checked once, and that copy is what both
+// FD_SET and FD_ISSET see. Reading the arrays again after select() would trust memory that
+// another thread (a worker sharing the buffer) may have rewritten meanwhile with an fd past the
+// end of the bitmap.
 #include <sys/select.h>
 
 #include <algorithm>
@@ -13,42 +18,50 @@
 
 namespace native {
 
-static int FillSet(const Napi::CallbackInfo& info, const Napi::Int32Array& fds, fd_set* set) {
+// The fds of one argument, copied and each checked to fit in an fd_set.
+static std::vector<int> CopyFds(Napi::Env env, const Napi::Int32Array& array) {
+  std::vector<int> fds(array.Data(), array.Data() + array.ElementLength());
+  for (int fd : fds) {
+    if (fd < 0 || fd >= FD_SETSIZE) {
+      ThrowRangeError(env, "select(): fd " + std::to_string(fd) +
+                               " does not fit in an fd_set: select() can only watch fds 0 to " +
+                               std::to_string(FD_SETSIZE - 1) + " (FD_SETSIZE is " +
+                               std::to_string(FD_SETSIZE) + "); use poll or epoll");
+    }
+  }
+  return fds;
+}
+
+static int FillSet(const std::vector<int>& fds, fd_set* set) {
   FD_ZERO(set);
   int highest = -1;
-  for (size_t i = 0; i < fds.ElementLength(); i++) {
-    int fd = fds[i];
-    if (fd < 0 || fd >= FD_SETSIZE) {
-      ThrowRangeError(info.Env(), "select(): fd " + std::to_string(fd) +
-                                      " does not fit in an fd_set: select() can only watch fds "
-                                      "0 to " +
-                                      std::to_string(FD_SETSIZE - 1) + " (FD_SETSIZE is " +
-                                      std::to_string(FD_SETSIZE) + "); use poll or epoll");
-    }
+  for (int fd : fds) {
     FD_SET(fd, set);
     if (fd > highest) highest = fd;
   }
   return highest;
 }
 
-static Napi::Array ReadySet(Napi::Env env, const Napi::Int32Array& fds, const fd_set& set) {
+static Napi::Array ReadySet(Napi::Env env, const std::vector<int>& fds, const fd_set& set) {
   Napi::Array ready = Napi::Array::New(env);
-  for (size_t i = 0; i < fds.ElementLength(); i++) {
-    if (FD_ISSET(fds[i], &set)) ready.Set(ready.Length(), Napi::Number::New(env, fds[i]));
+  for (int fd : fds) {
+    if (FD_ISSET(fd, &set)) ready.Set(ready.Length(), Napi::Number::New(env, fd));
   }
   return ready;
 }
 
 static Napi::Value Select(const Napi::CallbackInfo& info) {
   CheckCount(info, "select", 3);
-  Napi::Int32Array readFds = ArgInt32Array(info, "select", 0, "readFds");
-  Napi::Int32Array writeFds = ArgInt32Array(info, "select", 1, "writeFds");
+  Napi::Int32Array readArray = ArgInt32Array(info, "select", 0, "readFds");
+  Napi::Int32Array writeArray = ArgInt32Array(info, "select", 1, "writeFds");
   Deadline deadline(ArgTimeoutMs(info, "select", 2));
+  std::vector<int> readFds = CopyFds(info.Env(), readArray);
+  std::vector<int> writeFds = CopyFds(info.Env(), writeArray);
   fd_set readable, writable;
   int ready;
   do {
     // select() overwrites the sets with its answer, so they are filled again on every retry.
-    int highest = std::max(FillSet(info, readFds, &readable), FillSet(info, writeFds, &writable));
+    int highest = std::max(FillSet(readFds, &readable), FillSet(writeFds, &writable));
     int remaining = deadline.RemainingMs();
     timeval timeout = {remaining / 1000, (remaining % 1000) * 1000};
     ready = select(highest + 1, &readable, &writable, nullptr, remaining < 0 ? nullptr : &timeout);

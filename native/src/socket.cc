@@ -30,6 +30,9 @@ namespace native {
 
 // The largest read we allow in one call: a guard against recv(fd, 1e12) allocating without limit.
 static constexpr int kMaxRead = 64 * 1024 * 1024;
+// Reads up to this size go through one scratch buffer kept per thread; a larger one gets a buffer
+// of its own, freed when the call returns, so one big recv does not stay resident for ever.
+static constexpr size_t kScratchSize = 64 * 1024;
 
 // Makes a new fd close-on-exec and SIGPIPE-free where the kernel could not do it atomically.
 static void PrepareFd(Napi::Env env, int fd, bool isSocket) {
@@ -296,13 +299,17 @@ static Napi::Value Receive(const Napi::CallbackInfo& info, const char* fn, bool 
   int fd = ArgFd(info, fn, 0);
   int size = ArgInt(info, fn, 1, "size", 1, kMaxRead);
   std::vector<uint8_t>& scratch = Data(info.Env()).recvScratch;
-  if (scratch.size() < static_cast<size_t>(size)) scratch.resize(size);
+  if (scratch.size() < kScratchSize) scratch.resize(kScratchSize);
+  // Not zero-filled, so only the pages the kernel writes to become resident.
+  std::unique_ptr<uint8_t[]> large;
+  if (static_cast<size_t>(size) > kScratchSize) large.reset(new uint8_t[size]);
+  uint8_t* into = large ? large.get() : scratch.data();
   ssize_t received;
   do {
-    received = isSocket ? recv(fd, scratch.data(), size, 0) : read(fd, scratch.data(), size);
+    received = isSocket ? recv(fd, into, size, 0) : read(fd, into, size);
   } while (received < 0 && errno == EINTR);
   if (received < 0) ThrowOSError(info.Env(), fn, errno, FdDetail(fd));
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), scratch.data(), received);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), into, received);
 }
 
 static Napi::Value Recv(const Napi::CallbackInfo& info) { return Receive(info, "recv", true); }
