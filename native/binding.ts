@@ -36,7 +36,7 @@ interface Binding {
   connect(fd: number, host: string, port: number): void;
   bind(fd: number, host: string, port: number): void;
   listen(fd: number, backlog: number): void;
-  accept(fd: number): [number, string, number];
+  accept(fd: number, blocking: boolean): [number, string, number];
   getsockname(fd: number): [string, number];
   send(fd: number, data: Uint8Array): number;
   recv(fd: number, size: number): Buffer;

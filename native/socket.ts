@@ -86,9 +86,14 @@ export class Socket {
     binding.listen(this.#open("listen"), backlog);
   }
 
-  /** A connected client and its address. The new socket is blocking, as in Python. */
-  accept(): [Socket, Address] {
-    const [fd, host, port] = binding.accept(this.#open("accept"));
+  /**
+   * A connected client and its address. The new socket is blocking, as in Python, whatever the
+   * listener is. accept({ blocking: false }) gives a non-blocking one instead, made so by the same
+   * system call on Linux (accept4): what a server on an event loop wants for every connection,
+   * where Python's asyncio calls setblocking(False) after accept(), one more system call each.
+   */
+  accept({ blocking = true }: { blocking?: boolean } = {}): [Socket, Address] {
+    const [fd, host, port] = binding.accept(this.#open("accept"), blocking);
     return [new Socket(this.family, SOCK_STREAM, fd), [host, port]];
   }
 

@@ -60,6 +60,12 @@ function openFds(): number {
   return readdirSync("/proc/self/fd").length;
 }
 
+/** Whether fd is close-on-exec, from the flags the kernel shows in /proc (O_CLOEXEC, octal). */
+function closeOnExec(fd: number): boolean {
+  const flags = /^flags:\s+(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!;
+  return (Number.parseInt(flags, 8) & 0o2000000) !== 0;
+}
+
 /** A listening socket on 127.0.0.1 and a port the kernel picked. */
 function listener(): [Socket, number] {
   const server = new Socket();
@@ -305,6 +311,35 @@ test("send to a closed peer raises BrokenPipeError and the process lives on (no 
   );
   client.close();
   accepted.close();
+});
+
+test("accept() gives a blocking socket; accept({ blocking: false }) a non-blocking one", () => {
+  const [server, port] = listener();
+  const clients = [new Socket(), new Socket()];
+  for (const client of clients) client.connect(["127.0.0.1", port]);
+  const [blocking] = server.accept();
+  assert.ok(blocking.getBlocking());
+  const [nonBlocking, [host, peerPort]] = server.accept({ blocking: false });
+  assert.not.ok(nonBlocking.getBlocking());
+  assert.ok(closeOnExec(nonBlocking.fileno()), "close-on-exec like every fd of the module");
+  assert.equal([host, peerPort], ["127.0.0.1", clients[1]!.getsockname()[1]]);
+  throws(
+    () => nonBlocking.recv(10),
+    (e) => e instanceof BlockingIOError,
+    "recv on the non-blocking socket",
+  );
+  server.setBlocking(false);
+  throws(
+    () => server.accept({ blocking: false }),
+    (e) => e instanceof BlockingIOError && (e as OSError).syscall === "accept",
+    "nothing to accept",
+  );
+  throws(
+    () => server.accept({ blocking: "no" } as never),
+    (e) => e instanceof TypeError && /'blocking'/.test(e.message),
+    "blocking: 'no'",
+  );
+  for (const sock of [...clients, blocking, nonBlocking, server]) sock.close();
 });
 
 test("recv's scratch buffer shrinks back after a big recv", () => {
