@@ -1,5 +1,6 @@
 // The native module's public face: sockets and selectors shaped like Python's, errno as Python's
-// exception classes, and the process and thread calls of the first lessons.
+// exception classes, and the process and thread calls of the first lessons. Hooks that only the
+// module's tests may call are in testing.ts.
 import { binding } from "./binding.ts";
 
 export * from "./errors.ts";
@@ -44,12 +45,6 @@ export const {
   joinThreads,
   /** threadStackSize(): the address space reserved for each new thread's stack, in bytes. */
   threadStackSize,
-  /**
-   * interruptAfter(delayMs, count, intervalMs): a helper thread sends this thread SIGUSR2 count
-   * times, with a do-nothing handler installed without SA_RESTART; for tests that check that
-   * blocking calls retry EINTR.
-   */
-  interruptAfter,
   /**
    * watchSignals(signals): from now on each of these signals (SIGINT, SIGTERM, ...) writes its
    * number, one byte, into a pipe, and this returns the pipe's non-blocking read end for a loop to

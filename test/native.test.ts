@@ -41,13 +41,14 @@ import {
   joinThreads,
   pipe,
   read,
-  interruptAfter,
   socketpair,
   startThreads,
   threadStackSize,
   waitpid,
   type BaseSelector,
 } from "@async-from-scratch/native";
+import * as native from "@async-from-scratch/native";
+import { interruptAfter } from "@async-from-scratch/native/testing";
 import { binding, epoll } from "../native/binding.ts";
 
 const selectorClasses = { select: SelectSelector, poll: PollSelector, epoll: EpollSelector };
@@ -739,6 +740,11 @@ test("blocking recv and waitpid retry EINTR", () => {
   assert.is(waitpid(sleeper, 0)!.exitCode, 0);
   close(a);
   close(b);
+});
+
+test("interruptAfter is a test hook: native/testing.ts has it, the lesson-facing API does not", () => {
+  assert.not.ok("interruptAfter" in native);
+  assert.is(typeof interruptAfter, "function");
 });
 
 function threadCount(): number {
