@@ -21,6 +21,11 @@
 //  - readiness is a hint: the recv or send that follows can still throw BlockingIOError;
 //  - select() checks each result against the registrations when you reach it, so an fd that an
 //    earlier callback of the same batch unregistered is skipped, not delivered.
+//
+// And Python's selectors' promises, where they can be seen: unregister() after close() still
+// finds the key (by the object, since fileno() is -1 by then) and frees the fd number; a modify()
+// the kernel refuses unregisters the fd before the error goes on (bpo-30014); getMap() and its
+// keys cannot be changed.
 import { binding, epoll, kqueue } from "./binding.ts";
 
 export const EVENT_READ = 1;
@@ -64,10 +69,51 @@ function toMilliseconds(timeout: number | null | undefined): number {
   return timeout <= 0 ? 0 : Math.ceil(timeout * 1000);
 }
 
+/**
+ * A read-only, live view of a selector's registrations by fd, like Python's get_map(): it has
+ * the methods of a Map that read, and none that write.
+ */
+class SelectorMapping<T> implements ReadonlyMap<number, SelectorKey<T>> {
+  readonly #keys: ReadonlyMap<number, SelectorKey<T>>;
+
+  constructor(keys: ReadonlyMap<number, SelectorKey<T>>) {
+    this.#keys = keys;
+  }
+
+  get size() {
+    return this.#keys.size;
+  }
+  get(fd: number) {
+    return this.#keys.get(fd);
+  }
+  has(fd: number) {
+    return this.#keys.has(fd);
+  }
+  keys() {
+    return this.#keys.keys();
+  }
+  values() {
+    return this.#keys.values();
+  }
+  entries() {
+    return this.#keys.entries();
+  }
+  [Symbol.iterator]() {
+    return this.#keys.entries();
+  }
+  forEach(
+    callback: (key: SelectorKey<T>, fd: number, map: ReadonlyMap<number, SelectorKey<T>>) => void,
+    thisArg?: unknown,
+  ): void {
+    this.#keys.forEach((key, fd) => callback.call(thisArg, key, fd, this));
+  }
+}
+
 export abstract class BaseSelector<T = unknown> {
   /** Which system call does the waiting: "select", "poll", "epoll" or "kqueue". */
   abstract readonly name: string;
   readonly #keys = new Map<number, SelectorKey<T>>();
+  readonly #map = new SelectorMapping(this.#keys);
   #closed = false;
 
   /** Start watching fileobj for events (EVENT_READ, EVENT_WRITE or both); data comes back with it. */
@@ -76,26 +122,40 @@ export abstract class BaseSelector<T = unknown> {
     checkEvents(events);
     const fd = toFd(fileobj);
     if (this.#keys.has(fd)) throw new Error(`fd ${fd} is already registered`);
-    const key: SelectorKey<T> = { fileobj, fd, events, data: data as T };
+    const key = Object.freeze({ fileobj, fd, events, data: data as T });
     this.add(key);
     this.#keys.set(fd, key);
     return key;
   }
 
-  /** Stop watching fileobj. Unregister before you close, or the kernel may watch a stale fd. */
+  /**
+   * Stop watching fileobj. Unregister before you close; a socket closed first is still found by
+   * the object itself, as in Python.
+   */
   unregister(fileobj: FileObject): SelectorKey<T> {
-    const key = this.getKey(fileobj);
-    this.#keys.delete(key.fd);
-    this.remove(key);
+    const key = this.#keyOf(fileobj);
+    this.#forget(key);
     return key;
   }
 
-  /** Change what fileobj is watched for, and the data that comes back with it. */
+  /**
+   * Change what fileobj is watched for, and the data that comes back with it. If the kernel
+   * refuses the change (the fd was closed behind the selector's back, say), fileobj is
+   * unregistered and the error thrown, as in Python: a key the kernel no longer agrees with
+   * would only fail again later, and would keep its fd number taken.
+   */
   modify(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
     checkEvents(events);
-    const old = this.getKey(fileobj);
-    const key: SelectorKey<T> = { ...old, events, data: data as T };
-    if (events !== old.events) this.change(old, key);
+    const old = this.#keyOf(fileobj);
+    const key = Object.freeze({ ...old, events, data: data as T });
+    if (events !== old.events) {
+      try {
+        this.change(old, key);
+      } catch (error) {
+        this.#forget(old);
+        throw error;
+      }
+    }
     this.#keys.set(key.fd, key);
     return key;
   }
@@ -103,6 +163,10 @@ export abstract class BaseSelector<T = unknown> {
   /**
    * Sleeps in the kernel until a registered fd is ready or timeout seconds pass, then returns
    * each ready key with the events that happened. With no timeout it waits for ever.
+   *
+   * One wait returns at most 1024 fds with epoll and kqueue (kMaxEvents in src/epoll.cc and
+   * src/kqueue.cc: a fixed buffer, as in libuv). None is lost when more are ready: the interest is
+   * level-triggered, so the others stay ready and come with the next select().
    */
   select(timeout?: number | null): Iterable<Ready<T>> {
     this.#checkOpen();
@@ -110,20 +174,39 @@ export abstract class BaseSelector<T = unknown> {
   }
 
   getKey(fileobj: FileObject): SelectorKey<T> {
-    const fd = toFd(fileobj);
-    const key = this.#keys.get(fd);
-    if (key === undefined) throw new Error(`fd ${fd} is not registered`);
-    return key;
+    return this.#keyOf(fileobj);
   }
 
+  /** The registrations by fd: a view that follows them, and cannot change them. */
   getMap(): ReadonlyMap<number, SelectorKey<T>> {
-    return this.#keys;
+    return this.#map;
   }
 
   /** Forget every registration (and close the kernel object, for epoll and kqueue). */
   close(): void {
     this.#keys.clear();
     this.#closed = true;
+  }
+
+  // Python's _fileobj_lookup: by fd, or, when fileobj no longer has one (a closed socket's
+  // fileno() is -1), by the object itself.
+  #keyOf(fileobj: FileObject): SelectorKey<T> {
+    let fd: number;
+    try {
+      fd = toFd(fileobj);
+    } catch (error) {
+      const found = [...this.#keys.values()].find((key) => key.fileobj === fileobj);
+      if (found === undefined || !(error instanceof RangeError)) throw error;
+      return found;
+    }
+    const key = this.#keys.get(fd);
+    if (key === undefined) throw new Error(`fd ${fd} is not registered`);
+    return key;
+  }
+
+  #forget(key: SelectorKey<T>): void {
+    this.#keys.delete(key.fd);
+    this.remove(key);
   }
 
   #checkOpen(): void {

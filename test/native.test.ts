@@ -496,6 +496,73 @@ for (const backend of backends) {
     close(a);
   });
 
+  test(`${backend}: unregister() after close() finds the key by its object and frees the fd`, () => {
+    const selector = make();
+    const first = new Socket();
+    const fd = first.fileno();
+    selector.register(first, EVENT_READ, "first");
+    first.close();
+    const key = selector.unregister(first); // fileno() is -1 now: found by the object, as Python does
+    assert.equal([key.fd, key.data], [fd, "first"]);
+    assert.is(selector.getMap().size, 0);
+    const second = new Socket();
+    assert.is(second.fileno(), fd, "the kernel hands out the same number again");
+    selector.register(second, EVENT_WRITE, "second");
+    assert.is(selector.getKey(second).data, "second");
+    throws(
+      () => selector.unregister(first),
+      (e) => e instanceof RangeError && /closed/.test(e.message),
+      "unregistered twice",
+    );
+    selector.close();
+    second.close();
+  });
+
+  test(`${backend}: a modify() the kernel refuses unregisters the fd, then rethrows (bpo-30014)`, () => {
+    const selector = make();
+    const [a, b] = socketpair();
+    selector.register(a, EVENT_READ, "a");
+    close(a); // behind the selector's back
+    throws(
+      () => selector.modify(a, EVENT_WRITE, "a"),
+      (e) => (e as OSError).code === "EBADF",
+      "modify of a closed fd",
+    );
+    assert.is(selector.getMap().size, 0, "the stale key is gone");
+    const [c, d] = socketpair();
+    assert.is(c, a, "the next socket gets the freed number");
+    selector.register(c, EVENT_READ, "c");
+    assert.is(selector.getKey(c).data, "c");
+    selector.close();
+    [b, c, d].forEach((fd) => close(fd));
+  });
+
+  test(`${backend}: getMap() is a read-only view at run time, and its keys are frozen`, () => {
+    const selector = make();
+    const [a, b] = socketpair();
+    const key = selector.register(a, EVENT_READ, "a");
+    const map = selector.getMap() as unknown as Map<number, unknown>;
+    for (const change of [() => map.set(b, {}), () => map.delete(a), () => map.clear()]) {
+      throws(change, (e) => e instanceof TypeError, String(change));
+    }
+    throws(
+      () => ((key as { data: string }).data = "changed"),
+      (e) => e instanceof TypeError,
+      "key.data =",
+    );
+    assert.is(map.size, 1);
+    assert.is(selector.getMap().get(a)?.data, "a");
+    assert.equal(
+      [...selector.getMap()].map(([fd, { data }]) => [fd, data]),
+      [[a, "a"]],
+    );
+    selector.unregister(a);
+    assert.is(map.size, 0, "a live view: it shows later changes");
+    selector.close();
+    close(a);
+    close(b);
+  });
+
   test(`${backend}: EINTR is retried with the time that remains`, () => {
     const selector = make();
     const [a, b] = socketpair();
@@ -522,6 +589,20 @@ test("DefaultSelector is the best available: epoll on Linux", () => {
   if (process.platform === "linux") assert.is(selector.name, "epoll");
   selector.close();
 });
+
+if (epoll) {
+  test("epoll: one wait returns at most 1024 fds; the rest come with the next wait", () => {
+    const selector = new EpollSelector<number>();
+    const pairs = Array.from({ length: 1100 }, () => socketpair());
+    for (const [, writer] of pairs) selector.register(writer, EVENT_WRITE, writer);
+    const first = [...selector.select(0)].map(([key]) => key.data);
+    const second = [...selector.select(0)].map(([key]) => key.data);
+    assert.is(first.length, 1024);
+    assert.is(new Set([...first, ...second]).size, 1100, "the second wait has the other 76");
+    selector.close();
+    for (const pair of pairs) pair.forEach((fd) => close(fd));
+  });
+}
 
 test("the select binding reads the fd list once: another thread rewriting it cannot crash it", () => {
   // A worker flips a shared fd list between a good fd and one far past FD_SETSIZE while this
