@@ -27,6 +27,7 @@
 // the kernel refuses unregisters the fd before the error goes on (bpo-30014); getMap() and its
 // keys cannot be changed.
 import { binding, epoll, kqueue } from "./binding.ts";
+import { argumentTypeError, describe, typeError } from "./checks.ts";
 
 export const EVENT_READ = 1;
 export const EVENT_WRITE = 2;
@@ -43,19 +44,28 @@ export interface SelectorKey<T> {
 
 export type Ready<T> = [key: SelectorKey<T>, events: number];
 
-function toFd(fileobj: FileObject): number {
-  if (typeof fileobj !== "number" && typeof fileobj?.fileno !== "function") {
-    throw new TypeError(`expected an fd or an object with fileno(), got ${typeof fileobj}`);
+function toFd(fn: string, fileobj: FileObject): number {
+  const hasFileno = typeof (fileobj as { fileno?: unknown } | null)?.fileno === "function";
+  const fd: unknown = hasFileno ? (fileobj as { fileno(): unknown }).fileno() : fileobj;
+  if (!Number.isInteger(fd)) {
+    throw hasFileno
+      ? typeError(`${fn}(): fileobj.fileno() must return an integer, got ${describe(fd)}`)
+      : argumentTypeError(fn, "fileobj", "an integer fd or an object with fileno()", fileobj);
   }
-  const fd = typeof fileobj === "number" ? fileobj : fileobj.fileno();
-  if (!Number.isInteger(fd) || fd < 0) {
+  if ((fd as number) < 0) {
     throw new RangeError(`invalid file descriptor ${fd} (is the socket closed?)`);
   }
-  return fd;
+  return fd as number;
 }
 
-function checkEvents(events: number): void {
-  if (!Number.isInteger(events) || events === 0 || (events & ~(EVENT_READ | EVENT_WRITE)) !== 0) {
+// Python refuses anything but EVENT_READ, EVENT_WRITE or both, with TypeError for a value that is
+// not an integer at all. A bit test alone would not do: `events & ~3` sees only the low 32 bits,
+// so 2 ** 32 + 1 would pass as EVENT_READ.
+function checkEvents(fn: string, events: number): void {
+  if (!Number.isInteger(events)) {
+    throw argumentTypeError(fn, "events", "an integer: EVENT_READ, EVENT_WRITE or both", events);
+  }
+  if (events !== EVENT_READ && events !== EVENT_WRITE && events !== (EVENT_READ | EVENT_WRITE)) {
     throw new RangeError(`invalid events: ${events} (use EVENT_READ, EVENT_WRITE or both)`);
   }
 }
@@ -119,8 +129,8 @@ export abstract class BaseSelector<T = unknown> {
   /** Start watching fileobj for events (EVENT_READ, EVENT_WRITE or both); data comes back with it. */
   register(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
     this.#checkOpen();
-    checkEvents(events);
-    const fd = toFd(fileobj);
+    checkEvents("register", events);
+    const fd = toFd("register", fileobj);
     if (this.#keys.has(fd)) throw new Error(`fd ${fd} is already registered`);
     const key = Object.freeze({ fileobj, fd, events, data: data as T });
     this.add(key);
@@ -133,7 +143,7 @@ export abstract class BaseSelector<T = unknown> {
    * the object itself, as in Python.
    */
   unregister(fileobj: FileObject): SelectorKey<T> {
-    const key = this.#keyOf(fileobj);
+    const key = this.#keyOf("unregister", fileobj);
     this.#forget(key);
     return key;
   }
@@ -145,8 +155,8 @@ export abstract class BaseSelector<T = unknown> {
    * would only fail again later, and would keep its fd number taken.
    */
   modify(fileobj: FileObject, events: number, data?: T): SelectorKey<T> {
-    checkEvents(events);
-    const old = this.#keyOf(fileobj);
+    checkEvents("modify", events);
+    const old = this.#keyOf("modify", fileobj);
     const key = Object.freeze({ ...old, events, data: data as T });
     if (events !== old.events) {
       try {
@@ -174,7 +184,7 @@ export abstract class BaseSelector<T = unknown> {
   }
 
   getKey(fileobj: FileObject): SelectorKey<T> {
-    return this.#keyOf(fileobj);
+    return this.#keyOf("getKey", fileobj);
   }
 
   /** The registrations by fd: a view that follows them, and cannot change them. */
@@ -190,10 +200,10 @@ export abstract class BaseSelector<T = unknown> {
 
   // Python's _fileobj_lookup: by fd, or, when fileobj no longer has one (a closed socket's
   // fileno() is -1), by the object itself.
-  #keyOf(fileobj: FileObject): SelectorKey<T> {
+  #keyOf(fn: string, fileobj: FileObject): SelectorKey<T> {
     let fd: number;
     try {
-      fd = toFd(fileobj);
+      fd = toFd(fn, fileobj);
     } catch (error) {
       const found = [...this.#keys.values()].find((key) => key.fileobj === fileobj);
       if (found === undefined || !(error instanceof RangeError)) throw error;

@@ -6,10 +6,11 @@
 //   sock.recv(4096);                  // sock.recv(4096)
 //
 // Methods throw the OSError subclasses of errors.ts: a non-blocking socket that would have to wait
-// throws BlockingIOError, as in Python.
+// throws BlockingIOError, as in Python. An argument of the wrong type is a TypeError that names it.
 import { isIP } from "node:net";
 import { constants } from "node:os";
 import { binding, type AddressInfo } from "./binding.ts";
+import { argumentRangeError, argumentTypeError } from "./checks.ts";
 import { GaiError, osError } from "./errors.ts";
 
 export const {
@@ -35,6 +36,14 @@ export const {
 /** A host and a port, like Python's ('127.0.0.1', 80). */
 export type Address = [host: string, port: number];
 
+function checkAddress(fn: string, address: unknown): Address {
+  if (Array.isArray(address) && address.length === 2) {
+    const [host, port]: unknown[] = address;
+    if (typeof host === "string" && typeof port === "number") return [host, port];
+  }
+  throw argumentTypeError(fn, "address", "[host, port], a string and a number", address);
+}
+
 /**
  * Resolves a host name to addresses for a stream socket. It blocks until DNS answers, like
  * Python's socket.getaddrinfo; a name that does not resolve throws GaiError.
@@ -47,8 +56,15 @@ export class Socket {
   readonly family: number;
   #fd: number;
 
-  /** A new socket, or (given fd) a Socket object for an fd that accept() returned. */
-  constructor(family = AF_INET, type = SOCK_STREAM, fd?: number) {
+  /**
+   * A new socket, or (given fd) a Socket object for an fd that accept() or socketpair() returned,
+   * which it then owns: its close() closes that fd.
+   */
+  constructor(family = AF_INET, type = SOCK_STREAM, fd?: number | null) {
+    if (fd !== undefined && fd !== null) {
+      if (!Number.isInteger(fd)) throw argumentTypeError("Socket", "fd", "an integer", fd);
+      if (fd < 0) throw argumentRangeError("Socket", "fd", `must be 0 or more, got ${fd}`);
+    }
     this.family = family;
     this.#fd = fd ?? binding.socket(family, type);
   }
@@ -73,11 +89,13 @@ export class Socket {
    * us, the socket becomes writable when it ends, and getsockopt(SOL_SOCKET, SO_ERROR) then says
    * whether it worked.
    */
-  connect([host, port]: Address): void {
+  connect(address: Address): void {
+    const [host, port] = checkAddress("connect", address);
     binding.connect(this.#open("connect"), this.#resolve(host, port), port);
   }
 
-  bind([host, port]: Address): void {
+  bind(address: Address): void {
+    const [host, port] = checkAddress("bind", address);
     binding.bind(this.#open("bind"), this.#resolve(host, port), port);
   }
 
@@ -108,6 +126,9 @@ export class Socket {
 
   /** Sends all of data, calling send() until it is gone (Python's sendall). */
   sendAll(data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) {
+      throw argumentTypeError("sendAll", "data", "a Uint8Array or Buffer", data);
+    }
     let sent = 0;
     while (sent < data.length) sent += this.send(data.subarray(sent));
   }

@@ -28,6 +28,7 @@ import {
   SHUT_WR,
   SOL_SOCKET,
   SO_ERROR,
+  SOCK_STREAM,
   SO_REUSEADDR,
   SelectSelector,
   Socket,
@@ -343,6 +344,49 @@ test("accept() gives a blocking socket; accept({ blocking: false }) a non-blocki
   for (const sock of [...clients, blocking, nonBlocking, server]) sock.close();
 });
 
+test("wrong types given to the TypeScript layer are TypeErrors that name the argument", () => {
+  const sock = new Socket();
+  for (const data of [42, {}, Symbol("data"), "text", "", [1, 2], undefined]) {
+    throws(
+      () => sock.sendAll(data as never),
+      (e) =>
+        e instanceof TypeError &&
+        /^sendAll\(\): argument 'data' must be a Uint8Array or Buffer, got /.test(e.message),
+      `sendAll(${String(data)})`,
+    );
+  }
+  const addresses = ["127.0.0.1:80", ["127.0.0.1"], [80, "127.0.0.1"], ["127.0.0.1", "80"], null];
+  for (const address of addresses) {
+    for (const name of ["connect", "bind"] as const) {
+      throws(
+        () => sock[name](address as never),
+        (e) =>
+          e instanceof TypeError &&
+          e.message.startsWith(`${name}(): argument 'address' must be [host, port]`),
+        `${name}(${JSON.stringify(address)})`,
+      );
+    }
+  }
+  throws(
+    () => new Socket(AF_INET, SOCK_STREAM, "5" as never),
+    (e) => e instanceof TypeError && /argument 'fd' must be/.test(e.message),
+    "fd '5'",
+  );
+  throws(
+    () => new Socket(AF_INET, SOCK_STREAM, -2),
+    (e) => e instanceof RangeError && /argument 'fd'/.test(e.message),
+    "fd -2",
+  );
+  const selector = new DefaultSelector();
+  throws(
+    () => selector.register({ fileno: () => "5" } as never, EVENT_READ),
+    (e) => e instanceof TypeError && /fileno\(\) must return an integer/.test(e.message),
+    "fileno() returns a string",
+  );
+  selector.close();
+  sock.close();
+});
+
 test("recv's scratch buffer shrinks back after a big recv", () => {
   const result = runScript(
     `import { AF_UNIX, SOCK_STREAM, Socket, socketpair } from "@async-from-scratch/native";
@@ -463,13 +507,35 @@ for (const backend of backends) {
       (e) => e instanceof RangeError,
       "events 4",
     );
-    for (const events of [NaN, 1.5, "1"]) {
-      throws(
-        () => selector.register(b, events as number),
-        (e) => e instanceof RangeError && /invalid events/.test(e.message),
-        `events ${String(events)}`,
-      );
+    // 2**32 + 1 reads as 1 to a 32-bit bit test; Python refuses it, and so do we.
+    for (const events of [-1, 0, 4, 2 ** 32, 2 ** 32 + 1, 2 ** 33 + 3]) {
+      for (const [name, call] of [
+        ["register", () => selector.register(b, events)],
+        ["modify", () => selector.modify(a, events)],
+      ] as const) {
+        throws(
+          call,
+          (e) => e instanceof RangeError && /invalid events/.test(e.message),
+          `${name} events ${String(events)}`,
+        );
+      }
     }
+    // Not an integer: TypeError, as Python's `events & ~3` raises for a float or a string.
+    for (const events of [NaN, 1.5, Infinity, "1", null, undefined, 1n, {}]) {
+      for (const [name, call] of [
+        ["register", () => selector.register(b, events as number)],
+        ["modify", () => selector.modify(a, events as number)],
+      ] as const) {
+        throws(
+          call,
+          (e) =>
+            e instanceof TypeError &&
+            e.message.startsWith(`${name}(): argument 'events' must be an integer`),
+          `${name} events ${String(events)}`,
+        );
+      }
+    }
+    assert.is(selector.getKey(a).events, EVENT_READ, "a refused modify() changed nothing");
     throws(
       () => selector.register(-1, EVENT_READ),
       (e) => e instanceof RangeError,
