@@ -25,9 +25,11 @@
 // And Python's selectors' promises, where they can be seen: unregister() after close() still
 // finds the key (by the object, since fileno() is -1 by then) and frees the fd number; a modify()
 // the kernel refuses unregisters the fd before the error goes on (bpo-30014); getMap() and its
-// keys cannot be changed.
+// keys cannot be changed. A selector closes with close() or at the end of a `using` block; an
+// epoll or kqueue selector dropped open is closed when it is collected, with a ResourceWarning.
 import { binding, epoll, kqueue } from "./binding.ts";
 import { argumentTypeError, describe, typeError } from "./checks.ts";
+import { closeWhenCollected, closedByOwner } from "./unclosed.ts";
 
 export const EVENT_READ = 1;
 export const EVENT_WRITE = 2;
@@ -198,6 +200,11 @@ export abstract class BaseSelector<T = unknown> {
     this.#closed = true;
   }
 
+  /** `using selector = new DefaultSelector()` closes it when the block ends, like Python's `with`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   // Python's _fileobj_lookup: by fd, or, when fileobj no longer has one (a closed socket's
   // fileno() is -1), by the object itself.
   #keyOf(fn: string, fileobj: FileObject): SelectorKey<T> {
@@ -325,6 +332,11 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
   readonly #epoll = epoll ?? unavailable("epoll", "Linux");
   #epfd = this.#epoll.epollCreate();
 
+  constructor() {
+    super();
+    closeWhenCollected(this, this.#epfd, "epoll selector");
+  }
+
   fileno(): number {
     return this.#epfd;
   }
@@ -352,7 +364,9 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
 
   override close(): void {
     super.close();
-    if (this.#epfd >= 0) binding.close(this.#epfd);
+    if (this.#epfd < 0) return;
+    closedByOwner(this);
+    binding.close(this.#epfd);
     this.#epfd = -1;
   }
 
@@ -372,6 +386,11 @@ export class KqueueSelector<T = unknown> extends BaseSelector<T> {
   readonly name = "kqueue";
   readonly #kqueue = kqueue ?? unavailable("kqueue", "macOS and the BSDs");
   #kq = this.#kqueue.kqueue();
+
+  constructor() {
+    super();
+    closeWhenCollected(this, this.#kq, "kqueue selector");
+  }
 
   fileno(): number {
     return this.#kq;
@@ -405,7 +424,9 @@ export class KqueueSelector<T = unknown> extends BaseSelector<T> {
 
   override close(): void {
     super.close();
-    if (this.#kq >= 0) binding.close(this.#kq);
+    if (this.#kq < 0) return;
+    closedByOwner(this);
+    binding.close(this.#kq);
     this.#kq = -1;
   }
 

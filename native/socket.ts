@@ -7,11 +7,16 @@
 //
 // Methods throw the OSError subclasses of errors.ts: a non-blocking socket that would have to wait
 // throws BlockingIOError, as in Python. An argument of the wrong type is a TypeError that names it.
+//
+// Close a socket with close(), or let `using` close it at the end of a block (Python's `with`).
+// One that is dropped open is closed when the garbage collector finds it, with a ResourceWarning
+// (unclosed.ts), as Python does.
 import { isIP } from "node:net";
 import { constants } from "node:os";
 import { binding, type AddressInfo } from "./binding.ts";
 import { argumentRangeError, argumentTypeError } from "./checks.ts";
 import { GaiError, osError } from "./errors.ts";
+import { closeWhenCollected, closedByOwner } from "./unclosed.ts";
 
 export const {
   AF_INET,
@@ -67,6 +72,7 @@ export class Socket {
     }
     this.family = family;
     this.#fd = fd ?? binding.socket(family, type);
+    closeWhenCollected(this, this.#fd, "Socket");
   }
 
   /** The file descriptor: the small number the kernel knows this socket by; -1 once closed. */
@@ -155,7 +161,13 @@ export class Socket {
     if (this.#fd < 0) return;
     const fd = this.#fd;
     this.#fd = -1;
+    closedByOwner(this);
     binding.close(fd);
+  }
+
+  /** `using sock = new Socket()` closes it when the block ends, like Python's `with`. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   #open(syscall: string): number {

@@ -387,6 +387,51 @@ test("wrong types given to the TypeScript layer are TypeErrors that name the arg
   sock.close();
 });
 
+test("using: a Socket and a selector close at the end of the block, like Python's with", () => {
+  const before = openFds();
+  let sock!: Socket;
+  let selector!: BaseSelector;
+  {
+    using s = new Socket();
+    using sel = new DefaultSelector();
+    sel.register(s, EVENT_WRITE);
+    [sock, selector] = [s, sel];
+    assert.ok(openFds() > before);
+  }
+  assert.is(sock.fileno(), -1);
+  throws(
+    () => selector.select(0),
+    (e) => /is closed/.test(e.message),
+    "select after the block",
+  );
+  assert.is(openFds(), before);
+});
+
+test("Socket and selector objects dropped without close() are closed when collected, with a ResourceWarning", () => {
+  const result = runScript(
+    `import { existsSync } from "node:fs";
+     import { DefaultSelector, Socket } from "@async-from-scratch/native";
+     const isOpen = (fd) => existsSync("/proc/self/fd/" + fd);
+     const closedByHand = new Socket();
+     closedByHand.close();
+     const fds = (() => [new Socket().fileno(), new DefaultSelector().fileno()])();
+     for (let i = 0; i < 20 && fds.some(isOpen); i++) {
+       globalThis.gc();
+       await new Promise((resolve) => setTimeout(resolve, 10));
+     }
+     console.log(JSON.stringify({ fds, open: fds.filter(isOpen) }));`,
+    ["--expose-gc"],
+  );
+  assert.is(result.status, 0, result.stderr);
+  const { fds, open } = JSON.parse(result.stdout) as { fds: number[]; open: number[] };
+  assert.equal(open, [], "both fds were closed");
+  const warnings = result.stderr.match(/ResourceWarning: .*/g) ?? [];
+  assert.equal(warnings.sort(), [
+    `ResourceWarning: unclosed Socket fd=${fds[0]}: closed when it was garbage-collected; close it with close() or using`,
+    `ResourceWarning: unclosed epoll selector fd=${fds[1]}: closed when it was garbage-collected; close it with close() or using`,
+  ]);
+});
+
 test("recv's scratch buffer shrinks back after a big recv", () => {
   const result = runScript(
     `import { AF_UNIX, SOCK_STREAM, Socket, socketpair } from "@async-from-scratch/native";
