@@ -6,12 +6,14 @@ import type { ChildProcess } from "node:child_process";
 import { Agent, get as httpGet } from "node:http";
 import type { IncomingHttpHeaders } from "node:http";
 import { connect } from "node:net";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { startSite } from "@async-from-scratch/shared/site";
 import type { RunningSite } from "@async-from-scratch/shared/site";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { linksOnHost, parsePage } from "../shared/html.ts";
+import { HEADERS_TIMEOUT_MS, createSiteServer } from "../shared/site/server.ts";
 
 // Most tests share one site with the default 200 articles; test.before fills in `site`.
 const test = suite<{ site: RunningSite }>("site", { site: undefined! });
@@ -410,6 +412,75 @@ test("?latency=300 delays that response only; a concurrent plain one is fast", a
   const bad = await get(`${site.url}?latency=soon`);
   assert.is(bad.status, 400);
   assert.match(bad.body.toString(), /latency must be a whole number of milliseconds, got "soon"/);
+});
+
+test("pipelined requests on one connection are answered in order, the raw ones too", async ({
+  site,
+}) => {
+  const request = (path: string) => `GET ${path} HTTP/1.1\r\nHost: wiki.test\r\n\r\n`;
+  // First a response through node:http that takes a while (it waits before it starts, or it is
+  // still sending its body), then one written raw, which must neither jump ahead of it nor land
+  // inside it.
+  const cases = [
+    ["/robots.txt?latency=300", "/chunked", "HTTP/1.1 200 OK"],
+    ["/slow-body", "/malformed", "HTTP/1.1 2OO OK"],
+    ["/?latency=200", "/close-delimited", "HTTP/1.1 200 OK"],
+  ];
+  for (const [first, raw, rawStatus] of cases) {
+    const { bytes, ended } = await exchange(site.port, request(first!) + request(raw!));
+    const { head, body } = splitResponse(bytes);
+    assert.ok(head.startsWith("HTTP/1.1 200 OK\r\n"), `${first} came first: ${head}`);
+    const length = Number(/\r\nContent-Length: (\d+)\r\n/.exec(head)?.[1]);
+    const next = body.subarray(length).toString("latin1");
+    assert.ok(
+      next.startsWith(`${rawStatus}\r\n`),
+      `after all ${length} bytes of ${first}: ${JSON.stringify(next.slice(0, 40))}`,
+    );
+    assert.ok(ended, "the raw response closes the connection, as its Connection: close says");
+  }
+});
+
+test("a connection that never sends a byte gets a 408 and is closed after the headers timeout", async () => {
+  assert.is(
+    createSiteServer({ articles: 1, latencyMs: 0, seed: 1 }).headersTimeout,
+    HEADERS_TIMEOUT_MS,
+  );
+  const timeoutMs = 300;
+  const server = createSiteServer({
+    articles: 3,
+    latencyMs: 0,
+    seed: 1,
+    headersTimeoutMs: timeoutMs,
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const started = performance.now();
+    const tooLate = new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error("the idle connection is still open after 5 s")),
+        5000,
+      ).unref(),
+    );
+    const [idle, prompt] = await Promise.race([
+      Promise.all([exchange(port, ""), exchange(port, http10("/robots.txt"))]),
+      tooLate,
+    ]);
+    const elapsed = performance.now() - started;
+    assert.ok(
+      idle.bytes.toString().startsWith("HTTP/1.1 408 Request Timeout\r\n"),
+      idle.bytes.toString(),
+    );
+    assert.ok(idle.ended);
+    assert.ok(elapsed >= timeoutMs - 50, `closed after ${elapsed} ms, before the timeout`);
+    assert.ok(
+      prompt.bytes.toString().startsWith("HTTP/1.1 200 OK\r\n"),
+      "a prompt client is served",
+    );
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test("startSite({ latencyMs }) delays every response", async () => {

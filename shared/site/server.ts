@@ -21,13 +21,34 @@ export interface SiteServerOptions {
   articles: number;
   latencyMs: number;
   seed: number;
+  /** How long a connection has to send a whole request head (default HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs?: number;
 }
 
 export const MAX_LATENCY_MS = 10_000;
 
-export function createSiteServer({ articles, latencyMs, seed }: SiteServerOptions): Server {
+// A connection that sends nothing, or a request head that never ends, gets "408 Request Timeout"
+// and is closed this long after it opened (or after that request began): node:http's
+// headersTimeout. Its other limits miss such a connection: keepAliveTimeout (5 s) closes only
+// one left idle after a response, requestTimeout also counts a request's body, and the
+// socket-idle `timeout` would also cut a response waiting out a long ?latency. 30 s: long enough
+// to type a request into nc by hand.
+export const HEADERS_TIMEOUT_MS = 30_000;
+
+export function createSiteServer({
+  articles,
+  latencyMs,
+  seed,
+  headersTimeoutMs = HEADERS_TIMEOUT_MS,
+}: SiteServerOptions): Server {
   const wiki = buildWiki(articles, seed);
-  return createServer((req, res) => {
+  // node:http looks for expired connections every connectionsCheckingInterval (30 s by default),
+  // so a connection is closed up to that much after its time is up: look every second instead.
+  const options = {
+    headersTimeout: headersTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, headersTimeoutMs),
+  };
+  return createServer(options, (req, res) => {
     serve(wiki, latencyMs, req, res).catch((error: unknown) => {
       // A bug in one handler costs that one response, not the whole site.
       console.error("fixture site:", error);
@@ -85,11 +106,11 @@ async function serve(
     case "/reset":
       return trouble.resetMidBody(req, res);
     case "/malformed":
-      return trouble.malformed(req);
+      return trouble.malformed(res);
     case "/chunked":
-      return trouble.chunked(req);
+      return trouble.chunked(res);
     case "/close-delimited":
-      return trouble.closeDelimited(req);
+      return trouble.closeDelimited(res);
   }
 
   const category = wiki.categories.find((c) => path === `/category/${c.slug}`);

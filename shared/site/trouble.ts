@@ -1,7 +1,8 @@
 // The hard cases a real crawler must survive, each linked from /trouble/. Most are written with
 // node:http. Three are raw bytes written straight to the socket, because node:http would never
 // produce them: a malformed status line, chunked encoding chosen by us rather than by node, and a
-// body that ends only when the connection closes.
+// body that ends only when the connection closes. They still wait their turn behind the earlier
+// responses of the same connection (writeRaw).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { esc, layout } from "./pages.ts";
 import { HTML, send } from "./reply.ts";
@@ -120,12 +121,12 @@ export function resetMidBody(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /** The status code is "2OO", with two capital letters O: no HTTP parser may accept it. */
-export function malformed(req: IncomingMessage): void {
+export function malformed(res: ServerResponse): void {
   const body = Buffer.from(
     layout("Malformed — Испорченный ответ", "<p>The status line says 2OO, not 200.</p>"),
   );
   writeRaw(
-    req,
+    res,
     ["HTTP/1.1 2OO OK", `Content-Type: ${HTML}`, `Content-Length: ${body.length}`],
     body,
   );
@@ -137,7 +138,7 @@ export function malformed(req: IncomingMessage): void {
  * simple, and this is where they meet chunks anyway. The chunks are 0x1a and 0xab bytes and the
  * rest, so a parser must read hexadecimal sizes with letters in them.
  */
-export function chunked(req: IncomingMessage): void {
+export function chunked(res: ServerResponse): void {
   const body = Buffer.from(
     layout("Chunked — По частям", "<p>This body came in chunks. Это тело пришло частями.</p>"),
   );
@@ -148,28 +149,36 @@ export function chunked(req: IncomingMessage): void {
   });
   const lastChunk = Buffer.from("0\r\n\r\n");
   writeRaw(
-    req,
+    res,
     ["HTTP/1.1 200 OK", `Content-Type: ${HTML}`, "Transfer-Encoding: chunked"],
     Buffer.concat([...chunks, lastChunk]),
   );
 }
 
 /** No Content-Length and no chunks: the body is everything until the server closes. */
-export function closeDelimited(req: IncomingMessage): void {
+export function closeDelimited(res: ServerResponse): void {
   const body = Buffer.from(
     layout(
       "Close-delimited — До закрытия соединения",
       "<p>This body ends when the connection closes. Тело кончается с закрытием соединения.</p>",
     ),
   );
-  writeRaw(req, ["HTTP/1.1 200 OK", `Content-Type: ${HTML}`], body);
+  writeRaw(res, ["HTTP/1.1 200 OK", `Content-Type: ${HTML}`], body);
 }
 
 const CRLF = Buffer.from("\r\n");
 
-// Writes the response itself on the request's socket, bypassing node:http, then closes the
-// connection: every raw response says "Connection: close", so no second request can follow.
-function writeRaw(req: IncomingMessage, head: string[], body: Buffer): void {
+// Writes the response itself on the connection, bypassing node:http, then closes it: every raw
+// response says "Connection: close", so no later request is answered.
+//
+// But not before its turn. A client may send several requests on one kept-alive connection
+// without waiting (pipelining), and node:http answers them in order: it hands the socket to a
+// response only once every earlier one has finished, and says so with the response's 'socket'
+// event. Raw bytes written before that would go out ahead of an earlier response, or into the
+// middle of one still sending its body.
+function writeRaw(res: ServerResponse, head: string[], body: Buffer): void {
   const headBytes = Buffer.from([...head, "Connection: close", "", ""].join("\r\n"));
-  req.socket.end(Buffer.concat([headBytes, body]));
+  const bytes = Buffer.concat([headBytes, body]);
+  if (res.socket) res.socket.end(bytes);
+  else res.once("socket", (socket) => socket.end(bytes));
 }
