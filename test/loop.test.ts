@@ -88,14 +88,19 @@ test("callbacks run in the order they were scheduled; timers by time, then by or
 
 test("a callback added by a callback runs in the next round, not in this one", async () => {
   const order: string[] = [];
-  await withLoop(async (loop) => {
-    loop.callSoon(() => {
-      order.push("a");
-      loop.callSoon(() => order.push("c"));
-    });
-    loop.callSoon(() => order.push("b"));
-    await loop.sleep(1);
-  });
+  await withLoop(
+    (loop) =>
+      new Promise<void>((done) => {
+        loop.callSoon(() => {
+          order.push("a");
+          loop.callSoon(() => {
+            order.push("c");
+            done();
+          });
+        });
+        loop.callSoon(() => order.push("b"));
+      }),
+  );
   assert.equal(order, ["a", "b", "c"]);
 });
 
