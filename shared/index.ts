@@ -1,6 +1,9 @@
 // What the lessons import besides the native module: the raw-HTTP helper, text and link
-// extraction, and the flags, target site and clock that every lesson shares.
+// extraction, the flags, target site and clock that every lesson shares, and the records,
+// summary and timeline of the crawling lessons.
 export * from "./http.ts";
 export * from "./html.ts";
 export * from "./lesson.ts";
 export * from "./worker.ts";
+export * from "./crawl.ts";
+export * from "./timeline.ts";
