@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { createServer, type AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { timelineBars } from "./crawls.ts";
 import { figure, matchSnapshot, runLesson, runOnce } from "./lessons.ts";
 
 const blocking = runOnce("0_blocking_socket");
@@ -20,6 +21,21 @@ test("0_blocking_socket: one page after another takes at least pages x latency",
   const seconds = figure(stdout, /pages in ([\d.]+) s/);
   assert.is(pages, 10);
   assert.ok(seconds >= 0.9 * pages * 0.2, `${pages} pages at 200 ms took ${seconds} s`);
+});
+
+test("0_blocking_socket --timeline: a staircase, each fetch starting where the one before ended", async () => {
+  const { status, stdout, stderr } = await runLesson("0_blocking_socket", [
+    "--pages",
+    "6",
+    "--latency",
+    "100",
+    "--timeline",
+  ]);
+  assert.is(status, 0, stderr);
+  const bars = timelineBars(stdout);
+  assert.is(bars.length, 6);
+  // A column is 1/70 of the crawl; a fetch begins in the column where the one before it ended.
+  bars.slice(1).forEach(([first], i) => assert.ok(first >= bars[i]![1], stdout));
 });
 
 test("0_blocking_socket: a failed page is a line of the report, and the crawl goes on", async () => {

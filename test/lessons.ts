@@ -55,7 +55,8 @@ export function runPnpm(args: string[]): Promise<Run> {
   return runCommand("pnpm", ["--silent", ...args]);
 }
 
-export type Mask = [pattern: RegExp, replacement: string];
+/** A pattern and what replaces each match: a string, or a function of the matched text. */
+export type Mask = [pattern: RegExp, replacement: string | ((match: string) => string)];
 
 const figuresThatVary: Mask[] = [
   [/127\.0\.0\.1:\d+/g, "127.0.0.1:<port>"],
@@ -73,7 +74,13 @@ const figuresThatVary: Mask[] = [
  */
 export function mask(text: string, masks: Mask[] = []): string {
   return [...masks, ...figuresThatVary]
-    .reduce((masked, [pattern, replacement]) => masked.replace(pattern, replacement), text)
+    .reduce(
+      (masked, [pattern, replacement]) =>
+        typeof replacement === "string"
+          ? masked.replace(pattern, replacement)
+          : masked.replace(pattern, replacement),
+      text,
+    )
     .replace(/(?<=\S) {2,}/g, " ");
 }
 

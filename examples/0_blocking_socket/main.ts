@@ -8,12 +8,15 @@
 //   non-blocking sockets the other (1_bad_socket, then 2_good_socket). Redirects, robots.txt and
 //   politeness are left to the crawler lesson.
 // Run: pnpm run 0_blocking_socket [--url http://host:port/path] [--latency MS] [--pages N]
+//   [--timeline]
 import { OSError, Socket } from "@async-from-scratch/native";
 import {
   ProtocolError,
   buildRequest,
+  type Span,
   cpuVersusWall,
   decodeBody,
+  drawTimeline,
   linksOnHost,
   openTarget,
   parsePage,
@@ -26,18 +29,22 @@ import {
 const args = startLesson("0_blocking_socket", {
   ...siteFlags(200),
   pages: { type: "integer", default: 10, min: 1, max: 1000, help: "how many pages to crawl" },
+  timeline: { type: "boolean", help: "draw each fetch on a time line after the crawl" },
 });
 const target = await openTarget(args.url, { latencyMs: args.latency });
 
-// The lecture's fetch, line for line. Each of connect, sendAll and recv puts this thread to sleep
-// until the kernel has done its part; while it sleeps, nothing else in this program can happen.
-function fetch(url: URL): Buffer {
+// The lecture's fetch, line for line (the two `span` lines note the time for --timeline). Each of
+// connect, sendAll and recv puts this thread to sleep until the kernel has done its part; while
+// it sleeps, nothing else in this program can happen.
+function fetch(url: URL, span: Span): Buffer {
   const sock = new Socket();
   try {
     sock.connect([url.hostname, Number(url.port || 80)]);
+    span.connectedMs = performance.now();
     sock.sendAll(buildRequest(url));
     const chunks: Buffer[] = [];
     let chunk = sock.recv(4096);
+    span.firstByteMs = performance.now();
     while (chunk.length > 0) {
       chunks.push(chunk);
       chunk = sock.recv(4096);
@@ -65,14 +72,15 @@ const start = target.url;
 const queue = [start.href];
 const seen = new Set(queue);
 const readClock = startClock();
+const spans: Span[] = [];
 let fetched = 0;
 while (fetched < args.pages && queue.length > 0) {
   const url = new URL(queue.shift()!);
   fetched++;
-  const began = performance.now();
+  const span: Span = { label: url.pathname + url.search, startMs: performance.now(), endMs: 0 };
   let outcome: string;
   try {
-    const { response, title, links } = read(url, fetch(url));
+    const { response, title, links } = read(url, fetch(url, span));
     const fresh = links.filter((link) => !seen.has(link));
     for (const link of fresh) seen.add(link);
     queue.push(...fresh);
@@ -88,8 +96,11 @@ while (fetched < args.pages && queue.length > 0) {
     // but if the first one fails, there is no crawl.
     if (fetched === 1 || !(error instanceof OSError || error instanceof ProtocolError)) throw error;
     outcome = `${url.pathname}${url.search}: ${error.name}: ${error.message}`;
+    span.failed = true;
   }
-  const took = (performance.now() - began).toFixed(0);
+  span.endMs = performance.now();
+  spans.push(span);
+  const took = (span.endMs - span.startMs).toFixed(0);
   console.log(`  ${String(fetched).padStart(3)}. ${took} ms  ${outcome}`);
 }
 const clock = readClock();
@@ -104,3 +115,4 @@ if (args.url === undefined) {
   );
 }
 console.log(`${cpuVersusWall(clock)}: blocked in recv, the process slept; it just slept in line`);
+if (args.timeline) console.log(`\n${drawTimeline(spans)}`);
