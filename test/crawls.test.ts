@@ -1,0 +1,96 @@
+// The four crawling lessons side by side, on the same fixture site with a latency that makes
+// concurrency show: they end with the same URLs and the same errors, and each takes a fraction of
+// what the same pages would take one after another.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { crawlLessons } from "./crawls.ts";
+import { type Run, figure, root, runOnce, siteProcesses } from "./lessons.ts";
+
+const sitesBefore = siteProcesses();
+
+const LATENCY_MS = 500;
+const CONCURRENCY = 20;
+const runs = crawlLessons.map((lesson) => ({
+  lesson,
+  run: runOnce(lesson, [
+    "--latency",
+    String(LATENCY_MS),
+    "--articles",
+    "30",
+    "--concurrency",
+    String(CONCURRENCY),
+  ]),
+}));
+
+// What must be the same in every lesson's output: counts by status, errors by kind, and the URL
+// set (its size and checksum).
+function outcome({ stdout }: Run): string {
+  const lines = stdout.split("\n");
+  const kept = lines.filter((line) => /^(\d+ URLs fetched|errors: |the URLs)/.test(line));
+  assert.is(kept.length, 3, stdout);
+  return kept.join("\n");
+}
+
+test("the four crawls end with the same URLs and the same errors", async () => {
+  // One after another, so that each crawl's times are its own.
+  const results: Run[] = [];
+  for (const { run } of runs) results.push(await run());
+  const [first, ...others] = results;
+  for (const run of [first!, ...others]) assert.is(run.status, 0, run.stderr);
+  const expected = outcome(first!);
+  assert.match(expected, /^113 URLs fetched: 111 answered/);
+  others.forEach((run, i) => assert.is(outcome(run), expected, `${runs[i + 1]!.lesson}`));
+});
+
+for (const { lesson, run } of runs) {
+  test(`${lesson}: P pages at latency L take at most P x L / 4 with ${CONCURRENCY} at once`, async () => {
+    const { stdout } = await run();
+    const pages = figure(stdout, /^(\d+) URLs fetched/m);
+    const seconds = figure(stdout, /^wall time ([\d.]+) s/m);
+    const bound = (pages * LATENCY_MS) / 4 / 1000;
+    assert.ok(
+      seconds <= bound,
+      `${pages} pages at ${LATENCY_MS} ms took ${seconds} s > ${bound} s`,
+    );
+    assert.is(figure(stdout, /^highest concurrency: (\d+)/m), CONCURRENCY);
+  });
+}
+
+// Lessons 5 and 6 each give the size of their diff from the lesson before, as
+// `git diff --no-index --shortstat` prints it. A shortest diff keeps every line of a longest
+// common subsequence, so its counts follow from that subsequence's length.
+function commonLines(a: string[], b: string[]): number {
+  let previous = new Array<number>(b.length + 1).fill(0);
+  for (const line of a) {
+    const row = [0];
+    for (let j = 0; j < b.length; j++) {
+      row.push(line === b[j] ? previous[j]! + 1 : Math.max(previous[j + 1]!, row[j]!));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+for (const [before, after] of [
+  ["4_callbacks", "5_coroutines"],
+  ["5_coroutines", "6_async_await"],
+] as const) {
+  test(`${after}'s README gives the true size of its diff from ${before}`, () => {
+    const lines = (lesson: string) =>
+      readFileSync(join(root, "examples", lesson, "main.ts"), "utf8").split("\n");
+    const [a, b] = [lines(before), lines(after)];
+    const common = commonLines(a, b);
+    const stat = ` 1 file changed, ${b.length - common} insertions(+), ${a.length - common} deletions(-)`;
+    const readme = readFileSync(join(root, "examples", after, "README.md"), "utf8");
+    const command = `$ git diff --no-index --shortstat examples/${before}/main.ts examples/${after}/main.ts`;
+    assert.ok(readme.includes(`${command}\n${stat}\n`), `the README should say:\n${stat}`);
+  });
+}
+
+test("no crawl leaves a fixture site running", () => {
+  assert.equal(siteProcesses(), sitesBefore);
+});
+
+test.run();
