@@ -143,7 +143,7 @@ export function crawlSummary({ records, peak, clock, latencyMs }: CrawlFigures):
     (byStatus.length > 0 ? ` (${byStatus.join(", ")})` : "");
   const lines = [
     "",
-    `${done.length} URLs fetched: ${answered}, ${failed.length} failed` +
+    `${done.length} ${done.length === 1 ? "URL" : "URLs"} fetched: ${answered}, ${failed.length} failed` +
       (stopped > 0 ? `; ${stopped} more cancelled when --max-pages was reached` : ""),
   ];
 
