@@ -10,6 +10,58 @@ import type { ResponseEvent } from "./http.ts";
 import { type ClockReading, cpuVersusWall } from "./lesson.ts";
 import { type Span, drawTimeline } from "./timeline.ts";
 
+/**
+ * The flags of every crawling lesson, beside siteFlags(): the fixture site's size, how many
+ * fetches run at once and in all, and what to print after the summary.
+ */
+export function crawlFlags() {
+  return {
+    articles: {
+      type: "integer",
+      default: 10,
+      min: 1,
+      max: 10_000,
+      help: "how many articles the fixture site has (3 pages each)",
+    },
+    concurrency: {
+      type: "integer",
+      default: 20,
+      min: 1,
+      max: 1000,
+      help: "how many connections may be open at once",
+    },
+    "max-pages": {
+      type: "integer",
+      default: 1000,
+      min: 1,
+      max: 100_000,
+      help: "fetch this many pages at most",
+    },
+    timeline: { type: "boolean", help: "draw each fetch on a time line after the crawl" },
+    stacks: { type: "boolean", help: "print the stack trace of each failed fetch" },
+  } as const;
+}
+
+/** For the lessons that can stop a fetch once begun (6 and 7): --max-pages cancels, --timeout. */
+export function cancelFlags() {
+  return {
+    "max-pages": {
+      type: "integer",
+      default: 1000,
+      min: 1,
+      max: 100_000,
+      help: "stop when this many pages are fetched, cancelling the fetches still running",
+    },
+    timeout: {
+      type: "integer",
+      default: 15_000,
+      min: 1,
+      max: 600_000,
+      help: "ms a fetch may take before it is cancelled",
+    },
+  } as const;
+}
+
 /** One fetch of the crawl. Times are performance.now() readings. */
 export interface FetchRecord {
   url: URL;
@@ -184,6 +236,25 @@ export function crawlSummary({ records, peak, clock, latencyMs }: CrawlFigures):
   lines.push(serial);
   lines.push(cpuVersusWall(clock));
   return lines.join("\n");
+}
+
+export interface ReportFlags {
+  url: URL | undefined;
+  latency: number;
+  timeline: boolean;
+  stacks: boolean;
+}
+
+/**
+ * What a crawling lesson prints after its crawl: the summary, then the timeline and the stack
+ * traces if its flags ask for them. The fixture site's latency counts only without --url.
+ */
+export function crawlReport(crawl: Omit<CrawlFigures, "latencyMs">, flags: ReportFlags): string {
+  const latencyMs = flags.url === undefined ? flags.latency : undefined;
+  const parts = [crawlSummary({ ...crawl, latencyMs })];
+  if (flags.timeline) parts.push(crawlTimeline(crawl.records));
+  if (flags.stacks) parts.push(failureStacks(crawl.records));
+  return parts.join("\n\n");
 }
 
 /** The picture of the crawl for --timeline: one row per fetch. */

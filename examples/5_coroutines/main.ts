@@ -33,10 +33,9 @@ import {
   type ResponseEvent,
   ResponseParser,
   buildRequest,
-  crawlSummary,
-  crawlTimeline,
+  crawlFlags,
+  crawlReport,
   describeFetch,
-  failureStacks,
   openTarget,
   readResponse,
   siteFlags,
@@ -47,29 +46,7 @@ import {
 
 const args = startLesson("5_coroutines", {
   ...siteFlags(200),
-  articles: {
-    type: "integer",
-    default: 10,
-    min: 1,
-    max: 10_000,
-    help: "how many articles the fixture site has (3 pages each)",
-  },
-  concurrency: {
-    type: "integer",
-    default: 20,
-    min: 1,
-    max: 1000,
-    help: "how many connections may be open at once",
-  },
-  "max-pages": {
-    type: "integer",
-    default: 1000,
-    min: 1,
-    max: 100_000,
-    help: "fetch this many pages at most",
-  },
-  timeline: { type: "boolean", help: "draw each fetch on a time line after the crawl" },
-  stacks: { type: "boolean", help: "print the stack trace of each failed fetch" },
+  ...crawlFlags(),
 });
 const target = await openTarget(args.url, { latencyMs: args.latency, articles: args.articles });
 
@@ -284,7 +261,4 @@ const clock = readClock();
 selector.close();
 await target.close();
 
-const latencyMs = args.url === undefined ? args.latency : undefined;
-console.log(crawlSummary({ records, peak, clock, latencyMs }));
-if (args.timeline) console.log(`\n${crawlTimeline(records)}`);
-if (args.stacks) console.log(`\n${failureStacks(records)}`);
+console.log(crawlReport({ records, peak, clock }, args));

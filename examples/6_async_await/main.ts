@@ -36,10 +36,10 @@ import {
   type ResponseEvent,
   ResponseParser,
   buildRequest,
-  crawlSummary,
-  crawlTimeline,
+  cancelFlags,
+  crawlFlags,
+  crawlReport,
   describeFetch,
-  failureStacks,
   openTarget,
   readResponse,
   siteFlags,
@@ -50,36 +50,8 @@ import {
 
 const args = startLesson("6_async_await", {
   ...siteFlags(200),
-  articles: {
-    type: "integer",
-    default: 10,
-    min: 1,
-    max: 10_000,
-    help: "how many articles the fixture site has (3 pages each)",
-  },
-  concurrency: {
-    type: "integer",
-    default: 20,
-    min: 1,
-    max: 1000,
-    help: "how many connections may be open at once",
-  },
-  "max-pages": {
-    type: "integer",
-    default: 1000,
-    min: 1,
-    max: 100_000,
-    help: "stop when this many pages are fetched, cancelling the fetches still running",
-  },
-  timeout: {
-    type: "integer",
-    default: 15_000,
-    min: 1,
-    max: 600_000,
-    help: "ms a fetch may take before it is cancelled",
-  },
-  timeline: { type: "boolean", help: "draw each fetch on a time line after the crawl" },
-  stacks: { type: "boolean", help: "print the stack trace of each failed fetch" },
+  ...crawlFlags(),
+  ...cancelFlags(),
   "skip-microtasks": {
     type: "boolean",
     help: "to see what goes wrong: the loop does not let await's continuations run",
@@ -360,7 +332,4 @@ if (running > 0) {
 selector.close();
 await target.close();
 
-const latencyMs = args.url === undefined ? args.latency : undefined;
-console.log(crawlSummary({ records, peak, clock, latencyMs }));
-if (args.timeline) console.log(`\n${crawlTimeline(records)}`);
-if (args.stacks) console.log(`\n${failureStacks(records)}`);
+console.log(crawlReport({ records, peak, clock }, args));

@@ -22,10 +22,11 @@ import {
   ResponseParser,
   type ProgramRun,
   buildRequest,
+  cancelFlags,
+  crawlFlags,
+  crawlReport,
   crawlSummary,
-  crawlTimeline,
   describeFetch,
-  failureStacks,
   openTarget,
   readResponse,
   runTypeScriptProgram,
@@ -37,36 +38,8 @@ import {
 
 const args = startLesson("7_node_event_loop", {
   ...siteFlags(200),
-  articles: {
-    type: "integer",
-    default: 10,
-    min: 1,
-    max: 10_000,
-    help: "how many articles the fixture site has (3 pages each)",
-  },
-  concurrency: {
-    type: "integer",
-    default: 20,
-    min: 1,
-    max: 1000,
-    help: "how many connections may be open at once",
-  },
-  "max-pages": {
-    type: "integer",
-    default: 1000,
-    min: 1,
-    max: 100_000,
-    help: "stop when this many pages are fetched, cancelling the fetches still running",
-  },
-  timeout: {
-    type: "integer",
-    default: 15_000,
-    min: 1,
-    max: 600_000,
-    help: "ms a fetch may take before it is cancelled",
-  },
-  timeline: { type: "boolean", help: "draw each fetch on a time line after the crawl" },
-  stacks: { type: "boolean", help: "print the stack trace of each failed fetch" },
+  ...crawlFlags(),
+  ...cancelFlags(),
   compare: {
     type: "boolean",
     help: "then run 6_async_await's crawl of the same site, and print both times",
@@ -192,10 +165,7 @@ startFetches();
 await done;
 const clock = readClock();
 
-const latencyMs = args.url === undefined ? args.latency : undefined;
-console.log(crawlSummary({ records, peak, clock, latencyMs }));
-if (args.timeline) console.log(`\n${crawlTimeline(records)}`);
-if (args.stacks) console.log(`\n${failureStacks(records)}`);
+console.log(crawlReport({ records, peak, clock }, args));
 if (args.compare) await compare();
 await target.close();
 
@@ -223,7 +193,7 @@ async function compare(): Promise<void> {
     return;
   }
   const theirs = figures(run.stdout);
-  const ours = figures(crawlSummary({ records, peak, clock, latencyMs }));
+  const ours = figures(crawlSummary({ records, peak, clock, latencyMs: undefined }));
   console.log(
     "\nthe same crawl of the same site, by lesson 6 (run after this one) and by this one:",
   );
