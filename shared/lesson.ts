@@ -8,10 +8,19 @@ import { startSite, type SiteOptions } from "./site/index.ts";
 import { MAX_LATENCY_MS } from "./site/server.ts";
 
 type Option =
-  | { type: "string"; help: string; default?: string; choices?: readonly string[] }
+  | {
+      type: "string";
+      help: string;
+      default?: string;
+      choices?: readonly string[];
+      /** What the usage calls the value: "--index DIR" (default NAME). */
+      placeholder?: string;
+    }
   | { type: "integer"; help: string; default: number; min: number; max: number }
   | { type: "boolean"; help: string }
-  | { type: "url"; help: string };
+  | { type: "url"; help: string }
+  // The arguments that are not flags, joined by spaces: the words of `pnpm run search -- a b`.
+  | { type: "words"; help: string; required?: boolean };
 
 type Values<Spec extends Record<string, Option>> = {
   [Name in keyof Spec]: Spec[Name] extends { type: "integer" }
@@ -20,9 +29,11 @@ type Values<Spec extends Record<string, Option>> = {
       ? boolean
       : Spec[Name] extends { type: "url" }
         ? URL | undefined
-        : Spec[Name] extends { default: string }
+        : Spec[Name] extends { type: "words" }
           ? string
-          : string | undefined;
+          : Spec[Name] extends { default: string }
+            ? string
+            : string | undefined;
 };
 
 /**
@@ -31,6 +42,8 @@ type Values<Spec extends Record<string, Option>> = {
  * Flags are `--name value` or `--name=value`. Both `pnpm run LESSON --flag v` and
  * `pnpm run LESSON -- --flag v` work: pnpm passes the `--` on, and we drop it. A wrong flag or
  * value prints the usage to stderr and exits with status 2; --help prints it and exits with 0.
+ * Arguments that are not flags are refused, unless the spec has a "words" option, which takes
+ * them all (a second `--` ends the flags, for words that start with "-").
  *
  * An error with a `syscall` (ConnectionRefusedError, ...) or a ProtocolError is the network's
  * doing, not a bug in the lesson: it is printed as one line and the lesson exits with status 1.
@@ -41,9 +54,14 @@ export function startLesson<Spec extends Record<string, Option>>(
   spec: Spec,
 ): Values<Spec> {
   const names = Object.keys(spec);
+  const words = names.find((name) => spec[name]!.type === "words");
   const usage = [
-    `usage: pnpm run ${lesson} ${names.map((name) => `[--${name}${placeholder[spec[name]!.type]}]`).join(" ")}`,
-    ...names.map((name) => `  --${name.padEnd(12)} ${describe(spec[name]!)}`),
+    `usage: pnpm run ${lesson} ${names.map((name) => synopsis(name, spec[name]!)).join(" ")}`,
+    ...names.map((name) => {
+      const option = spec[name]!;
+      const flag = option.type === "words" ? label(name, option) : `--${name}`;
+      return `  ${flag.padEnd(14)} ${describe(option)}`;
+    }),
   ].join("\n");
   const fail = (message: string): never => {
     process.stderr.write(`${lesson}: ${message}\n${usage}\n`);
@@ -74,13 +92,12 @@ export function startLesson<Spec extends Record<string, Option>>(
     parsed = parseArgs({
       args,
       options: Object.fromEntries(
-        names.map((name) => [
-          name,
-          { type: spec[name]!.type === "boolean" ? "boolean" : "string" },
-        ]),
+        names
+          .filter((name) => name !== words)
+          .map((name) => [name, { type: spec[name]!.type === "boolean" ? "boolean" : "string" }]),
       ) as Record<string, { type: "string" | "boolean" }>,
       strict: true,
-      allowPositionals: false,
+      allowPositionals: words !== undefined,
     });
   } catch (error) {
     return fail((error as Error).message);
@@ -89,7 +106,11 @@ export function startLesson<Spec extends Record<string, Option>>(
   for (const name of names) {
     const option = spec[name]!;
     const given = parsed.values[name];
-    if (option.type === "boolean") {
+    if (option.type === "words") {
+      values[name] = parsed.positionals.join(" ");
+      if (option.required && parsed.positionals.length === 0)
+        fail(`${label(name, option)} is missing`);
+    } else if (option.type === "boolean") {
       values[name] = given === true;
     } else if (option.type === "url") {
       values[name] = given === undefined ? undefined : httpUrl(name, given as string, fail);
@@ -125,12 +146,18 @@ function httpUrl(name: string, text: string, fail: (message: string) => never): 
   return url;
 }
 
-const placeholder: Record<Option["type"], string> = {
-  string: " NAME",
-  integer: " N",
-  boolean: "",
-  url: " URL",
-};
+// "[--index DIR]", "[--json]", "QUERY..."
+function synopsis(name: string, option: Option): string {
+  if (option.type === "words")
+    return option.required ? label(name, option) : `[${label(name, option)}]`;
+  return `[${label(name, option)}]`;
+}
+
+function label(name: string, option: Option): string {
+  if (option.type === "words") return `${name.toUpperCase()}...`;
+  const value = { string: " NAME", integer: " N", boolean: "", url: " URL" }[option.type];
+  return `--${name}${option.type === "string" && option.placeholder ? ` ${option.placeholder}` : value}`;
+}
 
 /**
  * The two flags of every lesson that talks to a site: --url, and the fixture site's --latency
