@@ -1,0 +1,176 @@
+// Snippets: the few lines of a page that show why it matched, with the query's words marked. The
+// marks are data ({ text, match } parts), not markup, so a terminal can make them bold, a web
+// page can wrap them in <mark> after escaping the text, and JSON can carry them as they are.
+//
+// Which words to mark is decided by the tokenizer, exactly as the index decided which pages
+// match: "сокетов" is marked for the query "сокеты", "epoll" inside "select.epoll()" for "epoll".
+// But tokenising costs (Intl.Segmenter takes about a microsecond a segment), so it is spent only
+// where a match can be. A stem is the start of its words, give or take its last letter
+// ("сокет" of "сокетов", "queri" of "query", "die" of "dying"), so a plain string search for a
+// term's first letters finds every place a match could be, and many where none is ("soc" of
+// "social"). Words never run across whitespace (UAX #29), so the tokenizer decides each such
+// place by looking at its own space-delimited piece of text alone. The window to show is chosen
+// the same way: where the most different terms' letters stand close together.
+import { forEachWord, termOf } from "./tokens.ts";
+
+export interface Part {
+  text: string;
+  match: boolean;
+}
+
+/** About how many characters a snippet shows. */
+export const SNIPPET_LENGTH = 220;
+// How much text a snippet shows before its first match.
+const LEAD = 60;
+// Guesses looked at per term; a window with them all is found among the first few anyway.
+const GUESSES_PER_TERM = 24;
+
+/** The whole text, with every word whose term is one of `terms` marked. */
+export function highlight(text: string, terms: ReadonlySet<string>): Part[] {
+  return marked(text, 0, text.length, terms);
+}
+
+/**
+ * A window of about SNIPPET_LENGTH characters of text that shows the most of `terms`. Pages
+ * usually repeat their title at the top of their text (an <h1>); a window there says no more
+ * than the title beside it, so one further down with as many terms is preferred.
+ */
+export function snippet(text: string, terms: ReadonlySet<string>, title = ""): Part[] {
+  if (text.length <= SNIPPET_LENGTH) return highlight(text, terms);
+  const folded = foldedText(text);
+  const titleAt = title === "" ? -1 : text.indexOf(title);
+  const inTitle = (at: number) => titleAt !== -1 && at >= titleAt && at < titleAt + title.length;
+  const places = folded === null ? [] : likelyPlaces(folded, terms, inTitle);
+  for (const at of places.slice(0, 4)) {
+    const start = wordStart(text, Math.max(0, at - LEAD), at);
+    const end = wordEnd(text, start + SNIPPET_LENGTH);
+    const parts = marked(text, start, end, terms);
+    if (parts.some((part) => part.match)) return parts;
+  }
+  return marked(text, 0, wordEnd(text, SNIPPET_LENGTH), terms);
+}
+
+// The first letters of a term that its words are sure to start with: all but the last, at most
+// three.
+function probe(term: string): string {
+  return term.slice(0, Math.max(1, Math.min(3, term.length - 1)));
+}
+
+// The text lower-cased, as the probes are; null where lower-casing or folding would change
+// offsets or letters in ways a probe cannot see (NFKC ligatures, stress marks, "İ" that becomes
+// two code units): then the whole window is tokenised instead.
+function foldedText(text: string): string | null {
+  const folded = text.toLowerCase().replaceAll("ё", "е");
+  if (folded.length !== text.length || /[\u0300\u0301’]/.test(folded)) return null;
+  return folded.normalize("NFKC") === folded ? folded : null;
+}
+
+// Offsets where terms' probes stand in the folded text, best first: the windows starting there
+// that hold the most different terms, and among those the earliest outside the title.
+function likelyPlaces(
+  folded: string,
+  terms: ReadonlySet<string>,
+  inTitle: (at: number) => boolean,
+): number[] {
+  const guesses: { at: number; term: number }[] = [];
+  [...terms].forEach((term, index) => {
+    for (const at of occurrences(folded, probe(term), 0, folded.length, GUESSES_PER_TERM)) {
+      guesses.push({ at, term: index });
+    }
+  });
+  guesses.sort((a, b) => a.at - b.at);
+  const windows = guesses.map(({ at }, i) => {
+    const inside = new Set<number>();
+    for (let j = i; j < guesses.length && guesses[j]!.at < at + SNIPPET_LENGTH - LEAD; j++) {
+      inside.add(guesses[j]!.term);
+    }
+    return { at, terms: inside.size, inTitle: inTitle(at) ? 1 : 0 };
+  });
+  windows.sort((a, b) => b.terms - a.terms || a.inTitle - b.inTitle || a.at - b.at);
+  return windows.map((window) => window.at);
+}
+
+function occurrences(text: string, probe: string, from: number, to: number, most: number) {
+  const found: number[] = [];
+  for (let at = text.indexOf(probe, from); at !== -1 && at < to && found.length < most;) {
+    found.push(at);
+    at = text.indexOf(probe, at + 1);
+  }
+  return found;
+}
+
+// The start of the first word at or after `from`, but no later than `limit`.
+function wordStart(text: string, from: number, limit: number): number {
+  if (from === 0) return 0;
+  const space = text.slice(from, limit).search(/\s/);
+  return space === -1 ? limit : from + space + 1;
+}
+
+// The end of the last word that ends by `to`, so no word is cut in half.
+function wordEnd(text: string, to: number): number {
+  if (to >= text.length) return text.length;
+  const space = text.lastIndexOf(" ", to);
+  return space > to - LEAD ? space : to;
+}
+
+// text[start, end) as parts: the words whose terms are in `terms` marked, and a run of marked
+// words with only spaces between them joined into one part ("event loop", not "event", "loop").
+// An ellipsis stands where the text goes on.
+function marked(text: string, start: number, end: number, terms: ReadonlySet<string>): Part[] {
+  const window = text.slice(start, end);
+  const matches: number[] = []; // start, end, start, end, ...
+  const addMatches = (piece: string, offset: number) =>
+    forEachWord(piece, (word, _position, wordStart, wordEnd) => {
+      if (terms.has(termOf(word))) matches.push(offset + wordStart, offset + wordEnd);
+    });
+  const folded = foldedText(window);
+  if (folded === null) {
+    addMatches(window, 0);
+  } else {
+    // The space-delimited pieces where a probe stands, each tokenised alone.
+    const pieces = new Set<number>();
+    for (const term of terms) {
+      for (const at of occurrences(folded, probe(term), 0, folded.length, Infinity)) {
+        pieces.add(pieceStart(window, at));
+      }
+    }
+    for (const pieceAt of [...pieces].sort((a, b) => a - b)) {
+      const pieceEnd = window.slice(pieceAt).search(/\s/);
+      addMatches(window.slice(pieceAt, pieceEnd === -1 ? undefined : pieceAt + pieceEnd), pieceAt);
+    }
+  }
+
+  const parts: Part[] = [];
+  let at = 0;
+  for (let i = 0; i < matches.length; i += 2) {
+    const matchStart = matches[i]!;
+    let matchEnd = matches[i + 1]!;
+    while (i + 2 < matches.length && /^\s*$/.test(window.slice(matchEnd, matches[i + 2]))) {
+      matchEnd = matches[i + 3]!;
+      i += 2;
+    }
+    if (matchStart > at) parts.push({ text: window.slice(at, matchStart), match: false });
+    parts.push({ text: window.slice(matchStart, matchEnd), match: true });
+    at = matchEnd;
+  }
+  if (at < window.length) parts.push({ text: window.slice(at), match: false });
+  if (start > 0) addText(parts, 0, "…");
+  if (end < text.length) addText(parts, parts.length, "…");
+  return parts;
+}
+
+// The start of the space-delimited piece that holds offset `at`.
+function pieceStart(text: string, at: number): number {
+  let start = at;
+  while (start > 0 && !/\s/.test(text[start - 1]!)) start--;
+  return start;
+}
+
+function addText(parts: Part[], index: number, text: string): void {
+  const neighbour = parts[index === 0 ? 0 : index - 1];
+  if (neighbour !== undefined && !neighbour.match) {
+    neighbour.text = index === 0 ? text + neighbour.text : neighbour.text + text;
+  } else {
+    parts.splice(index, 0, { text, match: false });
+  }
+}

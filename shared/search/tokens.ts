@@ -1,0 +1,188 @@
+// How text becomes terms: the same steps for a page being indexed, a query being searched and a
+// snippet being marked, so that a word always meets itself.
+//
+//   1. Words, by the Unicode rules (UAX #29) as Intl.Segmenter applies them: "select.epoll()"
+//      is one word to them, "non-blocking" two, "東京タワーに行く" three (a dictionary decides).
+//   2. Parts: a word that joins runs of letters and digits with punctuation ("select.epoll",
+//      "epoll_wait", "robots.txt", "3.14") is taken as its parts, at consecutive positions, so
+//      "epoll" finds "select.epoll()", and the query "epoll_wait" finds it as the phrase
+//      "epoll wait". lunr splits on spaces and hyphens only and never finds "epoll" there.
+//      Apostrophes stay inside a word ("don't", "kernel's"): the English stemmer knows them.
+//      Letters and digits stay together: "C10k" is one term, not "c", "10" and "k".
+//   3. Folding: lower case, NFKC (ligatures, full-width letters), "ё" as "е", stress marks off.
+//   4. Stemming with the Snowball stemmers (Porter's algorithms, snowballstem.org): Russian for a
+//      Cyrillic word, English for a Latin one, none for the rest. "сокеты", "сокета" and "сокетов"
+//      all become "сокет"; "sockets" becomes "socket".
+//
+// Stemming is slow next to the rest (about 5 µs a word), and a text repeats its words, so each
+// distinct word is stemmed once and remembered.
+import snowball from "snowball-stemmers";
+
+/**
+ * Bumped whenever any step above changes the terms a text gives: an index built with other
+ * terms would silently miss words, so the reader refuses it and asks for a rebuild.
+ */
+export const ANALYZER_VERSION = 1;
+
+/** Longer words (base64, hashes, minified code) are skipped, though they keep their position. */
+export const MAX_WORD_LENGTH = 64;
+
+// "und": no language, the root Unicode rules. A locale would change only Thai-like scripts.
+const segmenter = new Intl.Segmenter("und", { granularity: "word" });
+
+// V8's segmenter slows down worse than linearly on long strings (170 KB took minutes here, 1 KB
+// pieces take microseconds), so text is segmented in pieces cut at a space.
+const PIECE = 1024;
+
+// A letter, a digit, a combining mark or an apostrophe. Anything else inside a word-like segment
+// ("." "_" ":" ",") separates its parts.
+const PART = /[\p{L}\p{N}\p{M}'’]+/gu;
+const HAS_SEPARATOR = /[^\p{L}\p{N}\p{M}'’]/u;
+
+export type WordCallback = (word: string, position: number, start: number, end: number) => void;
+
+/**
+ * Calls onWord for every word part of text, in order, with its position (counted from
+ * firstPosition) and its place in text [start, end). Returns the position after the last word.
+ * The words are as they stand in the text: termOf() makes terms of them.
+ */
+export function forEachWord(text: string, onWord: WordCallback, firstPosition = 0): number {
+  let position = firstPosition;
+  for (let pieceStart = 0; pieceStart < text.length;) {
+    const pieceEnd = cutPoint(text, pieceStart);
+    const piece = pieceEnd - pieceStart === text.length ? text : text.slice(pieceStart, pieceEnd);
+    for (const { segment, index, isWordLike } of segmenter.segment(piece)) {
+      if (!isWordLike) continue;
+      const start = pieceStart + index;
+      if (!HAS_SEPARATOR.test(segment)) {
+        onWord(segment, position++, start, start + segment.length);
+        continue;
+      }
+      PART.lastIndex = 0;
+      for (let match = PART.exec(segment); match !== null; match = PART.exec(segment)) {
+        onWord(match[0], position++, start + match.index, start + match.index + match[0].length);
+      }
+    }
+    pieceStart = pieceEnd;
+  }
+  return position;
+}
+
+// Where the piece that starts at `start` ends: at the last whitespace before start + PIECE, or at
+// the last punctuation for text without spaces (Chinese, say), or at start + PIECE if there is
+// neither, but never inside a surrogate pair.
+function cutPoint(text: string, start: number): number {
+  const limit = start + PIECE;
+  if (limit >= text.length) return text.length;
+  for (const breaks of [/\s/, /[\s\p{P}]/u]) {
+    for (let i = limit; i > start + PIECE / 2; i--) {
+      if (breaks.test(text[i]!)) return i;
+    }
+  }
+  const code = text.charCodeAt(limit - 1);
+  return code >= 0xd800 && code <= 0xdbff ? limit - 1 : limit;
+}
+
+const english = snowball.newStemmer("english");
+const russian = snowball.newStemmer("russian");
+
+/**
+ * A word lower-cased and folded, unstemmed: how the index shows a term to a person (the spelling
+ * it used, say). "" for a word too long to index.
+ */
+export function fold(word: string): string {
+  let folded = word.toLowerCase();
+  // Only non-ASCII words need the rest; most words are ASCII, and the test is cheap.
+  if (/[^\x00-\x7f]/.test(folded)) {
+    folded = folded
+      .normalize("NFKC")
+      .replaceAll("ё", "е")
+      .replaceAll("’", "'")
+      // Combining acute and grave: stress marks in Russian dictionaries and textbooks ("соке́т").
+      // NFKC has already joined every mark that has a precomposed letter ("é"), so only marks
+      // that no letter takes are left for this.
+      .replace(/[\u0300\u0301]/g, "");
+  }
+  return folded.length > MAX_WORD_LENGTH ? "" : folded;
+}
+
+/** The stem of a folded word, by the script of its first letter. */
+export function stem(folded: string): string {
+  const first = folded.charCodeAt(0);
+  if (first >= 0x0400 && first <= 0x04ff) return russian.stem(folded);
+  if ((first >= 0x61 && first <= 0x7a) || (first >= 0xc0 && first <= 0x24f)) {
+    return english.stem(folded);
+  }
+  return folded;
+}
+
+const terms = new Map<string, string>();
+const MAX_REMEMBERED = 100_000;
+
+/** The term a word is indexed under: folded and stemmed; "" if it is not indexed. */
+export function termOf(word: string): string {
+  let term = terms.get(word);
+  if (term === undefined) {
+    const folded = fold(word);
+    term = folded === "" ? "" : stem(folded);
+    // Forgetting everything at once is cruder than an LRU, but costs nothing per hit, and a
+    // language has far fewer common words than this.
+    if (terms.size >= MAX_REMEMBERED) terms.clear();
+    terms.set(word, term);
+  }
+  return term;
+}
+
+/** One word of a query, where it stands in the query, and its place within its phrase. */
+export interface QueryWord {
+  /** As typed: "Sockets". */
+  text: string;
+  term: string;
+  start: number;
+  end: number;
+  /** Its position relative to the phrase's first word (0 for a single word). */
+  offset: number;
+}
+
+/** A query is a list of clauses, each a single word or a phrase, and a page must match all. */
+export interface Clause {
+  words: QueryWord[];
+  /** Whether the words must stand together, in this order. */
+  phrase: boolean;
+}
+
+// Straight and typographic quotes, Russian «ёлочки» and „лапки“ among them. Any of them opens a
+// phrase and any closes it: people mix them up, and an unclosed one runs to the end.
+const QUOTES = /["«»“”„]/;
+
+/**
+ * The clauses of a query. A quoted phrase is one clause. So is an unquoted piece without spaces
+ * that has several words, such as `select.epoll()` or `non-blocking`: its words are searched as
+ * the phrase they are, the way they were indexed. Words too long to index are left out.
+ */
+export function parseQuery(query: string): Clause[] {
+  const clauses: Clause[] = [];
+  const addClause = (start: number, end: number) => {
+    const words: QueryWord[] = [];
+    forEachWord(query.slice(start, end), (text, position, wordStart, wordEnd) => {
+      const term = termOf(text);
+      if (term === "") return;
+      words.push({ text, term, start: start + wordStart, end: start + wordEnd, offset: position });
+    });
+    const first = words[0]?.offset ?? 0;
+    for (const word of words) word.offset -= first;
+    if (words.length > 0) clauses.push({ words, phrase: words.length > 1 });
+  };
+  let quoted = false;
+  let pieceStart = 0;
+  for (let i = 0; i <= query.length; i++) {
+    const char = query[i];
+    const atEnd = char === undefined;
+    if (!atEnd && !QUOTES.test(char) && (quoted || !/\s/.test(char))) continue;
+    // The end of a piece: a quote, the end of the query, or a space outside quotes.
+    if (i > pieceStart) addClause(pieceStart, i);
+    pieceStart = i + 1;
+    if (!atEnd && QUOTES.test(char)) quoted = !quoted;
+  }
+  return clauses;
+}

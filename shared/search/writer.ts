@@ -1,0 +1,535 @@
+// Building an index: pages go in one by one; the inverted index comes out in segments.
+//
+//   const writer = IndexWriter.create("out/index");
+//   writer.add({ url, title, text }); // -> { id, duplicate }
+//   writer.close();                   // flush, merge the segments into one, write index.json
+//
+// The writer keeps one segment in memory and flushes it to a segment file when it grows past its
+// memory budget, the way Lucene's IndexWriter does: memory stays bounded however many pages come
+// (a million, in issue 15), and close() merges the segment files (merge.ts). Pages are written to
+// the open segment file as they come; only the postings wait in memory.
+//
+// The hot path is add(). For each word it does two Map lookups (the word's term id, learnt once
+// per distinct word and segment) and writes the id into a reused Int32Array; no object per word.
+// Each page is then folded into a byte log: per distinct term, its id, frequencies and position
+// gaps as varints. The flush turns the log into postings grouped by term with two linear passes
+// (count, then place), like a counting sort, rather than a list per term: a million small lists
+// would cost more in object headers than in postings.
+import { createHash } from "node:crypto";
+import { mkdirSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { ByteBuffer, HashMap64, Uint32List, grown, putVarint, varintLength } from "./bytes.ts";
+import {
+  lock,
+  readManifest,
+  removeSegmentsExcept,
+  segmentNamer,
+  unlock,
+  writeManifest,
+  type Manifest,
+} from "./directory.ts";
+import { SearchIndexError, SegmentWriter, TermsEncoder, sortedUrls } from "./format.ts";
+import { mergeSegments } from "./merge.ts";
+import { Segment } from "./segment.ts";
+import { fold, forEachWord, stem } from "./tokens.ts";
+
+export interface Page {
+  url: string;
+  title: string;
+  /** The page's visible text, as shared/html.ts parsePage() gives it. */
+  text: string;
+}
+
+export interface Added {
+  /** The page's doc id: its place in the index, counted from 0. */
+  id: number;
+  /**
+   * Whether a page with the same title and text was added before (under another URL). Then it
+   * is not stored again, and id is the earlier page's. A crawler counts it as a duplicate.
+   */
+  duplicate: boolean;
+}
+
+export interface WriterOptions {
+  /**
+   * About how many bytes the in-memory segment may take before it is flushed to disk (default
+   * 64 MiB). Flushing needs about as much again for a moment.
+   */
+  memoryBudget?: number;
+  /** Keep the pages already in the index and add to them, as a resumed crawl does. */
+  append?: boolean;
+  /** Merge all segments into one at close() (default true); false leaves them for the reader. */
+  merge?: boolean;
+}
+
+export interface IndexSummary {
+  dir: string;
+  /** Pages in the index. */
+  pages: number;
+  /** Pages not stored because their title and text were already there. */
+  duplicates: number;
+  /** Segment files written by flushes before the merge. */
+  flushes: number;
+  /** Segment files the index has now. */
+  segments: number;
+  /** Bytes of the index's segment files. */
+  bytes: number;
+  mergeMs: number;
+}
+
+export const DEFAULT_MEMORY_BUDGET = 64 * 2 ** 20;
+
+export class IndexWriter {
+  /** Pages added (not counting duplicates), including those of an index appended to. */
+  pages = 0;
+  duplicates = 0;
+  flushes = 0;
+  private readonly budget: number;
+  private readonly segments: Manifest["segments"];
+  private readonly written: string[] = []; // files this writer made, for abort()
+  private readonly hashes = new HashMap64(); // hash of title and text -> doc id
+  private readonly newSegmentName: () => string;
+  private closed = false;
+
+  // The segment in memory. Doc ids within it count from 0; `pages - docs` is its first global id.
+  private file: SegmentWriter | null = null;
+  private docs = 0;
+  private readonly termIds = new Map<string, number>();
+  private termStrings: string[] = [];
+  private surfaces: (string | null)[] = [];
+  private readonly wordIds = new Map<string, number>(); // a word as written -> term id, or -1
+  private readonly log = new ByteBuffer(1 << 20);
+  private columns = newColumns();
+  private titleTokens = 0;
+  private bodyTokens = 0;
+
+  // Scratch for one page, reused: the term id at each position, and per term id the page it was
+  // last seen on, its count, its title count and where its positions go.
+  private tokens: Int32Array = new Int32Array(1024);
+  private seenOn: Int32Array = new Int32Array(1024).fill(-1);
+  private count: Int32Array = new Int32Array(1024);
+  private titleCount: Int32Array = new Int32Array(1024);
+  private next: Int32Array = new Int32Array(1024);
+  private distinct: Int32Array = new Int32Array(1024);
+  private grouped: Int32Array = new Int32Array(1024);
+  private readonly record = new ByteBuffer(1 << 16);
+
+  /**
+   * Opens a writer on dir, creating it if need be. Only one writer may write an index at a
+   * time: a second one gets a SearchIndexError("locked"). Without `append`, the pages already
+   * there stay searchable until close() replaces them.
+   */
+  static create(dir: string, options: WriterOptions = {}): IndexWriter {
+    mkdirSync(dir, { recursive: true });
+    lock(dir);
+    try {
+      return new IndexWriter(dir, options);
+    } catch (error) {
+      unlock(dir);
+      throw error;
+    }
+  }
+
+  readonly dir: string;
+  private readonly options: WriterOptions;
+
+  private constructor(dir: string, options: WriterOptions) {
+    this.dir = dir;
+    this.options = options;
+    const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+    if (!(budget > 0)) throw new RangeError(`memoryBudget must be positive, got ${budget}`);
+    // A flush builds the postings in one Buffer, and a Buffer holds at most 4 GiB.
+    this.budget = Math.min(budget, 2 ** 30);
+    this.segments = options.append ? existingSegments(dir) : [];
+    this.newSegmentName = segmentNamer(dir);
+    for (const { file } of this.segments) {
+      const segment = Segment.open(join(dir, file));
+      for (let doc = 0; doc < segment.pages; doc++) {
+        this.hashes.set(segment.hashHi[doc]!, segment.hashLo[doc]!, this.pages + doc);
+      }
+      this.pages += segment.pages;
+      segment.close();
+    }
+  }
+
+  /** Adds a page; returns its doc id, and whether the same title and text were added before. */
+  add(page: Page): Added {
+    if (this.closed) throw new Error("add() after close()");
+    const { url, title, text } = page;
+    if (typeof url !== "string" || typeof title !== "string" || typeof text !== "string") {
+      throw new TypeError("add() takes { url, title, text }, all strings");
+    }
+    const hash = createHash("sha1").update(title).update("\0").update(text).digest();
+    const [hashHi, hashLo] = [hash.readUInt32LE(0), hash.readUInt32LE(4)];
+    const earlier = this.hashes.get(hashHi, hashLo);
+    if (earlier !== -1) {
+      this.duplicates++;
+      return { id: earlier, duplicate: true };
+    }
+    const id = this.pages++;
+    this.hashes.set(hashHi, hashLo, id);
+
+    // Title words take positions 0..T-1, body words T+1 on: the gap at T keeps a phrase from
+    // running from the title into the body, and a position says which field it is in.
+    const titleLength = forEachWord(title, this.onWord);
+    this.tokens = grown(this.tokens, titleLength + 1);
+    this.tokens[titleLength] = -1;
+    const end = forEachWord(text, this.onWord, titleLength + 1);
+    this.foldIntoLog(titleLength, end);
+
+    this.file ??= new SegmentWriter(join(this.dir, this.newSegmentName()));
+    const [length, crc] = this.file.addPage(url, title, text, this.record);
+    const urlHash = createHash("sha1").update(url).digest();
+    const columns = this.columns;
+    columns.pageLength.push(length);
+    columns.pageCrc.push(crc);
+    columns.titleTokens.push(titleLength);
+    columns.bodyTokens.push(end - titleLength - 1);
+    columns.hashHi.push(hashHi);
+    columns.hashLo.push(hashLo);
+    columns.urlHi.push(urlHash.readUInt32LE(0));
+    columns.urlLo.push(urlHash.readUInt32LE(4));
+    this.titleTokens += titleLength;
+    this.bodyTokens += end - titleLength - 1;
+    this.docs++;
+    if (this.memoryUsed() > this.budget) this.flush();
+    return { id, duplicate: false };
+  }
+
+  // Bound once, not a closure per page.
+  private readonly onWord = (word: string, position: number): void => {
+    let id = this.wordIds.get(word);
+    if (id === undefined) id = this.learn(word);
+    if (position >= this.tokens.length) this.tokens = grown(this.tokens, position + 1);
+    this.tokens[position] = id;
+  };
+
+  /** The term id of a word met for the first time in this segment. */
+  private learn(word: string): number {
+    const folded = fold(word);
+    let id = -1;
+    if (folded !== "") {
+      const term = stem(folded);
+      id = this.termIds.get(term) ?? -1;
+      if (id === -1) {
+        id = this.termStrings.length;
+        this.termIds.set(term, id);
+        this.termStrings.push(term);
+        this.surfaces.push(folded === term ? null : folded);
+        const size = id + 1;
+        this.seenOn = grown(this.seenOn, size, -1);
+        this.count = grown(this.count, size);
+        this.titleCount = grown(this.titleCount, size);
+        this.next = grown(this.next, size);
+      }
+    }
+    // Web pages bring endless one-off words (ids, numbers, typos); past this many, start over.
+    if (this.wordIds.size >= 200_000) this.wordIds.clear();
+    this.wordIds.set(word, id);
+    return id;
+  }
+
+  /**
+   * Appends the page just tokenised to the log: the number of distinct terms, then per term its
+   * id, title and body frequencies, and its positions as gaps.
+   */
+  private foldIntoLog(titleLength: number, end: number): void {
+    const { tokens, seenOn, count, titleCount, next } = this;
+    const doc = this.docs;
+    let distinct = 0;
+    for (let position = 0; position < end; position++) {
+      const id = tokens[position]!;
+      if (id < 0) continue;
+      if (seenOn[id] !== doc) {
+        seenOn[id] = doc;
+        count[id] = 0;
+        titleCount[id] = 0;
+        this.distinct = grown(this.distinct, distinct + 1);
+        this.distinct[distinct++] = id;
+      }
+      count[id]!++;
+      if (position < titleLength) titleCount[id]!++;
+    }
+    // Where each term's positions go in `grouped`: one slot per occurrence, terms one after
+    // another. Filling them in position order leaves each term's positions sorted.
+    this.grouped = grown(this.grouped, end);
+    let slot = 0;
+    for (let i = 0; i < distinct; i++) {
+      const id = this.distinct[i]!;
+      next[id] = slot;
+      slot += count[id]!;
+    }
+    const grouped = this.grouped;
+    for (let position = 0; position < end; position++) {
+      const id = tokens[position]!;
+      if (id >= 0) grouped[next[id]!++] = position;
+    }
+
+    const log = this.log;
+    log.reserve(5 + distinct * 15 + slot * 5);
+    const bytes = log.bytes;
+    let at = putVarint(bytes, log.length, distinct);
+    slot = 0;
+    for (let i = 0; i < distinct; i++) {
+      const id = this.distinct[i]!;
+      const n = count[id]!;
+      at = putVarint(bytes, at, id);
+      at = putVarint(bytes, at, titleCount[id]!);
+      at = putVarint(bytes, at, n - titleCount[id]!);
+      let previous = 0;
+      for (const stop = slot + n; slot < stop; slot++) {
+        at = putVarint(bytes, at, grouped[slot]! - previous);
+        previous = grouped[slot]!;
+      }
+    }
+    log.length = at;
+  }
+
+  private memoryUsed(): number {
+    // The log, and the postings the flush will build from it; about 100 bytes per term for the
+    // Maps and strings; 40 bytes per page for the columns.
+    return (
+      this.log.length * 2 + (this.termStrings.length + this.wordIds.size) * 100 + this.docs * 40
+    );
+  }
+
+  /** Writes the segment in memory to its file, if it has any pages. close() calls it too. */
+  flush(): void {
+    if (this.file === null) return;
+    const file = this.file;
+    try {
+      this.writePostings(file);
+    } catch (error) {
+      file.abort();
+      throw error;
+    }
+    this.written.push(file.path);
+    this.flushes++;
+    this.resetSegment();
+  }
+
+  private writePostings(file: SegmentWriter): void {
+    const termCount = this.termStrings.length;
+    const docBytes = new Int32Array(termCount);
+    const positionBytes = new Int32Array(termCount);
+    const df = new Int32Array(termCount);
+    const lastDoc = new Int32Array(termCount);
+    const log = this.log.bytes;
+    const logEnd = this.log.length;
+
+    // Pass 1: how many bytes each term's doc part and positions part will take.
+    const reader = new LogReader(this.log.bytes);
+    for (let doc = 0; reader.at < logEnd; doc++) {
+      for (let distinct = reader.varint(); distinct > 0; distinct--) {
+        const id = reader.varint();
+        const inTitle = reader.varint();
+        const inBody = reader.varint();
+        const start = reader.at;
+        reader.skip(inTitle + inBody);
+        docBytes[id]! +=
+          varintLength(doc - lastDoc[id]!) + varintLength(inTitle) + varintLength(inBody);
+        positionBytes[id]! += reader.at - start;
+        lastDoc[id] = doc;
+        df[id]!++;
+      }
+    }
+
+    // Terms in byte order (UTF-8 bytes compare as code points do), and where each one's
+    // postings start.
+    const encoded = this.termStrings.map((term) => Buffer.from(term, "utf8"));
+    const order = Array.from({ length: termCount }, (_, i) => i).sort((a, b) =>
+      Buffer.compare(encoded[a]!, encoded[b]!),
+    );
+    const docAt = new Float64Array(termCount);
+    const positionAt = new Float64Array(termCount);
+    let total = 0;
+    for (const id of order) {
+      docAt[id] = total;
+      positionAt[id] = total + docBytes[id]!;
+      total += docBytes[id]! + positionBytes[id]!;
+    }
+
+    // Pass 2: each entry of the log goes to its term's place.
+    const postings = Buffer.allocUnsafe(total);
+    lastDoc.fill(0);
+    reader.at = 0;
+    for (let doc = 0; reader.at < logEnd; doc++) {
+      for (let distinct = reader.varint(); distinct > 0; distinct--) {
+        const id = reader.varint();
+        const inTitle = reader.varint();
+        const inBody = reader.varint();
+        let out = putVarint(postings, docAt[id]!, doc - lastDoc[id]!);
+        out = putVarint(postings, out, inTitle);
+        docAt[id] = putVarint(postings, out, inBody);
+        lastDoc[id] = doc;
+        const start = reader.at;
+        reader.skip(inTitle + inBody);
+        let place = positionAt[id]!;
+        for (let k = start; k < reader.at; k++) postings[place++] = log[k]!;
+        positionAt[id] = place;
+      }
+    }
+
+    file.startPostings();
+    file.writePostings(postings);
+    const terms = new TermsEncoder();
+    let offset = 0;
+    for (const id of order) {
+      const middle = offset + docBytes[id]!;
+      const end = middle + positionBytes[id]!;
+      const surface = this.surfaces[id];
+      terms.add(encoded[id]!, surface == null ? null : Buffer.from(surface, "utf8"), {
+        df: df[id]!,
+        docBytes: docBytes[id]!,
+        positionBytes: positionBytes[id]!,
+        docCrc: crc32(postings.subarray(offset, middle)),
+        positionCrc: crc32(postings.subarray(middle, end)),
+        postingsOffset: offset,
+      });
+      offset = end;
+    }
+
+    const columns = this.columns;
+    const urls = sortedUrls(columns.urlHi.view(), columns.urlLo.view());
+    const bytes = file.finish(
+      {
+        pageLength: columns.pageLength.view(),
+        pageCrc: columns.pageCrc.view(),
+        titleTokens: columns.titleTokens.view(),
+        bodyTokens: columns.bodyTokens.view(),
+        hashHi: columns.hashHi.view(),
+        hashLo: columns.hashLo.view(),
+      },
+      terms.finish(),
+      urls,
+      {
+        pages: this.docs,
+        terms: termCount,
+        titleTokens: this.titleTokens,
+        bodyTokens: this.bodyTokens,
+      },
+    );
+    this.segments.push({ file: file.path.slice(this.dir.length + 1), pages: this.docs, bytes });
+  }
+
+  private resetSegment(): void {
+    this.file = null;
+    this.docs = 0;
+    this.termIds.clear();
+    this.termStrings = [];
+    this.surfaces = [];
+    this.wordIds.clear();
+    this.log.clear();
+    this.columns = newColumns();
+    this.titleTokens = 0;
+    this.bodyTokens = 0;
+    this.seenOn.fill(-1);
+  }
+
+  /**
+   * Flushes what is in memory, merges the segments into one (unless `merge: false`), writes
+   * index.json and deletes the segment files it no longer names. Synchronous, like add().
+   */
+  close(): IndexSummary {
+    if (this.closed) throw new Error("close() twice");
+    this.flush();
+    const flushes = this.flushes;
+    let mergeMs = 0;
+    let segments = this.segments;
+    try {
+      if (this.options.merge !== false && segments.length > 1) {
+        const started = performance.now();
+        const inputs = segments.map(({ file }) => Segment.open(join(this.dir, file)));
+        const name = this.newSegmentName();
+        try {
+          const merged = mergeSegments(inputs, join(this.dir, name));
+          segments = [{ file: name, pages: merged.pages, bytes: merged.bytes }];
+        } finally {
+          for (const input of inputs) input.close();
+        }
+        mergeMs = performance.now() - started;
+      }
+      writeManifest(this.dir, segments);
+    } catch (error) {
+      this.abort();
+      throw error;
+    }
+    // Old segments go once the new manifest no longer names them. A reader that opened them
+    // before keeps reading its open files; on Unix a deleted file lives while it is open.
+    removeSegmentsExcept(this.dir, segments);
+    this.closed = true;
+    unlock(this.dir);
+    return {
+      dir: this.dir,
+      pages: this.pages,
+      duplicates: this.duplicates,
+      flushes,
+      segments: segments.length,
+      bytes: segments.reduce((sum, s) => sum + s.bytes, 0),
+      mergeMs,
+    };
+  }
+
+  /** Stops without touching the index: deletes what this writer wrote and releases the lock. */
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.file?.abort();
+    for (const path of this.written) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+    unlock(this.dir);
+  }
+}
+
+// The segments of the index in dir, to append to; none if there is no index yet.
+function existingSegments(dir: string): Manifest["segments"] {
+  try {
+    return readManifest(dir).segments;
+  } catch (error) {
+    if (error instanceof SearchIndexError && error.reason === "missing") return [];
+    throw error;
+  }
+}
+
+function newColumns() {
+  return {
+    pageLength: new Uint32List(),
+    pageCrc: new Uint32List(),
+    titleTokens: new Uint32List(),
+    bodyTokens: new Uint32List(),
+    hashHi: new Uint32List(),
+    hashLo: new Uint32List(),
+    urlHi: new Uint32List(),
+    urlLo: new Uint32List(),
+  };
+}
+
+// Reads back the log. Only bytes this writer wrote itself are read here, so no bounds checks.
+class LogReader {
+  at = 0;
+
+  private readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+
+  varint(): number {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = this.bytes[this.at++]!;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  }
+
+  skip(varints: number): void {
+    while (varints > 0) if (this.bytes[this.at++]! < 0x80) varints--;
+  }
+}
