@@ -1,0 +1,91 @@
+// search: the other half of the search engine. The crawler downloaded the site and built an
+// inverted index; this answers a person's words with the pages that match them, best first,
+// each with the lines that show why.
+//
+// Lecture: "Как работать с сетью с помощью сокетов?": «построить обратный индекс и дальше по
+//   словам пользователя возвращать сайты, которые удовлетворяют поиску».
+// Builds on: crawler, which writes the index. Both use one module, shared/search: the crawler
+//   its IndexWriter, this its Index. Its README.md describes the format on disk and the ranking.
+// Leaves out: the web page and JSON API (search --serve, issue 14) and the million-page index
+//   (bench:million, issue 15); the same Index serves both.
+// Run: pnpm run search -- "query words" [--index DIR] [--limit N] [--json]
+import { startLesson } from "@async-from-scratch/shared";
+import {
+  DEFAULT_INDEX_DIR,
+  Index,
+  SearchIndexError,
+  parseQuery,
+  type Part,
+  type SearchResult,
+} from "@async-from-scratch/shared/search";
+
+const args = startLesson("search", {
+  query: {
+    type: "words",
+    required: true,
+    help: 'the words to look for; "words in quotes" must stand together, in that order',
+  },
+  index: {
+    type: "string",
+    placeholder: "DIR",
+    help: "the index the crawler wrote (default out/index in the project)",
+  },
+  limit: { type: "integer", default: 10, min: 1, max: 100, help: "how many pages to show" },
+  json: { type: "boolean", help: "print the whole result as JSON" },
+});
+
+let result: SearchResult;
+let pages: number;
+try {
+  // Opening reads only the index's small parts: the term dictionary and a few numbers per page.
+  // Each query term's postings are read from disk when it is searched for.
+  const index = Index.open(args.index ?? DEFAULT_INDEX_DIR);
+  pages = index.pages;
+  result = index.search(args.query, { limit: args.limit });
+  index.close();
+} catch (error) {
+  // A missing, old or damaged index is not a bug here: one line that says how to build one.
+  if (!(error instanceof SearchIndexError || error instanceof RangeError)) throw error;
+  process.stderr.write(`search: ${error.message}\n`);
+  process.exit(error instanceof RangeError ? 2 : 1);
+}
+
+if (args.json) {
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  process.exit(0);
+}
+
+if (result.terms.length === 0) {
+  process.stderr.write(`search: the query '${result.query}' has no words to look for\n`);
+  process.exit(2);
+}
+console.log(`query: ${result.query}`);
+for (const { word, used } of result.spelling?.corrections ?? []) {
+  console.log(`no page has "${word}": searching for "${used}", one typo away`);
+}
+if (result.total === 0) {
+  const missing = result.unmatched.map((word) => `"${word}"`).join(", ");
+  const phrases = parseQuery(result.query).some((clause) => clause.phrase);
+  const why = missing
+    ? `no page has ${missing}, nor a word one typo away`
+    : `no page has all of its words${phrases ? ", with each phrase's words together" : ""}`;
+  console.log(`no page matches: ${why} (${ms(result.tookMs)})`);
+  process.exit(0);
+}
+const best = result.hits.length < result.total ? `; the best ${result.hits.length}` : "";
+console.log(`${result.total} of ${pages} pages match, in ${ms(result.tookMs)}${best}:`);
+result.hits.forEach((hit, i) => {
+  console.log(`\n${i + 1}. ${hit.title}   score ${hit.score.toFixed(3)}`);
+  console.log(`   ${hit.url}`);
+  console.log(`   ${hit.snippet.map(mark).join("")}`);
+});
+
+// Bold in a terminal; [brackets] in a file or a pipe, where escape codes would be noise.
+function mark(part: Part): string {
+  if (!part.match) return part.text;
+  return process.stdout.isTTY ? `\x1b[1m${part.text}\x1b[22m` : `[${part.text}]`;
+}
+
+function ms(milliseconds: number): string {
+  return `${milliseconds.toFixed(milliseconds < 10 ? 2 : 0)} ms`;
+}
