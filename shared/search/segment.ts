@@ -216,16 +216,26 @@ export class Segment implements DocColumns {
     return new TermCursor(this, 0);
   }
 
-  /** The doc part of a term's postings, checked against its CRC-32. */
-  readDocs(entry: TermEntry): Buffer {
-    const offset = this.sections.postings.offset + entry.postingsOffset;
-    return this.readChecked(offset, entry.docBytes, entry.docCrc, "postings");
-  }
-
-  /** The positions part of a term's postings, checked against its CRC-32. */
-  readPositions(entry: TermEntry): Buffer {
-    const offset = this.sections.postings.offset + entry.postingsOffset + entry.docBytes;
-    return this.readChecked(offset, entry.positionBytes, entry.positionCrc, "positions");
+  /**
+   * A term's postings: its doc part, and its positions part if asked for (a phrase needs them),
+   * each checked against its CRC-32. The two parts lie side by side, so it is one read.
+   */
+  readPostings(
+    entry: TermEntry,
+    withPositions: boolean,
+  ): { docs: Buffer; positions: Buffer | null } {
+    const where = basename(this.path);
+    const length = entry.docBytes + (withPositions ? entry.positionBytes : 0);
+    const bytes = this.read(this.sections.postings.offset + entry.postingsOffset, length, where);
+    const docs = bytes.subarray(0, entry.docBytes);
+    const positions = withPositions ? bytes.subarray(entry.docBytes) : null;
+    if (
+      crc32(docs) !== entry.docCrc ||
+      (positions !== null && crc32(positions) !== entry.positionCrc)
+    ) {
+      throw corrupt(where, "a term's postings fail their checksum");
+    }
+    return { docs, positions };
   }
 
   /** A page's stored record, as its bytes (for a merge to copy). */

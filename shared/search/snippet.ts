@@ -24,6 +24,8 @@ export const SNIPPET_LENGTH = 220;
 const LEAD = 60;
 // Guesses looked at per term; a window with them all is found among the first few anyway.
 const GUESSES_PER_TERM = 24;
+// Past this many pieces to look at, tokenising the window whole is cheaper.
+const MAX_PIECES = 12;
 
 /** The whole text, with every word whose term is one of `terms` marked. */
 export function highlight(text: string, terms: ReadonlySet<string>): Part[] {
@@ -114,26 +116,33 @@ function wordEnd(text: string, to: number): number {
 }
 
 // text[start, end) as parts: the words whose terms are in `terms` marked, and a run of marked
-// words with only spaces between them joined into one part ("event loop", not "event", "loop").
+// words joined into one part where only spaces or one mark stand between them ("event loop",
+// "epoll_wait", not "event", "loop", "epoll", "wait").
 // An ellipsis stands where the text goes on.
 function marked(text: string, start: number, end: number, terms: ReadonlySet<string>): Part[] {
   const window = text.slice(start, end);
   const matches: number[] = []; // start, end, start, end, ...
-  const addMatches = (piece: string, offset: number) =>
-    forEachWord(piece, (word, _position, wordStart, wordEnd) => {
-      if (terms.has(termOf(word))) matches.push(offset + wordStart, offset + wordEnd);
-    });
+  let offset = 0; // of the piece being tokenised, in the window
+  const onWord = (word: string, _position: number, wordStart: number, wordEnd: number) => {
+    if (terms.has(termOf(word))) matches.push(offset + wordStart, offset + wordEnd);
+  };
+  const addMatches = (piece: string, pieceOffset: number) => {
+    offset = pieceOffset;
+    forEachWord(piece, onWord);
+  };
+  // The space-delimited pieces where a probe stands, to be tokenised alone; or, where probing
+  // cannot be trusted or finds a piece in every few (a one-letter term such as the "i" of
+  // "I/O"), the whole window at once.
   const folded = foldedText(window);
-  if (folded === null) {
+  const pieces = new Set<number>();
+  for (const term of folded === null ? [] : terms) {
+    for (const at of occurrences(folded!, probe(term), 0, folded!.length, MAX_PIECES + 1)) {
+      pieces.add(pieceStart(window, at));
+    }
+  }
+  if (folded === null || pieces.size > MAX_PIECES) {
     addMatches(window, 0);
   } else {
-    // The space-delimited pieces where a probe stands, each tokenised alone.
-    const pieces = new Set<number>();
-    for (const term of terms) {
-      for (const at of occurrences(folded, probe(term), 0, folded.length, Infinity)) {
-        pieces.add(pieceStart(window, at));
-      }
-    }
     for (const pieceAt of [...pieces].sort((a, b) => a - b)) {
       const pieceEnd = window.slice(pieceAt).search(/\s/);
       addMatches(window.slice(pieceAt, pieceEnd === -1 ? undefined : pieceAt + pieceEnd), pieceAt);
@@ -145,7 +154,7 @@ function marked(text: string, start: number, end: number, terms: ReadonlySet<str
   for (let i = 0; i < matches.length; i += 2) {
     const matchStart = matches[i]!;
     let matchEnd = matches[i + 1]!;
-    while (i + 2 < matches.length && /^\s*$/.test(window.slice(matchEnd, matches[i + 2]))) {
+    while (i + 2 < matches.length && JOINS.test(window.slice(matchEnd, matches[i + 2]))) {
       matchEnd = matches[i + 3]!;
       i += 2;
     }
@@ -158,6 +167,8 @@ function marked(text: string, start: number, end: number, terms: ReadonlySet<str
   if (end < text.length) addText(parts, parts.length, "…");
   return parts;
 }
+
+const JOINS = /^(\s*|[^\s\p{L}\p{N}])$/u;
 
 // The start of the space-delimited piece that holds offset `at`.
 function pieceStart(text: string, at: number): number {

@@ -1,0 +1,537 @@
+// shared/search, the index module: tokenising, ranking on the fixture site's known answers,
+// phrases, morphology, typos, no hits, damaged indexes, and segments flushed and merged giving
+// exactly what one build in memory gives.
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  Index,
+  IndexWriter,
+  SearchIndexError,
+  forEachWord,
+  highlight,
+  mergeIndexes,
+  parseQuery,
+  snippet,
+  termOf,
+  type Page,
+  type SearchResult,
+} from "@async-from-scratch/shared/search";
+import { fixturePages } from "../examples/search/fixture.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "search-index-test-"));
+let dirs = 0;
+const newDir = () => join(scratch, `index-${++dirs}`);
+
+function build(
+  pages: Page[],
+  options: Parameters<typeof IndexWriter.create>[1] = {},
+  dir = newDir(),
+) {
+  const writer = IndexWriter.create(dir, options);
+  for (const page of pages) writer.add(page);
+  return { dir, summary: writer.close() };
+}
+
+const fixture = fixturePages(200);
+const wiki = build(fixture).dir;
+const index = Index.open(wiki);
+
+/** Slugs of the hits: "epoll-internals" for http://127.0.0.1:8080/wiki/epoll-internals. */
+const slugs = (result: SearchResult) => result.hits.map((hit) => hit.url.split("/wiki/")[1]!);
+const ids = (result: SearchResult) => result.hits.map((hit) => hit.id);
+const words = (text: string) => {
+  const found: string[] = [];
+  forEachWord(text, (word) => found.push(word));
+  return found;
+};
+
+test("words: Unicode segmentation, then parts at inner punctuation, so every part is findable", () => {
+  assert.equal(words("select.epoll() and epoll_wait(2)"), [
+    "select",
+    "epoll",
+    "and",
+    "epoll",
+    "wait",
+    "2",
+  ]);
+  assert.equal(words("C10k, getaddrinfo, non-blocking"), [
+    "C10k",
+    "getaddrinfo",
+    "non",
+    "blocking",
+  ]);
+  assert.equal(words("TCP-соединение «ввода-вывода»"), ["TCP", "соединение", "ввода", "вывода"]);
+  assert.equal(words("robots.txt, 3.14, don't"), ["robots", "txt", "3", "14", "don't"]);
+  // Positions count parts, offsets point into the text.
+  const seen: [string, number, string][] = [];
+  forEachWord("x select.epoll", (word, position, start, end) =>
+    seen.push([word, position, "x select.epoll".slice(start, end)]),
+  );
+  assert.equal(seen, [
+    ["x", 0, "x"],
+    ["select", 1, "select"],
+    ["epoll", 2, "epoll"],
+  ]);
+  // A long text is segmented in pieces, and no word is lost or cut at a piece's edge.
+  const long = "сокет epoll_wait ".repeat(2000);
+  assert.is(words(long).length, 6000);
+  assert.ok(words(long).every((word) => ["сокет", "epoll", "wait"].includes(word)));
+});
+
+test("terms: lower case, ё as е, stress marks off, Snowball stems by script", () => {
+  assert.is(termOf("Сокеты"), termOf("сокет"));
+  assert.is(termOf("сокетов"), termOf("сокета"));
+  assert.is(termOf("sockets"), termOf("Socket"));
+  assert.is(termOf("connections"), termOf("connected"));
+  assert.is(termOf("ЁЛКИ"), termOf("елки"));
+  assert.is(termOf("соке́т"), termOf("сокет"));
+  // A Latin word gets the English stemmer, a Cyrillic one the Russian: "sockets" -> "socket".
+  assert.is(termOf("sockets"), "socket");
+  assert.is(termOf("сокеты"), "сокет");
+  assert.is(termOf("東京"), "東京");
+  assert.is(termOf("x".repeat(65)), "", "words too long to index are skipped");
+});
+
+test("queries: quoted phrases, and unquoted pieces with several words as phrases", () => {
+  const shape = (query: string) =>
+    parseQuery(query).map((clause) => [clause.phrase, clause.words.map((word) => word.text)]);
+  assert.equal(shape('epoll "event loop" select.epoll()'), [
+    [false, ["epoll"]],
+    [true, ["event", "loop"]],
+    [true, ["select", "epoll"]],
+  ]);
+  assert.equal(shape("«цикл событий» non-blocking"), [
+    [true, ["цикл", "событий"]],
+    [true, ["non", "blocking"]],
+  ]);
+  assert.equal(shape('"unclosed phrase runs on'), [[true, ["unclosed", "phrase", "runs", "on"]]]);
+  assert.equal(shape('"" !!! '), []);
+});
+
+// Topic words in both languages, and the articles that must come first: words.ts puts most of
+// an article's sentences on its own topic, and its title names it.
+const topics: [query: string, slug: RegExp][] = [
+  ["epoll", /^epoll-/],
+  ["kqueue", /^kqueue-/],
+  ["sockets", /^sockets-/],
+  ["сокеты", /^sockets-/],
+  ["mutex", /^mutexes-/],
+  ["мьютексы", /^mutexes-/],
+  ["планировщик", /^scheduler-/],
+  ["корутины", /^coroutines-/],
+  ["generators", /^generators-/],
+  ["обратный индекс", /^inverted-index-/],
+  ["inverted index", /^inverted-index-/],
+  ["поисковый робот", /^crawlers-/],
+  ["C10k", /^c10k-/],
+  ["robots.txt", /^robots-txt-/],
+  ["event loop", /^event-loops-/],
+  ["цикл событий", /^event-loops-/],
+  ["libuv", /^libuv-/],
+  ["file descriptors", /^file-descriptors-/],
+];
+for (const [query, slug] of topics) {
+  test(`ranking: "${query}" puts a ${slug.source} article first`, () => {
+    const result = index.search(query, { limit: 3 });
+    assert.ok(result.total >= 1, `no hits for ${query}`);
+    assert.match(slugs(result)[0]!, slug, `${query}: ${slugs(result).join(", ")}`);
+    assert.ok(result.hits.every((hit, i) => i === 0 || hit.score <= result.hits[i - 1]!.score));
+  });
+}
+
+// An article's own title, in either language, finds it. Not always first: every page has the
+// word "history" in its tools line, and "в Python" stands in the text of many, so those aspects
+// tell articles of one topic apart only a little, as they would on a real site.
+test("ranking: each article's English and Russian title find it, nearly always first", () => {
+  let first = 0;
+  for (const page of fixture) {
+    for (const title of page.title.split(" — ")) {
+      const rank = index
+        .search(title, { limit: 10, snippets: false })
+        .hits.findIndex((hit) => hit.url === page.url);
+      assert.ok(rank !== -1, `"${title}" does not find ${page.url} among the first 10`);
+      if (rank === 0) first++;
+    }
+  }
+  assert.ok(
+    first >= 0.85 * 2 * fixture.length,
+    `first for ${first} of ${2 * fixture.length} titles`,
+  );
+  assert.equal(slugs(index.search("epoll internals")).slice(0, 1), ["epoll-internals"]);
+  assert.equal(slugs(index.search("сокеты подводные камни")).slice(0, 1), ["sockets-pitfalls"]);
+});
+
+test("ranking: a title match weighs more than the same word in the body", () => {
+  const dir = build([
+    { url: "http://t/body", title: "Other things", text: "epoll epoll and more words here" },
+    { url: "http://t/title", title: "epoll", text: "other things and more words here" },
+  ]).dir;
+  const small = Index.open(dir);
+  assert.equal(
+    small.search("epoll").hits.map((hit) => hit.url),
+    ["http://t/title", "http://t/body"],
+  );
+  small.close();
+});
+
+test("morphology: every Russian and English form of a word finds the same pages", () => {
+  const same = (queries: string[]) => {
+    const results = queries.map((query) => index.search(query, { limit: 1000 }));
+    assert.ok(results[0]!.total > 0);
+    for (const result of results) assert.equal(ids(result), ids(results[0]!), result.query);
+  };
+  same(["сокеты", "сокет", "сокета", "сокетов", "сокетами"]);
+  same(["sockets", "socket", "socket's"]);
+  same(["потоки", "поток", "потока"]);
+  // The pages found by "сокеты" include ones that only ever say "сокета" or "сокет".
+  const found = index.search("сокеты", { limit: 1000 }).hits;
+  assert.ok(found.some((hit) => !index.page(hit.url)!.text.toLowerCase().includes("сокеты")));
+});
+
+test("phrases: quoted words must stand together, in order, within one field", () => {
+  const dir = build([
+    { url: "http://t/a", title: "A", text: "the event loop runs callbacks" },
+    { url: "http://t/b", title: "B", text: "each loop handles one event" },
+    { url: "http://t/c", title: "Event loop", text: "nothing else" },
+    { url: "http://t/d", title: "The event", text: "loop is the next word, in the body" },
+    { url: "http://t/e", title: "E", text: "Python's select.epoll() calls epoll_wait(2)" },
+  ]).dir;
+  const small = Index.open(dir);
+  const urls = (query: string) =>
+    small
+      .search(query)
+      .hits.map((hit) => hit.url.slice(9))
+      .sort();
+  assert.equal(urls('"event loop"'), ["a", "c"]);
+  assert.equal(urls("event loop"), ["a", "b", "c", "d"]);
+  assert.equal(urls('"loop event"'), []);
+  assert.equal(urls("«event loops»"), ["a", "c"], "a phrase's words are stemmed too");
+  assert.equal(urls("epoll"), ["e"]);
+  assert.equal(urls("select.epoll"), ["e"]);
+  assert.equal(urls("epoll_wait"), ["e"]);
+  assert.equal(urls('"epoll select"'), []);
+  small.close();
+  // On the fixture: every page found by the phrase has it, word for word.
+  const result = index.search('"event loop"', { limit: 1000 });
+  assert.ok(result.total > 0 && result.total <= index.search("event loop").total);
+  for (const hit of result.hits) {
+    const page = index.page(hit.url)!;
+    assert.match(`${page.title} ${page.text}`.toLowerCase(), /event loops?\b/, hit.url);
+  }
+});
+
+test("typos: a word one edit from an indexed one finds its pages, and says which it used", () => {
+  const typos: [string, string][] = [
+    ["sokcets", "sockets"], // two letters swapped
+    ["socets", "sockets"], // one left out
+    ["epolll", "epoll"], // one too many, in the ending the stemmer sees
+    ["сакеты", "сокеты"], // one changed, in Cyrillic
+    ["сокетты", "сокеты"],
+  ];
+  for (const [typed, meant] of typos) {
+    const typo = index.search(`${typed} python`);
+    const right = index.search(`${meant} python`);
+    assert.ok(typo.spelling, `${typed}: no spelling`);
+    assert.is(
+      termOf(typo.spelling!.corrections[0]!.used),
+      termOf(meant),
+      `${typed} -> ${typo.spelling!.query}`,
+    );
+    assert.equal(typo.spelling!.corrections[0]!.word, typed);
+    assert.is(typo.spelling!.query, `${typo.spelling!.corrections[0]!.used} python`);
+    assert.is(typo.total, right.total);
+    assert.equal(ids(typo), ids(right));
+  }
+  assert.is(index.search("sockets").spelling, null, "a word that is there is not corrected");
+  assert.is(index.search("zz").total, 0, "words under three letters are not corrected");
+  const far = index.search("dying");
+  assert.equal(
+    [far.total, far.spelling, far.unmatched],
+    [0, null, ["dying"]],
+    "a stem is not a spelling",
+  );
+});
+
+test("no hits: says which words no page has", () => {
+  const none = index.search("xyzzyplugh");
+  assert.equal(
+    [none.total, none.hits, none.unmatched, none.spelling],
+    [0, [], ["xyzzyplugh"], null],
+  );
+  const partly = index.search("epoll xyzzyplugh");
+  assert.equal([partly.total, partly.unmatched], [0, ["xyzzyplugh"]]);
+  const empty = index.search("!!! ...");
+  assert.equal([empty.total, empty.terms, empty.unmatched], [0, [], []]);
+  const apart = index.search('"select epoll internals"');
+  assert.equal([apart.total, apart.unmatched], [0, []]);
+});
+
+test("paging and limits: offset skips the best, limits are checked", () => {
+  const first = index.search("socket", { limit: 20 });
+  const second = index.search("socket", { limit: 10, offset: 10 });
+  assert.equal(ids(second), ids(first).slice(10));
+  assert.is(second.total, first.total);
+  assert.throws(() => index.search("socket", { limit: 0 }), RangeError);
+  assert.throws(() => index.search("socket", { offset: -1 }), RangeError);
+  assert.throws(() => index.search("a ".repeat(33)), /at most 32 words/);
+});
+
+test("snippets and pages: the query's words marked, in their own forms", () => {
+  const [hit] = index.search("сокеты", { limit: 1 }).hits;
+  assert.ok(hit!.snippet.some((part) => part.match));
+  for (const part of hit!.snippet.filter((part) => part.match)) {
+    assert.is(termOf(part.text.split(" ")[0]!), "сокет", part.text);
+  }
+  assert.ok(hit!.snippet.map((part) => part.text).join("").length <= 260);
+
+  const terms = new Set(["epol", "wait"]);
+  const marked = (parts: ReturnType<typeof highlight>) =>
+    parts.map((part) => (part.match ? `[${part.text}]` : part.text)).join("");
+  assert.is(
+    marked(highlight("Python's select.epoll() calls epoll_wait(2).", terms)),
+    "Python's select.[epoll]() calls [epoll_wait](2).",
+  );
+  assert.is(marked(highlight("an EPOLL wait", terms)), "an [EPOLL wait]", "neighbours join");
+  const long = `${"filler words here ".repeat(40)}then epoll appears ${"and more words ".repeat(40)}`;
+  assert.match(marked(snippet(long, terms)), /^….* then \[epoll\] appears .*…$/);
+
+  const page = index.page(hit!.url, "сокеты")!;
+  assert.is(page.url, hit!.url);
+  assert.is(page.parts.map((part) => part.text).join(""), page.text);
+  assert.ok(page.parts.some((part) => part.match));
+  assert.is(index.page("http://127.0.0.1:8080/wiki/no-such-page"), null);
+});
+
+// Queries whose whole results (ids, scores, snippets) must not depend on how the index was built.
+const probes = [
+  "epoll",
+  "сокеты основы",
+  '"event loop"',
+  "sokcets",
+  "inverted index",
+  "c10k python",
+];
+const everything = (dir: string) => {
+  const opened = Index.open(dir);
+  const results = probes.map((query) => {
+    const { tookMs: _, ...rest } = opened.search(query, { limit: 50 });
+    return rest;
+  });
+  opened.close();
+  return results;
+};
+const expected = everything(wiki);
+
+test("segments: a tiny memory budget flushes many segments, and the merge equals one build", () => {
+  const { dir, summary } = build(fixture, { memoryBudget: 32 * 1024 });
+  assert.ok(summary.flushes >= 5, `${summary.flushes} flushes`);
+  assert.is(summary.segments, 1);
+  assert.equal(
+    readdirSync(dir).sort(),
+    ["index.json", readdirSync(dir).find((f) => f.endsWith(".seg"))!].sort(),
+  );
+  assert.equal(everything(dir), expected);
+});
+
+test("segments: left unmerged, the reader reads them all and answers the same", () => {
+  const { dir, summary } = build(fixture, { memoryBudget: 32 * 1024, merge: false });
+  assert.ok(summary.segments >= 5);
+  const opened = Index.open(dir);
+  assert.is(opened.segmentCount, summary.segments);
+  opened.close();
+  assert.equal(everything(dir), expected);
+});
+
+test("merging indexes from several writers equals one build, and drops repeated pages", () => {
+  const half = fixture.length / 2;
+  const a = build(fixture.slice(0, half)).dir;
+  // The second writer also fetched a page the first has, under another URL.
+  const repeated = { ...fixture[3]!, url: "http://127.0.0.1:8080/wiki/another-url" };
+  const b = build([repeated, ...fixture.slice(half)]).dir;
+  const target = newDir();
+  const merged = mergeIndexes([a, b], target);
+  assert.equal([merged.pages, merged.duplicates], [fixture.length, 1]);
+  assert.equal(everything(target), expected);
+  const opened = Index.open(target);
+  assert.is(opened.page(repeated.url), null);
+  opened.close();
+});
+
+test("append: a resumed crawl adds to the index it left", () => {
+  const dir = newDir();
+  build(fixture.slice(0, 70), {}, dir);
+  const writer = IndexWriter.create(dir, { append: true });
+  for (const page of fixture.slice(70)) writer.add(page);
+  assert.is(writer.pages, fixture.length);
+  writer.close();
+  assert.equal(everything(dir), expected);
+});
+
+test("duplicates: the same title and text under another URL is stored once", () => {
+  const writer = IndexWriter.create(newDir());
+  const page = { url: "http://t/1", title: "T", text: "same text" };
+  assert.equal(writer.add(page), { id: 0, duplicate: false });
+  assert.equal(writer.add({ ...page, url: "http://t/2" }), { id: 0, duplicate: true });
+  assert.equal(writer.add({ ...page, url: "http://t/3", text: "other text" }), {
+    id: 1,
+    duplicate: false,
+  });
+  assert.equal([writer.close().pages, writer.duplicates], [2, 1]);
+});
+
+test("writers: one at a time; a crashed writer's lock and files are cleaned up", () => {
+  const dir = newDir();
+  const first = IndexWriter.create(dir);
+  first.add({ url: "http://t/1", title: "one", text: "first" });
+  assert.throws(
+    () => IndexWriter.create(dir),
+    (error: unknown) => error instanceof SearchIndexError && error.reason === "locked",
+  );
+  first.close();
+  // A lock left by a process that is gone is taken over, and its half-written segment removed.
+  writeFileSync(join(dir, "write.lock"), "999999999\n");
+  writeFileSync(join(dir, "segment-000077.seg"), "half a segment");
+  const second = IndexWriter.create(dir, { append: true });
+  second.add({ url: "http://t/2", title: "two", text: "second" });
+  second.close();
+  assert.ok(!existsSync(join(dir, "segment-000077.seg")));
+  assert.ok(!existsSync(join(dir, "write.lock")));
+  const opened = Index.open(dir);
+  assert.is(opened.pages, 2);
+  opened.close();
+});
+
+test("a reader keeps answering from the files it opened while a writer replaces the index", () => {
+  const dir = build(fixture.slice(0, 50)).dir;
+  const before = Index.open(dir);
+  const total = before.search("socket").total;
+  const aborted = IndexWriter.create(dir);
+  aborted.add({ url: "http://t/x", title: "x", text: "x" });
+  aborted.abort();
+  const pages = () => {
+    const opened = Index.open(dir);
+    opened.close();
+    return opened.pages;
+  };
+  assert.is(pages(), 50, "an aborted writer leaves the index as it was");
+  build(fixture.slice(50, 60), {}, dir);
+  assert.is(before.search("socket").total, total);
+  before.close();
+  assert.is(pages(), 10);
+});
+
+const fails = (reason: string, pattern: RegExp, action: () => unknown) => {
+  try {
+    action();
+  } catch (error) {
+    assert.instance(error, SearchIndexError, String(error));
+    assert.is((error as SearchIndexError).reason, reason, (error as Error).message);
+    assert.match((error as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`no ${reason} error`);
+};
+
+test("a missing index says how to build one", () => {
+  fails("missing", /^no search index at .*nowhere: build one with `pnpm run crawler`$/, () =>
+    Index.open(join(scratch, "nowhere")),
+  );
+  const empty = newDir();
+  IndexWriter.create(empty).abort();
+  fails("missing", /no index\.json there\): build one with `pnpm run crawler`/, () =>
+    Index.open(empty),
+  );
+});
+
+test("an index of another version, or a damaged manifest, says to rebuild it", () => {
+  const dir = build(fixture.slice(0, 5)).dir;
+  const manifest = join(dir, "index.json");
+  const good = readFileSync(manifest, "utf8");
+  writeFileSync(manifest, good.replace('"version": 1', '"version": 0'));
+  fails(
+    "version",
+    /an older version of this program \(format 0, this one reads 1\): rebuild it with `pnpm run crawler`/,
+    () => Index.open(dir),
+  );
+  writeFileSync(manifest, good.replace('"analyzer": 1', '"analyzer": 9'));
+  fails("version", /a newer version/, () => Index.open(dir));
+  writeFileSync(manifest, good.slice(0, 40));
+  fails("corrupt", /damaged .*not JSON.*rebuild it with `pnpm run crawler`/, () => Index.open(dir));
+  writeFileSync(manifest, good.replace(/segment-\d+\.seg/, "../../etc/passwd"));
+  fails("corrupt", /malformed/, () => Index.open(dir));
+  // A segment written by another format version.
+  writeFileSync(manifest, good);
+  const segment = join(dir, JSON.parse(good).segments[0].file);
+  const bytes = readFileSync(segment);
+  bytes.writeUInt32LE(2, 8);
+  writeFileSync(segment, bytes);
+  fails("version", /newer version .*format 2/, () => Index.open(dir));
+});
+
+test("a truncated segment is a damaged index, at any length", () => {
+  const dir = build(fixture.slice(0, 20)).dir;
+  const segment = join(
+    dir,
+    readdirSync(dir).find((name) => name.endsWith(".seg"))!,
+  );
+  const size = readFileSync(segment).length;
+  for (const length of [0, 10, 100, size >> 1, size - 150, size - 1]) {
+    truncateSync(segment, length);
+    fails("corrupt", /damaged/, () => Index.open(dir).search("socket"));
+  }
+});
+
+test("any damaged byte gives SearchIndexError or the right answer, never a crash or a wrong one", () => {
+  const pages = fixture.slice(0, 20);
+  const dir = build(pages).dir;
+  const segment = join(
+    dir,
+    readdirSync(dir).find((name) => name.endsWith(".seg"))!,
+  );
+  const good = readFileSync(segment);
+  const answers = (opened: Index) =>
+    ["socket", '"event loop"', "сокеты", "epol"]
+      .map((query) => {
+        const { tookMs: _, ...rest } = opened.search(query, { limit: 20 });
+        return rest;
+      })
+      .concat(pages.map((page) => opened.page(page.url, "socket") as never));
+  const right = answers(Index.open(dir));
+  let detected = 0;
+  // Every byte of the small sections and footer, and a spread of the rest.
+  const step = Math.max(1, Math.floor(good.length / 1500));
+  for (let at = 0; at < good.length; at += at > good.length - 4000 ? 1 : step) {
+    const bad = Buffer.from(good);
+    bad[at] = bad[at]! ^ 0x41;
+    writeFileSync(segment, bad);
+    let opened: Index | undefined;
+    try {
+      opened = Index.open(dir);
+      assert.equal(answers(opened), right, `byte ${at} changed an answer`);
+    } catch (error) {
+      if (!(error instanceof SearchIndexError)) throw new Error(`byte ${at}: ${String(error)}`);
+      detected++;
+    } finally {
+      opened?.close();
+    }
+  }
+  assert.ok(detected > 100, `${detected} damaged bytes detected`);
+});
+
+test.after(() => {
+  index.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+test.run();

@@ -1,0 +1,117 @@
+// search, run as a student runs it, on an index of the fixture site's articles built here
+// without a crawl: its output against the snapshot, --json, flags through pnpm, and the one-line
+// errors for a missing or damaged index.
+import { mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { IndexWriter, type SearchResult } from "@async-from-scratch/shared/search";
+import { fixturePages } from "../examples/search/fixture.ts";
+import { matchSnapshot, runLesson, runPnpm } from "./lessons.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "search-test-"));
+const dir = join(scratch, "index");
+const writer = IndexWriter.create(dir);
+for (const page of fixturePages()) writer.add(page);
+writer.close();
+
+// What the README shows: a plain query in each language, a phrase, a typo, and no hits.
+const queries = [
+  ["сокеты", "--limit", "3"],
+  ['"event loop" python', "--limit", "2"],
+  ["sokcets", "epoll", "--limit", "2"],
+  ["xyzzy"],
+];
+
+test("search prints its snapshot", async () => {
+  let output = "";
+  for (const args of queries) {
+    const run = await runLesson("search", [...args, "--index", dir]);
+    assert.is(run.status, 0, run.stderr);
+    assert.is(run.stderr, "");
+    const shown = args.map((arg) => (/[\s"]/.test(arg) ? `'${arg}'` : arg)).join(" ");
+    output += `$ pnpm run search -- ${shown}\n${run.stdout}\n`;
+  }
+  // The figures that vary are the times, which the common masks cover.
+  matchSnapshot("search", output);
+});
+
+test("search: what the output claims holds (marks, order, counts)", async () => {
+  const run = await runLesson("search", ["сокеты", "--index", dir, "--limit", "3"]);
+  const scores = [...run.stdout.matchAll(/score (\d+\.\d+)/g)].map((match) => Number(match[1]));
+  assert.is(scores.length, 3);
+  assert.equal(
+    [...scores].sort((a, b) => b - a),
+    scores,
+  );
+  assert.match(run.stdout, /^\d+ of 200 pages match, in [\d.]+ ms; the best 3:$/m);
+  // Not a terminal: marks are brackets, never escape codes.
+  assert.match(run.stdout, /\[Сокет[а-я]*\]|\[сокет[а-я]*\]/);
+  assert.not.match(run.stdout, /\x1b/);
+});
+
+test("search --json gives the whole result, snippets as marked parts", async () => {
+  const run = await runLesson("search", ["epoll", "--index", dir, "--json", "--limit", "2"]);
+  assert.is(run.status, 0, run.stderr);
+  const result = JSON.parse(run.stdout) as SearchResult;
+  assert.is(result.query, "epoll");
+  assert.is(result.hits.length, 2);
+  assert.ok(result.total >= 2);
+  assert.ok(result.hits[0]!.snippet.some((part) => part.match && part.text === "epoll"));
+  assert.equal(Object.keys(result.hits[0]!).sort(), ["id", "score", "snippet", "title", "url"]);
+});
+
+test("the query and flags reach search through pnpm, with and without --", async () => {
+  for (const args of [
+    ["run", "search", "epoll", "internals", "--index", dir, "--limit", "1"],
+    ["run", "search", "--", "epoll internals", "--index", dir, "--limit", "1"],
+    ["run", "search", "--", "--limit", "1", "--index", dir, "--", "epoll", "internals"],
+  ]) {
+    const run = await runPnpm(args);
+    assert.is(run.status, 0, `${args.join(" ")}: ${run.stderr}`);
+    assert.ok(run.stdout.startsWith("query: epoll internals\n"), run.stdout);
+    assert.match(run.stdout, /\n1\. epoll: internals — epoll: устройство /);
+    assert.not.match(run.stdout, /\n2\. /);
+  }
+});
+
+test("search without a query, or with a bad flag, prints the usage and exits with 2", async () => {
+  for (const args of [[], ["epoll", "--limit", "0"], ["epoll", "--bogus"]]) {
+    const run = await runLesson("search", [...args, "--index", dir]);
+    assert.is(run.status, 2, run.stderr);
+    assert.match(
+      run.stderr,
+      /\nusage: pnpm run search QUERY\.\.\. \[--index DIR\] \[--limit N\] \[--json\]\n/,
+    );
+  }
+  const empty = await runLesson("search", ["!!!", "--index", dir]);
+  assert.equal(
+    [empty.status, empty.stderr],
+    [2, "search: the query '!!!' has no words to look for\n"],
+  );
+});
+
+test("a missing or damaged index is one line that says how to build one", async () => {
+  const missing = await runLesson("search", ["epoll", "--index", join(scratch, "nowhere")]);
+  assert.is(missing.status, 1);
+  assert.match(
+    missing.stderr,
+    /^search: no search index at .*nowhere: build one with `pnpm run crawler`\n$/,
+  );
+  const segment = join(
+    dir,
+    readdirSync(dir).find((name) => name.endsWith(".seg"))!,
+  );
+  truncateSync(segment, 1000);
+  const damaged = await runLesson("search", ["epoll", "--index", dir]);
+  assert.is(damaged.status, 1);
+  assert.match(
+    damaged.stderr,
+    /^search: the search index is damaged \(segment-\d+\.seg: .*\): rebuild it with `pnpm run crawler`\n$/,
+  );
+});
+
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
+
+test.run();
