@@ -313,13 +313,21 @@ export class Cursor {
   }
 
   varint(): number {
+    const { bytes, end } = this;
+    let at = this.at;
+    // Most varints are one byte: doc-id gaps in common terms, frequencies, position gaps.
+    if (at < end && bytes[at]! < 0x80) {
+      this.at = at + 1;
+      return bytes[at]!;
+    }
     let result = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (this.at >= this.end) throw corrupt(this.where, "a number runs past its section");
-      const byte = this.bytes[this.at++]!;
-      result += (byte & 0x7f) * 2 ** shift;
+    for (let factor = 1; factor <= 2 ** 28; factor *= 128) {
+      if (at >= end) throw corrupt(this.where, "a number runs past its section");
+      const byte = bytes[at++]!;
+      result += (byte & 0x7f) * factor;
       if (byte < 0x80) {
         if (result >= 2 ** 32) break;
+        this.at = at;
         return result;
       }
     }

@@ -232,9 +232,9 @@ export class Index {
       postings.set(term, this.postings(resolved.get(term)!, inPhrase.has(term)));
 
     // The pages with every term: walk the rarest term's list, and look each page up in the rest.
-    const lists = [...postings.values()].sort((a, b) => a.df - b.df);
-    let candidates = lists[0]!.docs;
-    for (const list of lists.slice(1)) candidates = intersect(candidates, list.docs);
+    const byRarity = [...postings.values()].sort((a, b) => a.df - b.df);
+    let candidates = byRarity[0]!.docs;
+    for (const list of byRarity.slice(1)) candidates = intersect(candidates, list.docs);
     const where = new Map<string, Int32Array>(); // per term, each candidate's index in its list
     for (const [term, list] of postings) where.set(term, indexesOf(candidates, list.docs));
 
@@ -253,26 +253,27 @@ export class Index {
           };
         }),
       );
-    const terms = result.terms.map((term) => {
-      const list = postings.get(term)!;
-      const idf = Math.log(1 + (this.pages - list.df + 0.5) / (list.df + 0.5));
-      return { list, where: where.get(term)!, idf };
-    });
+    const lists = result.terms.map((term) => postings.get(term)!);
+    const idfs = lists.map((list) => Math.log(1 + (this.pages - list.df + 0.5) / (list.df + 0.5)));
+    const wheres = result.terms.map((term) => where.get(term)!);
+    const { titleNorm, bodyNorm } = this;
     const heap = new TopK(offset + limit);
+    let total = 0;
     candidates: for (let k = 0; k < candidates.length; k++) {
-      for (const phrase of phrases) if (!hasPhrase(phrase, k)) continue candidates;
-      result.total++;
+      for (let p = 0; p < phrases.length; p++) if (!hasPhrase(phrases[p]!, k)) continue candidates;
+      total++;
       const doc = candidates[k]!;
       let score = 0;
-      for (const { list, where, idf } of terms) {
-        const i = where[k]!;
+      for (let t = 0; t < lists.length; t++) {
+        const list = lists[t]!;
+        const i = wheres[t]![k]!;
         const tf =
-          (TITLE_WEIGHT * list.inTitle[i]!) / this.titleNorm[doc]! +
-          list.inBody[i]! / this.bodyNorm[doc]!;
-        score += (idf * tf) / (K1 + tf);
+          (TITLE_WEIGHT * list.inTitle[i]!) / titleNorm[doc]! + list.inBody[i]! / bodyNorm[doc]!;
+        score += (idfs[t]! * tf) / (K1 + tf);
       }
       heap.push(score, doc);
     }
+    result.total = total;
 
     const markTerms = new Set(result.terms);
     result.hits = heap

@@ -522,9 +522,9 @@ class LogReader {
 
   varint(): number {
     let value = 0;
-    for (let shift = 0; ; shift += 7) {
+    for (let factor = 1; ; factor *= 128) {
       const byte = this.bytes[this.at++]!;
-      value += (byte & 0x7f) * 2 ** shift;
+      value += (byte & 0x7f) * factor;
       if (byte < 0x80) return value;
     }
   }
