@@ -147,7 +147,7 @@ try {
   index.close();
 
   console.log(
-    `\n${QUERIES.length} queries and ${TYPOS.length} typos, ${args.rounds} rounds, after loading:`,
+    `\n${QUERIES.length} queries (and ${TYPOS.length} typos), ${args.rounds} rounds, after loading:`,
   );
   const rows = engines.map((engine, i) => ({ name: engine.name, ...stats(times[i]!) }));
   for (const { name, median, p99 } of rows) {
