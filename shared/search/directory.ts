@@ -98,8 +98,13 @@ export function readManifest(dir: string): Manifest {
   return manifest;
 }
 
-/** Writes dir's manifest atomically: a reader sees the old list or the new one, never half. */
-export function writeManifest(dir: string, segments: Manifest["segments"]): Manifest {
+/**
+ * Makes `segments` the index in dir: writes its manifest atomically (a reader sees the old list
+ * or the new one, never half of either), then deletes the segment files it no longer names. A
+ * reader that opened those before keeps reading them: on Unix a deleted file lives while it is
+ * open.
+ */
+export function publish(dir: string, segments: Manifest["segments"]): Manifest {
   const manifest: Manifest = {
     format: FORMAT_NAME,
     version: FORMAT_VERSION,
@@ -114,6 +119,10 @@ export function writeManifest(dir: string, segments: Manifest["segments"]): Mani
   fsyncSync(fd);
   closeSync(fd);
   renameSync(temporary, path);
+  const kept = new Set(segments.map((s) => s.file));
+  for (const name of readdirSync(dir)) {
+    if (SEGMENT_FILE.test(name) && !kept.has(name)) unlinkSync(join(dir, name));
+  }
   return manifest;
 }
 
@@ -125,14 +134,6 @@ export function segmentNamer(dir: string): () => string {
   const numbers = readdirSync(dir).map((name) => Number(SEGMENT_FILE.exec(name)?.[1] ?? 0));
   let next = Math.max(0, ...numbers) + 1;
   return () => `segment-${String(next++).padStart(6, "0")}.seg`;
-}
-
-/** Deletes the segment files in dir that a manifest no longer names. */
-export function removeSegmentsExcept(dir: string, keep: Manifest["segments"]): void {
-  const kept = new Set(keep.map((s) => s.file));
-  for (const name of readdirSync(dir)) {
-    if (SEGMENT_FILE.test(name) && !kept.has(name)) unlinkSync(join(dir, name));
-  }
 }
 
 /**

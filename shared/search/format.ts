@@ -20,7 +20,7 @@
 // end; a file cut short has no footer, which the reader sees at once.
 import { closeSync, fsyncSync, openSync, unlinkSync } from "node:fs";
 import { crc32 } from "node:zlib";
-import { ByteBuffer, FileSink } from "./bytes.ts";
+import { ByteBuffer, FileSink, Uint32List } from "./bytes.ts";
 import { ANALYZER_VERSION } from "./tokens.ts";
 
 /** Bumped whenever the bytes change meaning; the reader refuses any other version. */
@@ -88,6 +88,34 @@ export interface DocColumns {
   hashHi: Uint32Array;
   hashLo: Uint32Array;
 }
+/** The docs columns as they grow, a page at a time, for a flush or a merge to write. */
+export class DocColumnLists {
+  readonly lists = {
+    pageLength: new Uint32List(),
+    pageCrc: new Uint32List(),
+    titleTokens: new Uint32List(),
+    bodyTokens: new Uint32List(),
+    hashHi: new Uint32List(),
+    hashLo: new Uint32List(),
+  };
+
+  push(page: Record<keyof DocColumns, number>): void {
+    for (const name of DOC_COLUMNS) this.lists[name].push(page[name]);
+  }
+
+  views(): DocColumns {
+    const lists = this.lists;
+    return {
+      pageLength: lists.pageLength.view(),
+      pageCrc: lists.pageCrc.view(),
+      titleTokens: lists.titleTokens.view(),
+      bodyTokens: lists.bodyTokens.view(),
+      hashHi: lists.hashHi.view(),
+      hashLo: lists.hashLo.view(),
+    };
+  }
+}
+
 export const DOC_COLUMNS = [
   "pageLength",
   "pageCrc",

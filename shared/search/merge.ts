@@ -15,15 +15,16 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { ByteBuffer, FileSource, HashMap64, Uint32List } from "./bytes.ts";
+import { lock, publish, readManifest, segmentNamer, unlock } from "./directory.ts";
 import {
-  lock,
-  readManifest,
-  removeSegmentsExcept,
-  segmentNamer,
-  unlock,
-  writeManifest,
-} from "./directory.ts";
-import { Cursor, SegmentWriter, TermsEncoder, corrupt, sortedUrls } from "./format.ts";
+  Cursor,
+  DOC_COLUMNS,
+  DocColumnLists,
+  SegmentWriter,
+  TermsEncoder,
+  corrupt,
+  sortedUrls,
+} from "./format.ts";
 import { Segment, type TermCursor } from "./segment.ts";
 
 export interface MergeSummary {
@@ -63,23 +64,17 @@ export function mergeSegments(inputs: Segment[], path: string): MergeSummary {
     const urls = mergeUrls(inputs, newIds);
     let titleTokens = 0;
     let bodyTokens = 0;
+    const docs = columns.views();
     for (let doc = 0; doc < pages; doc++) {
-      titleTokens += columns.titleTokens.array[doc]!;
-      bodyTokens += columns.bodyTokens.array[doc]!;
+      titleTokens += docs.titleTokens[doc]!;
+      bodyTokens += docs.bodyTokens[doc]!;
     }
-    const bytes = out.finish(
-      {
-        pageLength: columns.pageLength.view(),
-        pageCrc: columns.pageCrc.view(),
-        titleTokens: columns.titleTokens.view(),
-        bodyTokens: columns.bodyTokens.view(),
-        hashHi: columns.hashHi.view(),
-        hashLo: columns.hashLo.view(),
-      },
-      terms.finish(),
-      urls,
-      { pages, terms: terms.count, titleTokens, bodyTokens },
-    );
+    const bytes = out.finish(docs, terms.finish(), urls, {
+      pages,
+      terms: terms.count,
+      titleTokens,
+      bodyTokens,
+    });
     return { pages, terms: terms.count, bytes, duplicates };
   } catch (error) {
     out.abort();
@@ -89,15 +84,8 @@ export function mergeSegments(inputs: Segment[], path: string): MergeSummary {
 
 // The pages sections, copied record by record (each checked against its CRC-32), and the docs
 // columns of the pages kept.
-function copyPages(inputs: Segment[], newIds: Int32Array[], out: SegmentWriter) {
-  const columns = {
-    pageLength: new Uint32List(),
-    pageCrc: new Uint32List(),
-    titleTokens: new Uint32List(),
-    bodyTokens: new Uint32List(),
-    hashHi: new Uint32List(),
-    hashLo: new Uint32List(),
-  };
+function copyPages(inputs: Segment[], newIds: Int32Array[], out: SegmentWriter): DocColumnLists {
+  const columns = new DocColumnLists();
   inputs.forEach((input, i) => {
     const source = input.source("pages");
     for (let doc = 0; doc < input.pages; doc++) {
@@ -106,9 +94,7 @@ function copyPages(inputs: Segment[], newIds: Int32Array[], out: SegmentWriter) 
         throw corrupt(input.path, "a page fails its checksum");
       if (newIds[i]![doc] === -1) continue;
       out.copyPage(record);
-      for (const name of Object.keys(columns) as (keyof typeof columns)[]) {
-        columns[name].push(input[name][doc]!);
-      }
+      for (const name of DOC_COLUMNS) columns.lists[name].push(input[name][doc]!);
     }
   });
   return columns;
@@ -330,8 +316,7 @@ export function mergeIndexes(sources: string[], target: string): IndexMergeSumma
     const name = segmentNamer(target)();
     const merged = mergeSegments(inputs, join(target, name));
     const segments = [{ file: name, pages: merged.pages, bytes: merged.bytes }];
-    writeManifest(target, segments);
-    removeSegmentsExcept(target, segments);
+    publish(target, segments);
     return { ...merged, dir: target, segments: 1 };
   } finally {
     for (const input of inputs) input.close();

@@ -20,16 +20,14 @@ import { mkdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { ByteBuffer, HashMap64, Uint32List, grown, putVarint, varintLength } from "./bytes.ts";
+import { lock, publish, readManifest, segmentNamer, unlock, type Manifest } from "./directory.ts";
 import {
-  lock,
-  readManifest,
-  removeSegmentsExcept,
-  segmentNamer,
-  unlock,
-  writeManifest,
-  type Manifest,
-} from "./directory.ts";
-import { SearchIndexError, SegmentWriter, TermsEncoder, sortedUrls } from "./format.ts";
+  DocColumnLists,
+  SearchIndexError,
+  SegmentWriter,
+  TermsEncoder,
+  sortedUrls,
+} from "./format.ts";
 import { mergeSegments } from "./merge.ts";
 import { Segment } from "./segment.ts";
 import { fold, forEachWord, stem } from "./tokens.ts";
@@ -100,7 +98,9 @@ export class IndexWriter {
   private surfaces: (string | null)[] = [];
   private readonly wordIds = new Map<string, number>(); // a word as written -> term id, or -1
   private readonly log = new ByteBuffer(1 << 20);
-  private columns = newColumns();
+  private columns = new DocColumnLists();
+  private urlHi = new Uint32List(); // per page, the hash of its URL
+  private urlLo = new Uint32List();
   private titleTokens = 0;
   private bodyTokens = 0;
 
@@ -181,15 +181,16 @@ export class IndexWriter {
     this.file ??= new SegmentWriter(join(this.dir, this.newSegmentName()));
     const [length, crc] = this.file.addPage(url, title, text, this.record);
     const urlHash = createHash("sha1").update(url).digest();
-    const columns = this.columns;
-    columns.pageLength.push(length);
-    columns.pageCrc.push(crc);
-    columns.titleTokens.push(titleLength);
-    columns.bodyTokens.push(end - titleLength - 1);
-    columns.hashHi.push(hashHi);
-    columns.hashLo.push(hashLo);
-    columns.urlHi.push(urlHash.readUInt32LE(0));
-    columns.urlLo.push(urlHash.readUInt32LE(4));
+    this.columns.push({
+      pageLength: length,
+      pageCrc: crc,
+      titleTokens: titleLength,
+      bodyTokens: end - titleLength - 1,
+      hashHi,
+      hashLo,
+    });
+    this.urlHi.push(urlHash.readUInt32LE(0));
+    this.urlLo.push(urlHash.readUInt32LE(4));
     this.titleTokens += titleLength;
     this.bodyTokens += end - titleLength - 1;
     this.docs++;
@@ -390,26 +391,13 @@ export class IndexWriter {
       offset = end;
     }
 
-    const columns = this.columns;
-    const urls = sortedUrls(columns.urlHi.view(), columns.urlLo.view());
-    const bytes = file.finish(
-      {
-        pageLength: columns.pageLength.view(),
-        pageCrc: columns.pageCrc.view(),
-        titleTokens: columns.titleTokens.view(),
-        bodyTokens: columns.bodyTokens.view(),
-        hashHi: columns.hashHi.view(),
-        hashLo: columns.hashLo.view(),
-      },
-      terms.finish(),
-      urls,
-      {
-        pages: this.docs,
-        terms: termCount,
-        titleTokens: this.titleTokens,
-        bodyTokens: this.bodyTokens,
-      },
-    );
+    const urls = sortedUrls(this.urlHi.view(), this.urlLo.view());
+    const bytes = file.finish(this.columns.views(), terms.finish(), urls, {
+      pages: this.docs,
+      terms: termCount,
+      titleTokens: this.titleTokens,
+      bodyTokens: this.bodyTokens,
+    });
     this.segments.push({ file: file.path.slice(this.dir.length + 1), pages: this.docs, bytes });
   }
 
@@ -421,7 +409,9 @@ export class IndexWriter {
     this.surfaces = [];
     this.wordIds.clear();
     this.log.clear();
-    this.columns = newColumns();
+    this.columns = new DocColumnLists();
+    this.urlHi = new Uint32List();
+    this.urlLo = new Uint32List();
     this.titleTokens = 0;
     this.bodyTokens = 0;
     this.seenOn.fill(-1);
@@ -450,16 +440,16 @@ export class IndexWriter {
         }
         mergeMs = performance.now() - started;
       }
-      writeManifest(this.dir, segments);
     } catch (error) {
       this.abort();
       throw error;
     }
-    // Old segments go once the new manifest no longer names them. A reader that opened them
-    // before keeps reading its open files; on Unix a deleted file lives while it is open.
-    removeSegmentsExcept(this.dir, segments);
     this.closed = true;
-    unlock(this.dir);
+    try {
+      publish(this.dir, segments);
+    } finally {
+      unlock(this.dir);
+    }
     return {
       dir: this.dir,
       pages: this.pages,
@@ -495,19 +485,6 @@ function existingSegments(dir: string): Manifest["segments"] {
     if (error instanceof SearchIndexError && error.reason === "missing") return [];
     throw error;
   }
-}
-
-function newColumns() {
-  return {
-    pageLength: new Uint32List(),
-    pageCrc: new Uint32List(),
-    titleTokens: new Uint32List(),
-    bodyTokens: new Uint32List(),
-    hashHi: new Uint32List(),
-    hashLo: new Uint32List(),
-    urlHi: new Uint32List(),
-    urlLo: new Uint32List(),
-  };
 }
 
 // Reads back the log. Only bytes this writer wrote itself are read here, so no bounds checks.
