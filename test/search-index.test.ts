@@ -479,6 +479,19 @@ test("an index of another version, or a damaged manifest, says to rebuild it", (
   fails("version", /newer version .*format 2/, () => Index.open(dir));
 });
 
+test("a segment file that is gone is a damaged index", () => {
+  const dir = build(fixture.slice(0, 5)).dir;
+  rmSync(
+    join(
+      dir,
+      readdirSync(dir).find((name) => name.endsWith(".seg"))!,
+    ),
+  );
+  fails("corrupt", /index\.json names a segment file that is not there\): rebuild it/, () =>
+    Index.open(dir),
+  );
+});
+
 test("a truncated segment is a damaged index, at any length", () => {
   const dir = build(fixture.slice(0, 20)).dir;
   const segment = join(

@@ -28,7 +28,7 @@
 // once in the title and once in the body is not scored as two separate near-saturated matches.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { DEFAULT_INDEX_DIR, readManifest } from "./directory.ts";
+import { DEFAULT_INDEX_DIR, MANIFEST, readManifest } from "./directory.ts";
 import { Cursor, corrupt, type TermEntry } from "./format.ts";
 import { Segment, type StoredPage } from "./segment.ts";
 import { highlight, snippet, type Part } from "./snippet.ts";
@@ -132,7 +132,8 @@ export class Index {
         return new Index(dir, segments);
       } catch (error) {
         for (const segment of segments) segment.close();
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt > 0) throw error;
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        if (attempt > 0) throw corrupt(dir, `${MANIFEST} names a segment file that is not there`);
       }
     }
   }
