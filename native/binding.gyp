@@ -11,7 +11,8 @@
         "src/poll.cc",
         "src/process.cc",
         "src/threads.cc",
-        "src/signals.cc"
+        "src/signals.cc",
+        "src/counts.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

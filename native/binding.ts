@@ -61,6 +61,8 @@ interface Binding {
   interruptAfter(delayMs: number, count: number, intervalMs: number): void;
   watchSignals(signals: number[]): number;
   unwatchSignals(): void;
+  syscallCounts(): Record<string, number>;
+  resetSyscallCounts(): void;
 }
 
 // Constants, as this system's headers define them.

@@ -57,4 +57,13 @@ export const {
   SIGTERM,
   SIGHUP,
   FD_SETSIZE,
+  /**
+   * syscallCounts(): how many system calls this thread has made through the module since it was
+   * loaded (or since resetSyscallCounts()), by name, the ones made at least once:
+   * { socket: 93, connect: 93, epoll_wait: 214, ... }. Counted: the I/O calls (sockets, pipes,
+   * select, poll, epoll, kqueue, io_uring and its mmaps), each EINTR retry too. Not counted: the
+   * calls of Node itself, and the module's process, thread and signal helpers.
+   */
+  syscallCounts,
+  resetSyscallCounts,
 } = binding;

@@ -34,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitProcess(env, exports);
   InitThreads(env, exports);
   InitSignals(env, exports);
+  InitSyscallCounts(env, exports);
   return exports;
 }
 

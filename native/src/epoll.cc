@@ -17,6 +17,7 @@ namespace native {
 static constexpr int kMaxEvents = 1024;
 
 static Napi::Value EpollCreate(const Napi::CallbackInfo& info) {
+  CountSyscall(info.Env(), Syscall::epoll_create1);
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   if (epfd < 0) ThrowOSError(info.Env(), "epoll_create1", errno);
   return Napi::Number::New(info.Env(), epfd);
@@ -31,6 +32,7 @@ static Napi::Value EpollCtl(const Napi::CallbackInfo& info) {
   epoll_event event = {};
   event.events = static_cast<uint32_t>(events);
   event.data.fd = fd;
+  CountSyscall(info.Env(), Syscall::epoll_ctl);
   if (epoll_ctl(epfd, op, fd, &event) < 0) {
     ThrowOSError(info.Env(), "epoll_ctl", errno, FdDetail(fd));
   }
@@ -44,6 +46,7 @@ static Napi::Value EpollWait(const Napi::CallbackInfo& info) {
   epoll_event events[kMaxEvents];
   int ready;
   do {
+    CountSyscall(info.Env(), Syscall::epoll_wait);
     ready = epoll_wait(epfd, events, kMaxEvents, deadline.RemainingMs());
   } while (ready < 0 && errno == EINTR);
   if (ready < 0) ThrowOSError(info.Env(), "epoll_wait", errno, FdDetail(epfd));

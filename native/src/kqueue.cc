@@ -19,11 +19,14 @@ namespace native {
 static constexpr int kMaxEvents = 1024;  // as in epoll.cc: the rest come with the next wait
 
 static Napi::Value Kqueue(const Napi::CallbackInfo& info) {
+  CountSyscall(info.Env(), Syscall::kqueue);
   int kq = kqueue();
   if (kq < 0) ThrowOSError(info.Env(), "kqueue", errno);
   // kqueue descriptors are not inherited by fork()ed children anyway; close-on-exec for symmetry.
+  CountSyscall(info.Env(), Syscall::fcntl);
   if (fcntl(kq, F_SETFD, FD_CLOEXEC) < 0) {
     int err = errno;
+    CountSyscall(info.Env(), Syscall::close);
     close(kq);
     ThrowOSError(info.Env(), "fcntl", err);
   }
@@ -40,6 +43,7 @@ static Napi::Value KeventChange(const Napi::CallbackInfo& info) {
   EV_SET(&change, fd, filter, flags, 0, 0, nullptr);
   int result;
   do {
+    CountSyscall(info.Env(), Syscall::kevent);
     result = kevent(kq, &change, 1, nullptr, 0, nullptr);
   } while (result < 0 && errno == EINTR);
   if (result < 0) ThrowOSError(info.Env(), "kevent", errno, FdDetail(fd));
@@ -55,6 +59,7 @@ static Napi::Value KeventWait(const Napi::CallbackInfo& info) {
   do {
     int remaining = deadline.RemainingMs();
     timespec timeout = {remaining / 1000, (remaining % 1000) * 1000000L};
+    CountSyscall(info.Env(), Syscall::kevent);
     ready = kevent(kq, nullptr, 0, events, kMaxEvents, remaining < 0 ? nullptr : &timeout);
   } while (ready < 0 && errno == EINTR);
   if (ready < 0) ThrowOSError(info.Env(), "kevent", errno, FdDetail(kq));

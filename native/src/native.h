@@ -5,6 +5,7 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <initializer_list>
@@ -16,11 +17,25 @@
 
 namespace native {
 
+// The system calls the module counts (syscallCounts() in index.ts): those of the I/O families,
+// sockets, select, poll, epoll, kqueue and io_uring, which the lessons compare. Each function
+// counts every call it makes, an EINTR retry included, just before making it.
+#define NATIVE_SYSCALLS(X)                                                                      \
+  X(socket) X(socketpair) X(pipe) X(fcntl) X(connect) X(bind) X(listen) X(accept)               \
+  X(getsockname) X(setsockopt) X(getsockopt) X(send) X(recv) X(read) X(write) X(shutdown)       \
+  X(close) X(select) X(poll) X(epoll_create1) X(epoll_ctl) X(epoll_wait) X(kqueue) X(kevent)    \
+  X(io_uring_setup) X(io_uring_enter) X(mmap) X(munmap)
+#define NATIVE_SYSCALL_ENUM(name) name,
+enum class Syscall { NATIVE_SYSCALLS(NATIVE_SYSCALL_ENUM) kCount };
+#undef NATIVE_SYSCALL_ENUM
+
 // Per-environment state: the main thread and each worker_thread that loads the module get their
 // own, so nothing JavaScript-owned is shared between threads.
 struct ThreadGroup;
 struct AddonData {
   Napi::FunctionReference errorFactory;
+  // One plain counter per system call: each environment runs on one thread, so no lock is needed.
+  uint64_t syscalls[static_cast<size_t>(Syscall::kCount)] = {};
   std::vector<uint8_t> recvScratch;  // small recv()s read here, then copy the bytes received
   std::map<uint32_t, std::shared_ptr<ThreadGroup>> threadGroups;
   uint32_t nextThreadGroup = 1;
@@ -29,6 +44,9 @@ struct AddonData {
 void JoinAllThreadGroups(AddonData& data);
 
 AddonData& Data(Napi::Env env);
+inline void CountSyscall(Napi::Env env, Syscall call) {
+  Data(env).syscalls[static_cast<size_t>(call)]++;
+}
 
 // Argument checks. Each one throws (as a C++ exception that node-addon-api turns into a JavaScript
 // exception) before any value is converted, so no input from JavaScript can crash the process.
@@ -55,6 +73,9 @@ int ArgTimeoutMs(const Napi::CallbackInfo& info, const char* fn, size_t i);
 std::string FdDetail(int fd);
 // The system's message for an errno value ("Connection refused"), thread-safe (strerror_r).
 std::string ErrnoMessage(int err);
+// "127.0.0.1" or "::1" plus a port into a sockaddr; a RangeError names fn for anything else.
+socklen_t ToSockaddr(Napi::Env env, const char* fn, const std::string& host, int port,
+                     sockaddr_storage* out);
 // pipe(), both ends close-on-exec from the start (atomically where the system can: pipe2).
 void CloexecPipe(Napi::Env env, int fds[2]);
 
@@ -87,5 +108,7 @@ void InitKqueue(Napi::Env env, Napi::Object exports);
 void InitProcess(Napi::Env env, Napi::Object exports);
 void InitThreads(Napi::Env env, Napi::Object exports);
 void InitSignals(Napi::Env env, Napi::Object exports);
+void InitSyscallCounts(Napi::Env env, Napi::Object exports);
+void InitUring(Napi::Env env, Napi::Object exports);
 
 }  // namespace native

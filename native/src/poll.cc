@@ -29,6 +29,7 @@ static Napi::Value Poll(const Napi::CallbackInfo& info) {
   }
   int ready;
   do {
+    CountSyscall(info.Env(), Syscall::poll);
     ready = poll(entries.data(), entries.size(), deadline.RemainingMs());
   } while (ready < 0 && errno == EINTR);
   if (ready < 0) ThrowOSError(info.Env(), "poll", errno);

@@ -64,6 +64,7 @@ static Napi::Value Select(const Napi::CallbackInfo& info) {
     int highest = std::max(FillSet(readFds, &readable), FillSet(writeFds, &writable));
     int remaining = deadline.RemainingMs();
     timeval timeout = {remaining / 1000, (remaining % 1000) * 1000};
+    CountSyscall(info.Env(), Syscall::select);
     ready = select(highest + 1, &readable, &writable, nullptr, remaining < 0 ? nullptr : &timeout);
   } while (ready < 0 && errno == EINTR);
   if (ready < 0) ThrowOSError(info.Env(), "select", errno);

@@ -37,16 +37,20 @@ static constexpr size_t kScratchSize = 64 * 1024;
 // Makes a new fd close-on-exec and SIGPIPE-free where the kernel could not do it atomically.
 static void PrepareFd(Napi::Env env, int fd, bool isSocket) {
 #ifndef SOCK_CLOEXEC
+  CountSyscall(env, Syscall::fcntl);
   if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
     int err = errno;
+    CountSyscall(env, Syscall::close);
     close(fd);
     ThrowOSError(env, "fcntl", err, FdDetail(fd));
   }
 #endif
 #ifdef SO_NOSIGPIPE
   int one = 1;
+  if (isSocket) CountSyscall(env, Syscall::setsockopt);
   if (isSocket && setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) < 0) {
     int err = errno;
+    CountSyscall(env, Syscall::close);
     close(fd);
     ThrowOSError(env, "setsockopt", err, FdDetail(fd));
   }
@@ -64,8 +68,8 @@ static constexpr int kCloexecType = 0;
 
 // "127.0.0.1" or "::1" plus a port into a sockaddr. Names are not resolved here: Socket.connect
 // in socket.ts calls getaddrinfo first, where a reader sees the blocking DNS lookup happen.
-static socklen_t ToSockaddr(Napi::Env env, const char* fn, const std::string& host, int port,
-                            sockaddr_storage* out) {
+socklen_t ToSockaddr(Napi::Env env, const char* fn, const std::string& host, int port,
+                     sockaddr_storage* out) {
   std::memset(out, 0, sizeof *out);
   auto* v4 = reinterpret_cast<sockaddr_in*>(out);
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
@@ -112,6 +116,7 @@ static Napi::Value Socket(const Napi::CallbackInfo& info) {
   CheckCount(info, "socket", 2);
   int family = ArgInt(info, "socket", 0, "family", 0, INT_MAX);
   int type = ArgInt(info, "socket", 1, "type", 0, INT_MAX);
+  CountSyscall(info.Env(), Syscall::socket);
   int fd = socket(family, type | kCloexecType, 0);
   if (fd < 0) ThrowOSError(info.Env(), "socket", errno);
   PrepareFd(info.Env(), fd, true);
@@ -122,6 +127,7 @@ static Napi::Value Socket(const Napi::CallbackInfo& info) {
 // demand (write to one end) in tests and benchmarks.
 static Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   int fds[2];
+  CountSyscall(info.Env(), Syscall::socketpair);
   if (socketpair(AF_UNIX, SOCK_STREAM | kCloexecType, 0, fds) < 0) {
     ThrowOSError(info.Env(), "socketpair", errno);
   }
@@ -134,6 +140,7 @@ static Napi::Value SocketPair(const Napi::CallbackInfo& info) {
 }
 
 void CloexecPipe(Napi::Env env, int fds[2]) {
+  CountSyscall(env, Syscall::pipe);
 #ifdef __linux__
   if (pipe2(fds, O_CLOEXEC) < 0) ThrowOSError(env, "pipe", errno);
 #else
@@ -154,6 +161,7 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
 }
 
 static int GetFlags(Napi::Env env, int fd) {
+  CountSyscall(env, Syscall::fcntl);
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0) ThrowOSError(env, "fcntl", errno, FdDetail(fd));
   return flags;
@@ -166,6 +174,7 @@ static Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
   bool blocking = ArgBool(info, "setBlocking", 1, "flag");
   int flags = GetFlags(info.Env(), fd);
   flags = blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  CountSyscall(info.Env(), Syscall::fcntl);
   if (fcntl(fd, F_SETFL, flags) < 0) ThrowOSError(info.Env(), "fcntl", errno, FdDetail(fd));
   return info.Env().Undefined();
 }
@@ -182,6 +191,7 @@ static Napi::Value GetBlocking(const Napi::CallbackInfo& info) {
 static Napi::Value CheckFd(const Napi::CallbackInfo& info) {
   CheckCount(info, "checkFd", 1);
   int fd = ArgFd(info, "checkFd", 0);
+  CountSyscall(info.Env(), Syscall::fcntl);
   if (fcntl(fd, F_GETFD) < 0) ThrowOSError(info.Env(), "fcntl", errno, FdDetail(fd));
   return info.Env().Undefined();
 }
@@ -195,6 +205,7 @@ static Napi::Value Connect(const Napi::CallbackInfo& info) {
   int port = ArgInt(info, "connect", 2, "port", 0, 65535);
   sockaddr_storage address;
   socklen_t length = ToSockaddr(info.Env(), "connect", host, port, &address);
+  CountSyscall(info.Env(), Syscall::connect);
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), length) == 0) return info.Env().Undefined();
   int err = errno;
   if (err == EINTR) {
@@ -203,10 +214,12 @@ static Napi::Value Connect(const Napi::CallbackInfo& info) {
     pollfd entry = {fd, POLLOUT, 0};
     int ready;
     do {
+      CountSyscall(info.Env(), Syscall::poll);
       ready = poll(&entry, 1, -1);
     } while (ready < 0 && errno == EINTR);
     if (ready < 0) ThrowOSError(info.Env(), "poll", errno, FdDetail(fd));
     socklen_t size = sizeof err;
+    CountSyscall(info.Env(), Syscall::getsockopt);
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &size) < 0) {
       ThrowOSError(info.Env(), "getsockopt", errno, FdDetail(fd));
     }
@@ -223,6 +236,7 @@ static Napi::Value Bind(const Napi::CallbackInfo& info) {
   int port = ArgInt(info, "bind", 2, "port", 0, 65535);
   sockaddr_storage address;
   socklen_t length = ToSockaddr(info.Env(), "bind", host, port, &address);
+  CountSyscall(info.Env(), Syscall::bind);
   if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0) {
     ThrowOSError(info.Env(), "bind", errno, AddressDetail(host, port));
   }
@@ -234,6 +248,7 @@ static Napi::Value Listen(const Napi::CallbackInfo& info) {
   CheckCount(info, "listen", 2);
   int fd = ArgFd(info, "listen", 0);
   int backlog = ArgInt(info, "listen", 1, "backlog", 0, INT_MAX);
+  CountSyscall(info.Env(), Syscall::listen);
   if (listen(fd, backlog) < 0) ThrowOSError(info.Env(), "listen", errno, FdDetail(fd));
   return info.Env().Undefined();
 }
@@ -250,6 +265,7 @@ static Napi::Value Accept(const Napi::CallbackInfo& info) {
   int client;
   do {
     length = sizeof address;
+    CountSyscall(info.Env(), Syscall::accept);
 #ifdef __linux__
     client = accept4(fd, reinterpret_cast<sockaddr*>(&address), &length,
                      SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK));
@@ -260,10 +276,13 @@ static Napi::Value Accept(const Napi::CallbackInfo& info) {
   if (client < 0) ThrowOSError(info.Env(), "accept", errno, FdDetail(fd));
 #ifndef __linux__
   PrepareFd(info.Env(), client, true);
+  CountSyscall(info.Env(), Syscall::fcntl);
   int flags = fcntl(client, F_GETFL);
   int wanted = blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK);
+  if (flags >= 0 && wanted != flags) CountSyscall(info.Env(), Syscall::fcntl);
   if (flags < 0 || (wanted != flags && fcntl(client, F_SETFL, wanted) < 0)) {
     int err = errno;
+    CountSyscall(info.Env(), Syscall::close);
     close(client);
     ThrowOSError(info.Env(), "fcntl", err, FdDetail(client));
   }
@@ -282,6 +301,7 @@ static Napi::Value GetSockName(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, "getsockname", 0);
   sockaddr_storage address;
   socklen_t length = sizeof address;
+  CountSyscall(info.Env(), Syscall::getsockname);
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) {
     ThrowOSError(info.Env(), "getsockname", errno, FdDetail(fd));
   }
@@ -295,6 +315,7 @@ static Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Uint8Array bytes = ArgBytes(info, "send", 1, "data");
   ssize_t sent;
   do {
+    CountSyscall(info.Env(), Syscall::send);
     sent = send(fd, bytes.Data(), bytes.ByteLength(), MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) ThrowOSError(info.Env(), "send", errno, FdDetail(fd));
@@ -314,6 +335,7 @@ static Napi::Value Receive(const Napi::CallbackInfo& info, const char* fn, bool 
   uint8_t* into = large ? large.get() : scratch.data();
   ssize_t received;
   do {
+    CountSyscall(info.Env(), isSocket ? Syscall::recv : Syscall::read);
     received = isSocket ? recv(fd, into, size, 0) : read(fd, into, size);
   } while (received < 0 && errno == EINTR);
   if (received < 0) ThrowOSError(info.Env(), fn, errno, FdDetail(fd));
@@ -331,6 +353,7 @@ static Napi::Value Write(const Napi::CallbackInfo& info) {
   Napi::Uint8Array bytes = ArgBytes(info, "write", 1, "data");
   ssize_t written;
   do {
+    CountSyscall(info.Env(), Syscall::write);
     written = write(fd, bytes.Data(), bytes.ByteLength());
   } while (written < 0 && errno == EINTR);
   if (written < 0) ThrowOSError(info.Env(), "write", errno, FdDetail(fd));
@@ -342,6 +365,7 @@ static Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   CheckCount(info, "shutdown", 2);
   int fd = ArgFd(info, "shutdown", 0);
   int how = ArgInt(info, "shutdown", 1, "how", 0, 2);
+  CountSyscall(info.Env(), Syscall::shutdown);
   if (shutdown(fd, how) < 0) ThrowOSError(info.Env(), "shutdown", errno, FdDetail(fd));
   return info.Env().Undefined();
 }
@@ -351,6 +375,7 @@ static Napi::Value Shutdown(const Napi::CallbackInfo& info) {
 static Napi::Value Close(const Napi::CallbackInfo& info) {
   CheckCount(info, "close", 1);
   int fd = ArgFd(info, "close", 0);
+  CountSyscall(info.Env(), Syscall::close);
   if (close(fd) < 0 && errno != EINTR) ThrowOSError(info.Env(), "close", errno, FdDetail(fd));
   return info.Env().Undefined();
 }
@@ -362,6 +387,7 @@ static Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
   int level = ArgInt(info, "setsockopt", 1, "level", 0, INT_MAX);
   int option = ArgInt(info, "setsockopt", 2, "option", 0, INT_MAX);
   int value = ArgInt(info, "setsockopt", 3, "value", INT_MIN, INT_MAX);
+  CountSyscall(info.Env(), Syscall::setsockopt);
   if (setsockopt(fd, level, option, &value, sizeof value) < 0) {
     ThrowOSError(info.Env(), "setsockopt", errno, FdDetail(fd));
   }
@@ -377,6 +403,7 @@ static Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   int option = ArgInt(info, "getsockopt", 2, "option", 0, INT_MAX);
   int value = 0;
   socklen_t size = sizeof value;
+  CountSyscall(info.Env(), Syscall::getsockopt);
   if (getsockopt(fd, level, option, &value, &size) < 0) {
     ThrowOSError(info.Env(), "getsockopt", errno, FdDetail(fd));
   }
