@@ -1,7 +1,13 @@
 // Runs every test/*.test.ts with uvu in this one process, then ends with a plain
 // "N passed, M failed" line. uvu prints its own summary but does not return its counts, so we read
-// them from what it prints. A skipped test counts as failed: a check that did not run proved
-// nothing.
+// them from what it prints.
+//
+// A test that uvu skips (test.skip or test.only left in a file) counts as failed: a check that did
+// not run proved nothing, and nobody meant it not to run. A check that this machine cannot run
+// (io_uring refused by a seccomp filter, say) is declared with its reason through skips.ts instead,
+// and is printed as skipped, with the reason, on the lines before the last one: it is counted
+// neither as passed, because it proved nothing, nor as failed, because nothing is wrong with the
+// code; the suite stays green where the lesson correctly explains that it cannot run.
 //
 //   pnpm test                      typecheck, lint, then every test
 //   tsx run.ts http site           only the files whose names contain "http" or "site"
@@ -46,5 +52,18 @@ if (suites.length === 0 || [total, passed, skipped].some(Number.isNaN)) {
   process.exit(1);
 }
 const failed = total - passed + skipped;
+// Imported only now: skips.ts imports uvu, which must not load before run() has set it up.
+const { skippedChecks } = await import("./skips.ts");
+if (skippedChecks.length > 0) {
+  console.log(
+    `${skippedChecks.length} skipped, not run on this machine (neither passed nor failed):`,
+  );
+  for (const reason of new Set(skippedChecks.map((check) => check.reason))) {
+    console.log(`  ${reason}`);
+    for (const check of skippedChecks.filter((check) => check.reason === reason)) {
+      console.log(`    - ${check.name}`);
+    }
+  }
+}
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;
