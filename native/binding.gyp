@@ -12,7 +12,8 @@
         "src/process.cc",
         "src/threads.cc",
         "src/signals.cc",
-        "src/counts.cc"
+        "src/counts.cc",
+        "src/uring.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

@@ -127,5 +127,24 @@ export interface Kqueue {
   EV_ERROR: number;
 }
 
+// io_uring (src/uring.cc): Linux 5.11 and newer, in a module built with <linux/io_uring.h>.
+export interface IoUringBinding {
+  IoUring: new (entries: number) => object;
+  ioUringPrepConnect(ring: object, fd: number, host: string, port: number): number;
+  ioUringPrepSend(ring: object, fd: number, data: Uint8Array): number;
+  ioUringPrepRecv(ring: object, fd: number, size: number): number;
+  ioUringPrepCancel(ring: object, ticket: number): number;
+  ioUringSubmit(ring: object): number;
+  ioUringWait(ring: object, minComplete: number, timeoutMs: number): number;
+  ioUringReap(ring: object): (number | Buffer | null)[];
+  ioUringInFlight(ring: object): number;
+  ioUringClose(ring: object): void;
+  IORING_OP_CONNECT: number;
+  IORING_OP_SEND: number;
+  IORING_OP_RECV: number;
+  IORING_OP_ASYNC_CANCEL: number;
+}
+
 export const epoll = "epollCreate" in binding ? (binding as unknown as Epoll) : null;
 export const kqueue = "kqueue" in binding ? (binding as unknown as Kqueue) : null;
+export const ioUring = "IoUring" in binding ? (binding as unknown as IoUringBinding) : null;

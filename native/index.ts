@@ -6,6 +6,7 @@ import { binding } from "./binding.ts";
 export * from "./errors.ts";
 export * from "./socket.ts";
 export * from "./selectors.ts";
+export * from "./uring.ts";
 export type { AddressInfo, WaitStatus } from "./binding.ts";
 
 export const {

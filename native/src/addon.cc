@@ -35,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitThreads(env, exports);
   InitSignals(env, exports);
   InitSyscallCounts(env, exports);
+  InitUring(env, exports);  // empty where there is no io_uring
   return exports;
 }
 
