@@ -11,6 +11,7 @@ import {
   BrokenPipeError,
   PollSelector,
   SOCK_STREAM,
+  SelectSelector,
   SOL_SOCKET,
   SO_REUSEADDR,
   Socket,
@@ -202,6 +203,73 @@ test("waiting again on a socket just read costs no change in the kernel", async 
     reader!.close();
     writer!.close();
   }, new EventLoop(selector));
+});
+
+test("callbacks get the argument they were added with: one function serves every fd", async () => {
+  const seen: string[] = [];
+  await withLoop(async (loop) => {
+    // One shared function and an object per connection, as a server with 10,000 of them does,
+    // instead of a closure per connection.
+    const pairs = Array.from({ length: 3 }, (_, i) => {
+      const [reader, writer] = socketpair().map((fd) => new Socket(AF_UNIX, SOCK_STREAM, fd));
+      reader!.setBlocking(false);
+      return { name: `conn ${i}`, reader: reader!, writer: writer! };
+    });
+    type Pair = (typeof pairs)[number];
+    const onReadable = (pair: Pair) => {
+      seen.push(`${pair.name}: ${pair.reader.recv(10).toString()}`);
+      loop.removeReader(pair.reader);
+    };
+    for (const pair of pairs) loop.addReader(pair.reader, onReadable, pair);
+    pairs[1]!.writer.send(Buffer.from("b"));
+    pairs[0]!.writer.send(Buffer.from("a"));
+    loop.callSoon((word: string) => seen.push(`soon: ${word}`), "first");
+    loop.callLater(1, (word: string) => seen.push(`later: ${word}`), "second");
+    loop.callLater(1, (pair: Pair) => pair.writer.send(Buffer.from("c")), pairs[2]!);
+    await loop.sleep(30);
+    assert.is(loop.watching, 0);
+    for (const pair of pairs) (pair.reader.close(), pair.writer.close());
+  });
+  assert.equal(seen.slice(0, 1), ["soon: first"]);
+  assert.equal([...seen].sort(), [
+    "conn 0: a",
+    "conn 1: b",
+    "conn 2: c",
+    "later: second",
+    "soon: first",
+  ]);
+});
+
+test("a watcher the selector refuses leaves the loop as it was", async () => {
+  const opened: Socket[] = [];
+  try {
+    await withLoop(async (loop) => {
+      const [reader, writer] = socketpair().map((fd) => new Socket(AF_UNIX, SOCK_STREAM, fd));
+      opened.push(reader!, writer!);
+      let high = new Socket();
+      opened.push(high);
+      while (high.fileno() < 1024) opened.push((high = new Socket()));
+      try {
+        loop.addReader(high, () => {});
+        assert.unreachable("select() takes no fd of FD_SETSIZE or more");
+      } catch (error) {
+        assert.instance(error, RangeError);
+      }
+      assert.is(loop.watching, 0, "the refused fd is not counted as watched");
+      assert.not.ok(loop.removeReader(high), "and has no reader to remove");
+      // The loop still works, and a low fd is watched as usual.
+      const got = new Promise<string>((resolve) =>
+        loop.addReader(reader!, () => {
+          loop.removeReader(reader!);
+          resolve(reader!.recv(10).toString());
+        }),
+      );
+      writer!.send(Buffer.from("ok"));
+      assert.is(await got, "ok");
+    }, new EventLoop(new SelectSelector()));
+  } finally {
+    for (const sock of opened) sock.close();
+  }
 });
 
 test("a new socket on a closed one's fd number is watched afresh", async () => {

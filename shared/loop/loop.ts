@@ -23,6 +23,8 @@
 // What it adds to lesson 6, and why:
 //   - timers in a heap, cancelled lazily, as asyncio keeps them: the crawler's per-request
 //     timeouts and Retry-After delays, the server's idle timeouts (lesson 6 kept a short list);
+//   - callbacks with an argument (asyncio's add_reader(fd, callback, *args)), so a server passes
+//     one shared function and each connection's object instead of a closure per connection;
 //   - persistent fd watchers (addReader/addWriter), so a server keeps one registration per
 //     connection instead of one per wait; removals reach the kernel at the next round, so a
 //     socket that is read, then waited on again, costs no epoll_ctl at all (libuv batches the
@@ -54,13 +56,21 @@ import {
 } from "@async-from-scratch/native";
 
 type Callback = () => void;
+// A callback with the one argument it was scheduled with (asyncio's `add_reader(fd, cb, *args)`):
+// a server with 10,000 connections passes each one's object to a shared method, instead of
+// allocating a closure per connection for every watcher and timer.
+type CallbackOf<T> = (arg: T) => void;
 
 /** A callback scheduled with callSoon (or an fd's callback): cancel() keeps it from running. */
 export class Handle {
-  #callback: Callback | null;
+  #callback: CallbackOf<never> | null;
+  #arg: unknown;
 
-  constructor(callback: Callback) {
+  constructor(callback: Callback);
+  constructor(callback: CallbackOf<never>, arg: unknown);
+  constructor(callback: CallbackOf<never>, arg?: unknown) {
     this.#callback = callback;
+    this.#arg = arg;
   }
 
   get cancelled(): boolean {
@@ -69,11 +79,12 @@ export class Handle {
 
   cancel(): void {
     this.#callback = null;
+    this.#arg = undefined; // let go of the connection it was for
   }
 
-  /** Runs the callback, unless it was cancelled. */
+  /** Runs the callback (with its argument), unless it was cancelled. */
   run(): void {
-    this.#callback?.();
+    this.#callback?.(this.#arg as never);
   }
 }
 
@@ -83,8 +94,14 @@ export class TimerHandle extends Handle {
   readonly sequence: number; // timers due at the same time run in the order they were set
   readonly #onCancel: () => void;
 
-  constructor(callback: Callback, when: number, sequence: number, onCancel: () => void) {
-    super(callback);
+  constructor(
+    callback: CallbackOf<never>,
+    arg: unknown,
+    when: number,
+    sequence: number,
+    onCancel: () => void,
+  ) {
+    super(callback, arg);
     this.when = when;
     this.sequence = sequence;
     this.#onCancel = onCancel;
@@ -141,21 +158,26 @@ export class EventLoop {
     return performance.now();
   }
 
-  /** Run callback in the next round, after the callbacks already waiting. */
-  callSoon(callback: Callback): Handle {
-    const handle = new Handle(callback);
+  /** Run callback (with arg, if given) in the next round, after the callbacks already waiting. */
+  callSoon(callback: Callback): Handle;
+  callSoon<T>(callback: CallbackOf<T>, arg: T): Handle;
+  callSoon<T>(callback: CallbackOf<T>, arg?: T): Handle {
+    const handle = new Handle(callback as CallbackOf<never>, arg);
     this.#ready.push(handle);
     this.#wake();
     return handle;
   }
 
-  /** Run callback once delayMs have passed (at the earliest). */
-  callLater(delayMs: number, callback: Callback): TimerHandle {
+  /** Run callback (with arg, if given) once delayMs have passed (at the earliest). */
+  callLater(delayMs: number, callback: Callback): TimerHandle;
+  callLater<T>(delayMs: number, callback: CallbackOf<T>, arg: T): TimerHandle;
+  callLater<T>(delayMs: number, callback: CallbackOf<T>, arg?: T): TimerHandle {
     if (typeof delayMs !== "number" || Number.isNaN(delayMs)) {
       throw new TypeError(`delayMs must be a number, got ${String(delayMs)}`);
     }
     const timer = new TimerHandle(
-      callback,
+      callback as CallbackOf<never>,
+      arg,
       this.time() + Math.max(0, delayMs),
       this.#timerSequence++,
       this.#timerCancelled,
@@ -165,9 +187,14 @@ export class EventLoop {
     return timer;
   }
 
-  /** Call callback whenever fileobj is readable, until removeReader. One reader per fd. */
-  addReader(fileobj: FileObject, callback: Callback): void {
-    this.#watch(fileobj, EVENT_READ, callback);
+  /**
+   * Call callback (with arg, if given) whenever fileobj is readable, until removeReader. One
+   * reader per fd.
+   */
+  addReader(fileobj: FileObject, callback: Callback): void;
+  addReader<T>(fileobj: FileObject, callback: CallbackOf<T>, arg: T): void;
+  addReader<T>(fileobj: FileObject, callback: CallbackOf<T>, arg?: T): void {
+    this.#watch(fileobj, EVENT_READ, callback as CallbackOf<never>, arg);
   }
 
   /** Stop watching fileobj for reading; true if it was watched. */
@@ -175,9 +202,11 @@ export class EventLoop {
     return this.#unwatch(fileobj, EVENT_READ);
   }
 
-  /** Call callback whenever fileobj is writable, until removeWriter. One writer per fd. */
-  addWriter(fileobj: FileObject, callback: Callback): void {
-    this.#watch(fileobj, EVENT_WRITE, callback);
+  /** Call callback (with arg, if given) whenever fileobj is writable, until removeWriter. */
+  addWriter(fileobj: FileObject, callback: Callback): void;
+  addWriter<T>(fileobj: FileObject, callback: CallbackOf<T>, arg: T): void;
+  addWriter<T>(fileobj: FileObject, callback: CallbackOf<T>, arg?: T): void {
+    this.#watch(fileobj, EVENT_WRITE, callback as CallbackOf<never>, arg);
   }
 
   removeWriter(fileobj: FileObject): boolean {
@@ -412,7 +441,7 @@ export class EventLoop {
     }
   };
 
-  #watch(fileobj: FileObject, event: number, callback: Callback): void {
+  #watch(fileobj: FileObject, event: number, callback: CallbackOf<never>, arg: unknown): void {
     const fd = fdOf(fileobj);
     let watcher = this.#watchers.get(fd);
     if (watcher !== undefined && watcher.fileobj !== fileobj) {
@@ -427,11 +456,22 @@ export class EventLoop {
     }
     const slot = event === EVENT_READ ? "reader" : "writer";
     const wasIdle = watcher.reader === null && watcher.writer === null;
-    watcher[slot]?.cancel();
-    watcher[slot] = new Handle(callback);
+    const previous = watcher[slot];
+    watcher[slot] = new Handle(callback, arg);
+    // Added interest reaches the kernel now, so a closed or bad fd (or one that select() cannot
+    // take) fails here, in the caller, and leaves the loop as it was.
+    try {
+      this.#apply(watcher);
+    } catch (error) {
+      watcher[slot] = previous;
+      // A refused change may have cost the fd its registration (the selector drops it then).
+      if (!this.selector.getMap().has(fd)) watcher.registered = 0;
+      if (wasIdle && watcher.registered === 0) this.#watchers.delete(fd);
+      else this.#changed.add(watcher); // brought in line with its callbacks at the next round
+      throw error;
+    }
+    previous?.cancel();
     if (wasIdle) this.#watching++;
-    // Added interest reaches the kernel now, so a closed or bad fd fails here, in the caller.
-    this.#apply(watcher);
     this.#wake();
   }
 
@@ -508,11 +548,16 @@ export class EventLoop {
         stop();
         reject(abortReason(signal!));
       };
-      this.#watch(fileobj, event, () => {
-        stop();
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      });
+      this.#watch(
+        fileobj,
+        event,
+        () => {
+          stop();
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        undefined,
+      );
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
