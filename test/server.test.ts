@@ -11,7 +11,9 @@ import {
   ConnectionResetError,
   SOL_SOCKET,
   SO_RCVBUF,
+  SelectSelector,
   Socket,
+  type BaseSelector,
 } from "@async-from-scratch/native";
 import { NEED_DATA, PAUSED, ResponseParser, type ResponseEvent } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
@@ -118,10 +120,11 @@ async function withServer(
   handlerFor: (loop: EventLoop) => Handler, // a handler that may wait on the server's loop
   options: ServerOptions,
   body: (loop: EventLoop, port: number, server: HttpServer, stop: () => void) => Promise<void>,
+  selector?: BaseSelector,
 ): Promise<{ stats: ServerStats; logs: string[] }> {
   const fdsBefore = openFds();
   const logs: string[] = [];
-  const loop = new EventLoop();
+  const loop = new EventLoop(selector);
   const server = new HttpServer(loop, handlerFor(loop), {
     ...options,
     log: (line) => logs.push(line),
@@ -422,6 +425,37 @@ test("shutdown: idle connections close at once, an answer in flight finishes fir
   );
   assert.is(cut.closed.shutdown, 1);
   assert.ok(performance.now() - started < 3000);
+});
+
+test("on select(), a connection past FD_SETSIZE is closed at once and accepting pauses", async () => {
+  // Fill the fds below 1024 first, so that the next accepted connection lands past them.
+  const { stats, logs } = await withServer(
+    () => ok,
+    {},
+    async (loop, port) => {
+      const filler: Socket[] = [];
+      const client = new Socket();
+      try {
+        while (filler.length === 0 || filler.at(-1)!.fileno() < 1024) filler.push(new Socket());
+        client.setBlocking(false);
+        try {
+          client.connect(["127.0.0.1", port]); // on loopback the handshake ends at once
+        } catch (error) {
+          if (!(error instanceof BlockingIOError)) throw error;
+        }
+        await loop.sleep(200);
+        client.setBlocking(true);
+        assert.is(client.recv(100).length, 0, "the server closed it");
+      } finally {
+        for (const sock of [client, ...filler]) sock.close();
+      }
+    },
+    new SelectSelector(),
+  );
+  assert.is(stats.closed.refused, 1);
+  assert.ok(stats.acceptPauses >= 1);
+  assert.is(logs.length, 1, logs.join("\n"));
+  assert.match(logs[0]!, /FD_SETSIZE \(1024\); fd \d+ needs poll or epoll: not accepting for/);
 });
 
 test("server.ts: SIGTERM stops accepting, closes every connection, prints the accounting", async () => {
