@@ -303,7 +303,8 @@ export class HttpServer {
     for (;;) {
       let sock: Socket;
       try {
-        [sock] = this.#listener.accept();
+        // Non-blocking from the start: accept4(SOCK_NONBLOCK) on Linux, no second system call.
+        [sock] = this.#listener.accept({ blocking: false });
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (error instanceof BlockingIOError) break;
@@ -320,9 +321,8 @@ export class HttpServer {
       if (this.stats.open > this.stats.peakOpen) this.stats.peakOpen = this.stats.open;
       this.#arm(conn);
       try {
-        // Non-blocking like the listener, and no Nagle delay: every answer goes out in one send,
-        // and holding a second small one until the first is acknowledged would stall pipelining.
-        sock.setBlocking(false);
+        // No Nagle delay: every answer goes out in one send, and holding a second small one until
+        // the first is acknowledged would stall pipelined answers.
         sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
         this.#startReading(conn);
       } catch (error) {
