@@ -43,10 +43,12 @@ const server = createServer({ noDelay: true }, (socket) => {
   // Node's timeout runs from the last byte either way: the simple way a Node server is written.
   socket.setTimeout(args["idle-timeout"], () => socket.destroy());
   socket.on("data", (chunk) => {
+    if (closing) return; // answered and ending: what comes now is read and dropped
     parser.receiveData(chunk);
     answer();
   });
   socket.on("end", () => {
+    if (closing) return;
     parser.receiveData(new Uint8Array(0));
     answer();
   });
