@@ -189,9 +189,9 @@ export function accounting(stats: ServerStats): string[] {
       (stats.acceptPauses > 0 ? `; accept paused ${stats.acceptPauses} times (out of fds)` : ""),
     `requests: ${stats.requests}; answered: ` +
       (answered.map(([status, count]) => `${count} x ${status}`).join(", ") || "none"),
-    `closed: ${closed.byClient} by the client, ${closed.afterClose} after Connection: close, ` +
-      `${closed.timedOut} timed out, ${closed.badRequest} bad requests, ${closed.reset} reset, ` +
-      `${closed.refused} refused, ${closed.shutdown} at shutdown`,
+    `closed: by the client ${closed.byClient}, after Connection: close ${closed.afterClose}, ` +
+      `timed out ${closed.timedOut}, bad request ${closed.badRequest}, reset ${closed.reset}, ` +
+      `refused ${closed.refused}, at shutdown ${closed.shutdown}`,
     `accepted ${stats.accepted} = closed ${ends} + open ${stats.open}`,
   ];
 }
