@@ -190,7 +190,8 @@ export function accounting(stats: ServerStats): string[] {
     `requests: ${stats.requests}; answered: ` +
       (answered.map(([status, count]) => `${count} x ${status}`).join(", ") || "none"),
     `closed: by the client ${closed.byClient}, after Connection: close ${closed.afterClose}, ` +
-      `timed out ${closed.timedOut}, bad request ${closed.badRequest}, reset ${closed.reset}, ` +
+      `timed out ${closed.timedOut},`,
+    `        bad request ${closed.badRequest}, reset ${closed.reset}, ` +
       `refused ${closed.refused}, at shutdown ${closed.shutdown}`,
     `accepted ${stats.accepted} = closed ${ends} + open ${stats.open}`,
   ];

@@ -91,8 +91,8 @@ console.log(`  the server: ${server ? `ours, pid ${server.pid}` : "not ours (--u
 const { fds, ports, somaxconn } = limits;
 console.log(
   `  limits here: ${fds ? `${fds.soft} fds per process (ulimit -n)` : "fds not shown"}, ` +
-    `${ports ? `local ports ${ports.low}-${ports.high}` : "local ports not shown"}, ` +
-    `listen backlog ${somaxconn ? `at most ${somaxconn} (somaxconn)` : "not shown"}`,
+    `${ports ? `ports ${ports.low}-${ports.high}` : "ports not shown"}, ` +
+    `backlog ${somaxconn ? `at most ${somaxconn} (somaxconn)` : "not shown"}`,
 );
 
 // Every connection sends the same bytes: HTTP/1.1, so the server keeps the connection open.
@@ -164,7 +164,7 @@ if (crowd.limit === null) {
   const stack = threadStackSize();
   console.log(
     `a thread per connection would reserve ${N} x ${mib(stack)} = ${mib(N * stack)} ` +
-      `of address space for stacks (computed, not attempted)`,
+      `of stack (computed, not attempted)`,
   );
 }
 
