@@ -163,6 +163,8 @@ const RECV_SIZE = 64 * 1024;
 // How long accept waits after EMFILE or ENFILE before it tries again: at first, and at most.
 const ACCEPT_PAUSE_MS = [100, 1600] as const;
 const EMPTY = Buffer.alloc(0);
+// Different failures the log reports, each once; the accounting counts every one of them.
+const MAX_SAID = 100;
 
 type ClosedReason = keyof ClosedCounts;
 
@@ -341,8 +343,9 @@ export class HttpServer {
     this.stats.acceptPauses++;
     this.#sayOnce(
       `accept:${error.name}`,
-      `server: ${error.message}: not accepting for ${this.#acceptPauseMs} ms at a time ` +
-        `while connections wait in the backlog (said once, counted in acceptPauses)`,
+      `server: ${error.message}: not accepting for ${ACCEPT_PAUSE_MS[0]} to ` +
+        `${ACCEPT_PAUSE_MS[1]} ms at a time while connections wait in the backlog ` +
+        `(said once, counted in acceptPauses)`,
     );
     this.#stopAccepting();
     this.#acceptTimer = this.loop.callLater(
@@ -698,8 +701,10 @@ export class HttpServer {
     this.#stopped?.(this.stats);
   }
 
+  // Each thing is said once: a server that fails the same way 10,000 times does not log it
+  // 10,000 times. At most MAX_SAID different things, so that the set itself stays bounded.
   #sayOnce(key: string, line: string): void {
-    if (this.#said.has(key)) return;
+    if (this.#said.has(key) || this.#said.size >= MAX_SAID) return;
     this.#said.add(key);
     this.#log(line);
   }
