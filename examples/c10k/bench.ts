@@ -51,7 +51,7 @@ const args = startLesson("bench:c10k", {
   servers: {
     type: "string",
     default: SERVERS.join(","),
-    help: "which servers, comma-separated (nginx is skipped when it is not installed)",
+    help: "which servers, comma-separated: scratch, node, nginx (all of them by default; nginx only where it is installed)",
   },
 });
 
