@@ -405,6 +405,29 @@ test("worker threads wake the loop through a pipe: tasks answered, errors passed
   assert.is(openFds(), before, "the pool's pipes are closed");
 });
 
+test("a pool given no loop answers through Node's own loop", async () => {
+  const before = openFds();
+  const pool = new WorkerPool(null, new URL("./fixtures/tasks.ts", import.meta.url), 2);
+  try {
+    const doubled = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => pool.run<number>("double", i)),
+    );
+    assert.equal(
+      doubled,
+      Array.from({ length: 10 }, (_, i) => 2 * i),
+    );
+    try {
+      await pool.run("fail", "here too");
+      assert.unreachable("the task should have failed");
+    } catch (error) {
+      assert.is((error as Error).message, "failed here too");
+    }
+  } finally {
+    await pool.close();
+  }
+  assert.is(openFds(), before, "nothing left open");
+});
+
 test("a Waker wakes the loop from its own thread too, and coalesces wake-ups", async () => {
   await withLoop(async (loop) => {
     let wakeUps = 0;

@@ -9,6 +9,10 @@
 // A task goes to the worker with the fewest tasks in hand, as a message on its port. The answer
 // comes back as a message too, and the worker then writes a byte to the loop's Waker: our loop may
 // be asleep in select(), where Node's 'message' events never reach it (waker.ts).
+//
+// Given no loop (null), the pool runs on Node's own loop instead: answers arrive as 'message'
+// events and no pipe is made. A program that can run on either loop (the crawler's --engine node)
+// then sends the same tasks to the same workers.
 import {
   MessageChannel,
   isMainThread,
@@ -36,6 +40,13 @@ interface Member {
   inHand: Map<number, Job>;
 }
 
+// What a pool's worker finds in workerData under POOL_KEY: its port, and the fd of the Waker to
+// write to after each answer (-1 on Node's loop, which hears the 'message' event by itself).
+interface PoolData {
+  port: MessagePort;
+  wakeFd: number;
+}
+
 type Answer = { id: number; result: unknown } | { id: number; error: unknown };
 
 // The key under which a pool worker finds its port and the Waker's fd in workerData.
@@ -44,27 +55,36 @@ const POOL_KEY = "@async-from-scratch/pool";
 export class WorkerPool {
   readonly #members: Member[] = [];
   readonly #wakers: Waker[] = [];
+  readonly #onNodeLoop: boolean;
   #nextId = 1;
   #closed = false;
 
-  /** Starts `size` workers, each running the module at moduleUrl, which calls serveTasks(). */
-  constructor(loop: EventLoop, moduleUrl: string | URL, size: number) {
+  /**
+   * Starts `size` workers, each running the module at moduleUrl, which calls serveTasks(). With
+   * `loop` null, answers come through Node's own loop, for a program that does not use ours.
+   */
+  constructor(loop: EventLoop | null, moduleUrl: string | URL, size: number) {
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`a pool needs at least one worker, got ${size}`);
     }
+    this.#onNodeLoop = loop === null;
     for (let i = 0; i < size; i++) {
       const { port1: ours, port2: theirs } = new MessageChannel();
       const member: Member = { worker: undefined!, port: ours, inHand: new Map() };
-      const waker = new Waker(loop, () => this.#receive(member));
-      member.worker = startTypeScriptWorker(
-        moduleUrl,
-        { [POOL_KEY]: { port: theirs, wakeFd: waker.writeFd } },
-        [theirs],
-      );
+      let wakeFd = -1;
+      if (loop === null) {
+        ours.on("message", (answer: Answer) => this.#answer(member, answer));
+        ours.unref(); // referenced only while tasks are in hand (run, #receive)
+      } else {
+        const waker = new Waker(loop, () => this.#receive(member));
+        this.#wakers.push(waker);
+        wakeFd = waker.writeFd;
+      }
+      const data: PoolData = { port: theirs, wakeFd };
+      member.worker = startTypeScriptWorker(moduleUrl, { [POOL_KEY]: data }, [theirs]);
       // An idle pool must not keep the process alive: close() is for a clean end, not required.
       member.worker.unref();
       this.#members.push(member);
-      this.#wakers.push(waker);
     }
   }
 
@@ -75,6 +95,8 @@ export class WorkerPool {
     const id = this.#nextId++;
     return new Promise<Result>((resolve, reject) => {
       member.inHand.set(id, { id, resolve: resolve as (value: unknown) => void, reject });
+      // On Node's loop, a task in hand keeps the process alive until its answer comes.
+      if (this.#onNodeLoop && member.inHand.size === 1) member.port.ref();
       member.port.postMessage({ id, task, argument }, transfer);
     });
   }
@@ -102,13 +124,17 @@ export class WorkerPool {
     for (;;) {
       const received = receiveMessageOnPort(member.port);
       if (received === undefined) return;
-      const answer = received.message as Answer;
-      const job = member.inHand.get(answer.id);
-      if (job === undefined) continue;
-      member.inHand.delete(answer.id);
-      if ("error" in answer) job.reject(answer.error);
-      else job.resolve(answer.result);
+      this.#answer(member, received.message as Answer);
     }
+  }
+
+  #answer(member: Member, answer: Answer): void {
+    const job = member.inHand.get(answer.id);
+    if (job === undefined) return;
+    member.inHand.delete(answer.id);
+    if (this.#onNodeLoop && member.inHand.size === 0) member.port.unref();
+    if ("error" in answer) job.reject(answer.error);
+    else job.resolve(answer.result);
   }
 }
 
@@ -118,8 +144,7 @@ export class WorkerPool {
  */
 export function serveTasks(handlers: Handlers): void {
   if (isMainThread) return;
-  const pool = (workerData as Record<string, unknown> | null)?.[POOL_KEY] as
-    { port: MessagePort; wakeFd: number } | undefined;
+  const pool = (workerData as Record<string, unknown> | null)?.[POOL_KEY] as PoolData | undefined;
   if (pool === undefined) return;
   const { port, wakeFd } = pool;
   port.on(
@@ -139,7 +164,8 @@ export function serveTasks(handlers: Handlers): void {
         // A result that cannot be copied to another thread (a function, say) fails its task only.
         port.postMessage({ id, error: new Error(`task ${task}: ${(error as Error).message}`) });
       }
-      wake(wakeFd); // after the message is on the port: the loop reads the port when it wakes
+      // After the message is on the port: the loop reads the port when it wakes.
+      if (wakeFd >= 0) wake(wakeFd);
     },
   );
 }
