@@ -1,8 +1,9 @@
-// What a crawler takes from an HTML page: its title, its visible text (for the index) and its links
-// (for the queue). The page goes through a real HTML tokenizer (htmlparser2), not regular
-// expressions: a regex finds "<a href" inside comments and scripts, trips on unquoted or
-// uppercase attributes, and does not decode entities. htmlparser2 also closes the elements that
-// HTML lets a page leave open (<p>, <li>, <td>), so every open tag gets its close tag.
+// What a crawler takes from an HTML page: its title, its visible text (for the index), its links
+// (for the queue), and what its <meta name="robots"> asks; and how to find the page's charset.
+// The page goes through a real HTML tokenizer (htmlparser2), not regular expressions: a regex
+// finds "<a href" inside comments and scripts, trips on unquoted or uppercase attributes, and
+// does not decode entities. htmlparser2 also closes the elements that HTML lets a page leave open
+// (<p>, <li>, <td>), so every open tag gets its close tag.
 //
 //   const page = parsePage(decodeBody(body, headers.get("content-type")), url);
 //   for (const link of linksOnHost(page.links, new URL(url).host)) queue.push(link);
@@ -15,6 +16,11 @@ export interface Page {
   text: string;
   /** Absolute http(s) URLs without #fragments, each once, in the order the page has them. */
   links: string[];
+  /**
+   * What `<meta name="robots" content="noindex, nofollow">` asks of a crawler: not to index this
+   * page, not to follow its links ("none" is both). Both false when the page says nothing.
+   */
+  robots: { noindex: boolean; nofollow: boolean };
 }
 
 // Elements whose text a reader never sees. <head> is not listed: its only elements with text are
@@ -36,6 +42,7 @@ export function parsePage(html: string, pageUrl: string): Page {
   const textParts: string[] = [];
   const hrefs: string[] = [];
   let baseHref: string | undefined;
+  const robots = { noindex: false, nofollow: false };
   let hiddenDepth = 0;
   let titleState: "before" | "inside" | "done" = "before";
 
@@ -45,6 +52,13 @@ export function parsePage(html: string, pageUrl: string): Page {
       if (HIDDEN.has(name)) hiddenDepth++;
       if (BLOCK.has(name)) textParts.push(" ");
       if (name === "title" && titleState === "before") titleState = "inside";
+      if (name === "meta" && attributes["name"]?.trim().toLowerCase() === "robots") {
+        for (const directive of (attributes["content"] ?? "").toLowerCase().split(",")) {
+          const word = directive.trim();
+          if (word === "noindex" || word === "none") robots.noindex = true;
+          if (word === "nofollow" || word === "none") robots.nofollow = true;
+        }
+      }
       const href = attributes["href"];
       if (href === undefined) return;
       if (name === "a" || name === "area") hrefs.push(href);
@@ -69,6 +83,7 @@ export function parsePage(html: string, pageUrl: string): Page {
     title: collapseWhitespace(titleParts.join("")),
     text: collapseWhitespace(textParts.join("")),
     links: resolveLinks(hrefs, base),
+    robots,
   };
 }
 
@@ -97,21 +112,77 @@ export function linksOnHost(links: string[], host: string): string[] {
 }
 
 /**
- * The text of a response body, decoded with the charset its Content-Type names
- * ("text/html; charset=windows-1251"). No charset, or one TextDecoder does not know: UTF-8, which
- * turns undecodable bytes into U+FFFD instead of failing the page.
+ * The text of a response body, in the charset that sniffCharset() finds: a byte order mark, the
+ * charset of the Content-Type ("text/html; charset=windows-1251"), a <meta> near the top, or
+ * UTF-8, which turns undecodable bytes into U+FFFD instead of failing the page.
  */
 export function decodeBody(body: Uint8Array, contentType?: string): string {
-  const charset = (contentType === undefined ? undefined : charsetOf(contentType)) ?? "utf-8";
-  return new TextDecoder(isKnownCharset(charset) ? charset : "utf-8").decode(body);
+  return new TextDecoder(sniffCharset(body, contentType).charset).decode(body);
 }
 
-function isKnownCharset(label: string): boolean {
+export interface Charset {
+  /** A label TextDecoder knows: "utf-8", "windows-1251", "koi8-r"... */
+  charset: string;
+  /** Where it was found. */
+  from: "bom" | "header" | "meta" | "default";
+}
+
+/**
+ * The charset of an HTML body, found the way browsers find it (the HTML standard's "encoding
+ * sniffing algorithm", shortened): a byte order mark wins over everything; then the charset of
+ * the Content-Type; then a `<meta charset>` or `<meta http-equiv="Content-Type" content="...;
+ * charset=...">` in the first 1024 bytes; else UTF-8. A label TextDecoder does not know counts as
+ * none. Old Russian sites declare windows-1251 or koi8-r either way, and often only in <meta>.
+ */
+export function sniffCharset(body: Uint8Array, contentType?: string): Charset {
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
+    return { charset: "utf-8", from: "bom" };
+  }
+  if (body[0] === 0xfe && body[1] === 0xff) return { charset: "utf-16be", from: "bom" };
+  if (body[0] === 0xff && body[1] === 0xfe) return { charset: "utf-16le", from: "bom" };
+  const fromHeader = contentType === undefined ? undefined : knownCharset(charsetOf(contentType));
+  if (fromHeader !== undefined) return { charset: fromHeader, from: "header" };
+  const fromMeta = knownCharset(metaCharset(body));
+  // A page that reached us as bytes cannot be UTF-16 because its ASCII <meta> says so (HTML
+  // standard): the <meta> itself was read as ASCII.
+  if (fromMeta !== undefined) {
+    return { charset: fromMeta.startsWith("utf-16") ? "utf-8" : fromMeta, from: "meta" };
+  }
+  return { charset: "utf-8", from: "default" };
+}
+
+// The charset a <meta> in the first 1024 bytes declares. A regular expression is enough here,
+// unlike for links: the standard's own "prescan" is a small byte-level scanner of <meta> tags
+// that skips comments, which this does too.
+function metaCharset(body: Uint8Array): string | undefined {
+  const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.length, 1024))
+    .toString("latin1")
+    .replace(/<!--[^]*?(-->|$)/g, "");
+  for (const [, attributeText = ""] of head.matchAll(/<meta\b([^>]*)>?/gi)) {
+    const attributes = new Map<string, string>();
+    for (const [, name = "", value = ""] of attributeText.matchAll(
+      /([^\s=/>]+)\s*(?:=\s*("[^"]*"|'[^']*'|[^\s>]+))?/g,
+    )) {
+      const lower = name.toLowerCase();
+      if (!attributes.has(lower)) attributes.set(lower, value.replace(/^["']|["']$/g, ""));
+    }
+    const charset = attributes.get("charset");
+    if (charset) return charset.trim();
+    if (attributes.get("http-equiv")?.toLowerCase() === "content-type") {
+      const declared = charsetOf(attributes.get("content") ?? "");
+      if (declared) return declared;
+    }
+  }
+  return undefined;
+}
+
+/** The label as TextDecoder names it, or undefined if it knows no such charset. */
+function knownCharset(label: string | undefined): string | undefined {
+  if (label === undefined) return undefined;
   try {
-    new TextDecoder(label);
-    return true;
+    return new TextDecoder(label).encoding;
   } catch {
-    return false; // RangeError: not an encoding TextDecoder knows
+    return undefined; // RangeError: not an encoding TextDecoder knows
   }
 }
 

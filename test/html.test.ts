@@ -3,7 +3,7 @@
 // elements, <base>, every shape of relative URL, Cyrillic text and URLs, legacy charsets.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { decodeBody, linksOnHost, parsePage } from "../shared/html.ts";
+import { decodeBody, linksOnHost, parsePage, sniffCharset } from "../shared/html.ts";
 
 const test = suite("html");
 const PAGE = "http://127.0.0.1:8080/wiki/sockets?lang=en#intro";
@@ -214,6 +214,53 @@ test("decodeBody: the charset of the Content-Type, UTF-8 by default and for unkn
   assert.is(decodeBody(utf8, "text/html; charset=no-such-charset"), "Привет, мир");
   // Bytes that are not UTF-8 become U+FFFD instead of failing the page.
   assert.is(decodeBody(new Uint8Array([0x61, 0xff, 0x62])), "a\uFFFDb");
+});
+
+test("sniffCharset: a BOM wins, then the header, then <meta> in the first 1024 bytes, then UTF-8", () => {
+  const bytes = (text: string) => Buffer.from(text, "latin1");
+  const sniff = (body: Uint8Array, type?: string) => {
+    const { charset, from } = sniffCharset(body, type);
+    return `${charset} from ${from}`;
+  };
+  const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("<p>Привет")]);
+  assert.is(sniff(bom, "text/html; charset=windows-1251"), "utf-8 from bom");
+  assert.is(decodeBody(bom, "text/html; charset=windows-1251"), "<p>Привет");
+  assert.is(sniff(Buffer.from([0xff, 0xfe, 0x41, 0])), "utf-16le from bom");
+  const meta = bytes('<html><head><meta charset="koi8-r"><title>x</title>');
+  assert.is(sniff(meta, "text/html; charset=cp1251"), "windows-1251 from header");
+  assert.is(sniff(meta, "text/html"), "koi8-r from meta");
+  assert.is(sniff(meta, "text/html; charset=nonsense"), "koi8-r from meta");
+  const equiv = bytes("<META HTTP-EQUIV='Content-Type' CONTENT='text/html; charset=Windows-1251'>");
+  assert.is(sniff(equiv), "windows-1251 from meta");
+  assert.is(sniff(bytes("<meta charset=KOI8-R>")), "koi8-r from meta");
+  // Inside a comment, past the first 1024 bytes, or naming UTF-16: not a declaration to follow.
+  assert.is(sniff(bytes('<!-- <meta charset="koi8-r"> -->')), "utf-8 from default");
+  assert.is(sniff(bytes(" ".repeat(1024) + '<meta charset="koi8-r">')), "utf-8 from default");
+  assert.is(sniff(bytes('<meta charset="utf-16">')), "utf-8 from meta");
+  assert.is(sniff(bytes('<meta name="robots" content="noindex">')), "utf-8 from default");
+  const koi8 = Buffer.concat([
+    bytes('<meta http-equiv="content-type" content="text/html; charset=koi8-r"><p>'),
+    Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]),
+  ]);
+  assert.is(parsePage(decodeBody(koi8, "text/html"), PAGE).text, "Привет");
+});
+
+test('robots: <meta name="robots"> noindex, nofollow and none, in any case and order', () => {
+  const robots = (html: string) => parsePage(html, PAGE).robots;
+  assert.equal(robots("<p>nothing said"), { noindex: false, nofollow: false });
+  assert.equal(robots('<meta name="robots" content="noindex">'), {
+    noindex: true,
+    nofollow: false,
+  });
+  assert.equal(robots('<META NAME="Robots" CONTENT="index, NoFollow">'), {
+    noindex: false,
+    nofollow: true,
+  });
+  assert.equal(robots('<meta name="robots" content="none">'), { noindex: true, nofollow: true });
+  assert.equal(robots('<meta name="description" content="noindex">'), {
+    noindex: false,
+    nofollow: false,
+  });
 });
 
 test.run();
