@@ -17,6 +17,10 @@ export interface SiteOptions {
   latencyMs?: number;
   /** The same seed gives the same pages, byte for byte (default 1). */
   seed?: number;
+  /** The Crawl-delay that robots.txt asks for, in ms (default 0: none). */
+  crawlDelayMs?: number;
+  /** The port on 127.0.0.1 (default 0: any free one). */
+  port?: number;
 }
 
 export interface RunningSite {
@@ -34,10 +38,13 @@ const READY_LINE = /^Fixture site: http:\/\/127\.0\.0\.1:(\d+)\//;
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
 export async function startSite(options: SiteOptions = {}): Promise<RunningSite> {
-  const flags = ["--port", "0"];
+  const flags = ["--port", String(options.port ?? 0)];
   if (options.articles !== undefined) flags.push("--articles", String(options.articles));
   if (options.latencyMs !== undefined) flags.push("--latency", String(options.latencyMs));
   if (options.seed !== undefined) flags.push("--seed", String(options.seed));
+  if (options.crawlDelayMs !== undefined) {
+    flags.push("--crawl-delay", String(options.crawlDelayMs));
+  }
 
   // Node itself with tsx's loader, rather than the tsx command: one process, not two, so the
   // pid we signal is the site's. Its stdin is a pipe that only closes when we exit, which the

@@ -1,7 +1,7 @@
 // The fixture site as a program. Lessons start it through startSite() (index.ts); students can run
 // it on its own and point a lesson, curl or a browser at it:
 //
-//   pnpm run site [--port N] [--articles N] [--latency N] [--seed N]
+//   pnpm run site [--port N] [--articles N] [--latency N] [--seed N] [--crawl-delay MS]
 //
 // It prints one line when it is ready to accept connections, and stops on Ctrl-C, on SIGTERM,
 // and when the parent that started it through a pipe goes away.
@@ -39,12 +39,20 @@ const args = startLesson("site", {
     max: 2 ** 32 - 1,
     help: "the same seed gives the same pages",
   },
+  "crawl-delay": {
+    type: "integer",
+    default: 0,
+    min: 0,
+    max: 60_000,
+    help: "ms that robots.txt asks crawlers to wait between requests (Crawl-delay)",
+  },
 });
 const options = {
   port: args.port,
   articles: args.articles,
   latencyMs: args.latency,
   seed: args.seed,
+  crawlDelayMs: args["crawl-delay"],
 };
 const server = createSiteServer(options);
 server.on("error", (error: NodeJS.ErrnoException) => {

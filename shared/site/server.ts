@@ -7,13 +7,14 @@
 //   /                          front page: categories, featured articles, /trouble/
 //   /category/<slug>           the articles of one category
 //   /wiki/<slug>               an article; ?action=history gives its small history page
-//   /trouble/ and what it lists, robots.txt, /private/; anything else is a 404 page
+//   /trouble/ and what it lists, robots.txt, /private/, /wild/ (wild.ts); anything else is a 404
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { REPORT_PDF, ROBOTS_TXT, dataJson } from "./files.ts";
+import { REPORT_PDF, dataJson, robotsTxt } from "./files.ts";
 import { articlePage, categoryPage, historyPage, indexPage, notFoundPage } from "./pages.ts";
 import { HTML, redirect, send } from "./reply.ts";
 import * as trouble from "./trouble.ts";
+import { serveWild } from "./wild.ts";
 import { buildWiki } from "./wiki.ts";
 import type { Wiki } from "./wiki.ts";
 
@@ -23,6 +24,8 @@ export interface SiteServerOptions {
   seed: number;
   /** How long a connection has to send a whole request head (default HEADERS_TIMEOUT_MS). */
   headersTimeoutMs?: number;
+  /** The Crawl-delay that robots.txt asks for, in ms (0: none). */
+  crawlDelayMs?: number;
 }
 
 export const MAX_LATENCY_MS = 10_000;
@@ -40,8 +43,10 @@ export function createSiteServer({
   latencyMs,
   seed,
   headersTimeoutMs = HEADERS_TIMEOUT_MS,
+  crawlDelayMs = 0,
 }: SiteServerOptions): Server {
   const wiki = buildWiki(articles, seed);
+  const robots = robotsTxt(crawlDelayMs);
   // node:http looks for expired connections every connectionsCheckingInterval (30 s by default),
   // so a connection is closed up to that much after its time is up: look every second instead.
   const options = {
@@ -49,7 +54,7 @@ export function createSiteServer({
     connectionsCheckingInterval: Math.min(1_000, headersTimeoutMs),
   };
   return createServer(options, (req, res) => {
-    serve(wiki, latencyMs, req, res).catch((error: unknown) => {
+    serve(wiki, latencyMs, robots, req, res).catch((error: unknown) => {
       // A bug in one handler costs that one response, not the whole site.
       console.error("fixture site:", error);
       if (res.headersSent) res.destroy();
@@ -61,6 +66,7 @@ export function createSiteServer({
 async function serve(
   wiki: Wiki,
   defaultLatencyMs: number,
+  robots: string,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
@@ -80,7 +86,7 @@ async function serve(
     case "/":
       return send(res, 200, HTML, indexPage(wiki));
     case "/robots.txt":
-      return send(res, 200, "text/plain; charset=utf-8", ROBOTS_TXT);
+      return send(res, 200, "text/plain; charset=utf-8", robots);
     case "/trouble/":
       return send(res, 200, HTML, trouble.troublePage());
     case "/private/":
@@ -113,6 +119,7 @@ async function serve(
       return trouble.closeDelimited(res);
   }
 
+  if (path.startsWith("/wild/") && serveWild(res, decodePath(path))) return;
   const category = wiki.categories.find((c) => path === `/category/${c.slug}`);
   if (category) return send(res, 200, HTML, categoryPage(category));
   const article = path.startsWith("/wiki/")
@@ -123,6 +130,15 @@ async function serve(
   }
   if (article) return send(res, 200, HTML, articlePage(article, host));
   send(res, 404, HTML, notFoundPage(path));
+}
+
+/** "/wild/%D1%81..." as "/wild/с..."; a malformed escape stays as it is (and is a 404). */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 /** The ?latency=MS of the URL, capped; the default if there is none; undefined if malformed. */
