@@ -15,25 +15,31 @@ type Option =
       choices?: readonly string[];
       /** What the usage calls the value: "--index DIR" (default NAME). */
       placeholder?: string;
+      /** The flag may be given again and again; its value is the list of them all. */
+      multiple?: boolean;
     }
   | { type: "integer"; help: string; default: number; min: number; max: number }
   | { type: "boolean"; help: string }
-  | { type: "url"; help: string }
+  | { type: "url"; help: string; multiple?: boolean }
   // The arguments that are not flags, joined by spaces: the words of `pnpm run search -- a b`.
   | { type: "words"; help: string; required?: boolean };
 
 type Values<Spec extends Record<string, Option>> = {
-  [Name in keyof Spec]: Spec[Name] extends { type: "integer" }
-    ? number
-    : Spec[Name] extends { type: "boolean" }
-      ? boolean
-      : Spec[Name] extends { type: "url" }
-        ? URL | undefined
-        : Spec[Name] extends { type: "words" }
-          ? string
-          : Spec[Name] extends { default: string }
+  [Name in keyof Spec]: Spec[Name] extends { multiple: true }
+    ? Spec[Name] extends { type: "url" }
+      ? URL[]
+      : string[]
+    : Spec[Name] extends { type: "integer" }
+      ? number
+      : Spec[Name] extends { type: "boolean" }
+        ? boolean
+        : Spec[Name] extends { type: "url" }
+          ? URL | undefined
+          : Spec[Name] extends { type: "words" }
             ? string
-            : string | undefined;
+            : Spec[Name] extends { default: string }
+              ? string
+              : string | undefined;
 };
 
 /**
@@ -94,8 +100,14 @@ export function startLesson<Spec extends Record<string, Option>>(
       options: Object.fromEntries(
         names
           .filter((name) => name !== words)
-          .map((name) => [name, { type: spec[name]!.type === "boolean" ? "boolean" : "string" }]),
-      ) as Record<string, { type: "string" | "boolean" }>,
+          .map((name) => [
+            name,
+            {
+              type: spec[name]!.type === "boolean" ? "boolean" : "string",
+              multiple: isMultiple(spec[name]!),
+            },
+          ]),
+      ) as Record<string, { type: "string" | "boolean"; multiple: boolean }>,
       strict: true,
       allowPositionals: words !== undefined,
     });
@@ -106,7 +118,11 @@ export function startLesson<Spec extends Record<string, Option>>(
   for (const name of names) {
     const option = spec[name]!;
     const given = parsed.values[name];
-    if (option.type === "words") {
+    if (isMultiple(option)) {
+      const all = (given ?? []) as string[];
+      values[name] =
+        option.type === "url" ? all.map((text) => httpUrl(name, text, fail)) : [...all];
+    } else if (option.type === "words") {
       values[name] = parsed.positionals.join(" ");
       if (option.required && parsed.positionals.length === 0)
         fail(`${label(name, option)} is missing`);
@@ -150,7 +166,11 @@ function httpUrl(name: string, text: string, fail: (message: string) => never): 
 function synopsis(name: string, option: Option): string {
   if (option.type === "words")
     return option.required ? label(name, option) : `[${label(name, option)}]`;
-  return `[${label(name, option)}]`;
+  return `[${label(name, option)}]${isMultiple(option) ? "..." : ""}`;
+}
+
+function isMultiple(option: Option): boolean {
+  return (option.type === "string" || option.type === "url") && option.multiple === true;
 }
 
 function label(name: string, option: Option): string {
