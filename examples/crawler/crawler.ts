@@ -1,0 +1,541 @@
+// The crawl: the lecture's five steps (a list of URLs; fetch; read each page; find its links; back
+// to 2), with what a crawler of real sites adds to them.
+//
+// Theory of operation
+//
+// Every URL is discovered once (the seen set), waits in the frontier in a queue of its host, is
+// handed out by one dispatcher, visited, and ends in exactly one outcome of the Tally. The
+// dispatcher starts a visit when all of these allow it:
+//   - fewer than --concurrency visits are under way, and fewer than --per-host on its host;
+//   - the host's robots.txt has been read (the first visit of a host waits for it);
+//   - the host's Crawl-delay since its last request has passed, and any Retry-After it sent;
+//   - fewer than --max-pages URLs have been fetched.
+// 500lines' crawler runs N workers on one asyncio.Queue instead; a queue cannot say "not this
+// host yet", so here one dispatcher hands URLs out and sleeps until something changes: a visit
+// ends, a robots.txt arrives, a delay runs out.
+//
+// A visit fetches the URL (fetcher.ts: HTTP/1.1 over kept-alive connections), and then:
+//   3xx      the Location is a URL discovered at the same depth, remembering the chain that led
+//            to it, so that a loop or a chain longer than --max-redirects ends as an error;
+//   5xx, 429 and the network's errors: tried again after a backoff (1x, 2x, 4x the base) or the
+//            Retry-After the server asked for (which also pauses its whole host), then an error;
+//   2xx HTML the page is read in a worker thread (page.ts): text, links, <meta name=robots>,
+//            digest; links are discovered one level deeper (unless nofollow); a body seen
+//            before is a duplicate (whichever of two twins arrives first is indexed); the text
+//            goes to the index (unless noindex);
+//   the rest not HTML, or an error with its reason.
+//
+// Stopping (Ctrl-C): no new visits start, those under way finish, and what is left stays in the
+// frontier, to be saved for --resume. A second Ctrl-C aborts the visits under way too: their
+// fetches are cancelled and their URLs go back to the frontier, not counted.
+import robotsParserModule from "robots-parser";
+import type { ResponseEvent } from "@async-from-scratch/shared";
+import type { Engine } from "./engine.ts";
+import type { Fetched, Fetcher } from "./fetcher.ts";
+import { decodeContent, type PageInput, type PageResult } from "./page.ts";
+import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
+import type { PageSink } from "./sink.ts";
+import type { Frontier, Item, SeenSet } from "./stores.ts";
+import { normalizeUrl, siteOf } from "./urls.ts";
+
+export interface CrawlOptions {
+  concurrency: number;
+  perHost: number;
+  /** URLs fetched at most, over the whole crawl (resumed runs included). */
+  maxPages: number;
+  /** Links followed from a start URL at most. */
+  maxDepth: number;
+  exclude: RegExp[];
+  maxRedirects: number;
+  /** Tries after the first, for the network's errors, 5xx and 429. */
+  retries: number;
+  /** The first retry waits this long, the next twice as long, and so on. */
+  retryBaseMs: number;
+  timeoutMs: number;
+  maxBodyBytes: number;
+  /** The product token robots.txt groups are matched against. */
+  robotsName: string;
+  /** A longer Crawl-delay or Retry-After is cut to this. */
+  maxDelayMs: number;
+}
+
+/** What the crawl keeps between runs besides the stores (stores.ts). */
+export interface CrawlSummary {
+  startUrls: string[];
+  sites: string[];
+  fetched: number;
+  tally: ReturnType<Tally["toJSON"]>;
+}
+
+export interface CrawlStats {
+  /** URLs fetched (each counted once, however often it was tried). */
+  fetched: number;
+  /** The most visits under way at once. */
+  peakConcurrency: number;
+  robotsFetched: number;
+  retries: number;
+  /** Links to other hosts: counted, never followed, never in the seen set. */
+  offsiteLinks: number;
+  /** Bytes of HTML after decompression. */
+  htmlBytes: number;
+}
+
+export interface Collaborators {
+  engine: Engine;
+  fetcher: Fetcher;
+  frontier: Frontier;
+  seen: SeenSet;
+  digests: SeenSet;
+  sink: PageSink;
+  /** page.ts's readPage, in a worker thread or here. */
+  readPage: (input: PageInput) => Promise<PageResult>;
+  tally: Tally;
+}
+
+// robots-parser is CommonJS, and its types describe the module rather than the function it is.
+interface Robots {
+  isDisallowed(url: string, userAgent: string): boolean | undefined;
+  getCrawlDelay(userAgent: string): number | undefined;
+}
+const robotsParser = robotsParserModule as unknown as (url: string, text: string) => Robots;
+
+interface Host {
+  /** "unknown" until a visit needs it, then "loading", then the rules (or why there are none). */
+  robots: "unknown" | "loading" | { rules: Robots } | { error: string };
+  delayMs: number;
+  /** No request to this host starts before this time (Crawl-delay, Retry-After). */
+  notBefore: number;
+  active: number;
+}
+
+interface Retry {
+  at: number;
+  host: string;
+  item: Item;
+  attempt: number;
+}
+
+// RFC 9309 2.5: a crawler must read at least 500 KiB of a robots.txt; what follows is ignored.
+const ROBOTS_MAX_BYTES = 512 * 1024;
+const ROBOTS_MAX_REDIRECTS = 5;
+
+export class Crawler {
+  readonly stats: CrawlStats = {
+    fetched: 0,
+    peakConcurrency: 0,
+    robotsFetched: 0,
+    retries: 0,
+    offsiteLinks: 0,
+    htmlBytes: 0,
+  };
+  readonly #options: CrawlOptions;
+  readonly #c: Collaborators;
+  readonly #startUrls: string[];
+  readonly #sites: Set<string>;
+  readonly #hosts = new Map<string, Host>();
+  #retries: Retry[] = [];
+  #active = 0; // visits and robots.txt fetches under way
+  #stopping = false;
+  readonly #abort = new AbortController();
+  #changed: (() => void) | null = null;
+
+  /** A new crawl of startUrls (normalized, http), or one resumed from its summary. */
+  constructor(options: CrawlOptions, c: Collaborators, start: string[] | CrawlSummary) {
+    this.#options = options;
+    this.#c = c;
+    if (Array.isArray(start)) {
+      this.#startUrls = start;
+      this.#sites = new Set(start.map(siteOf));
+    } else {
+      this.#startUrls = start.startUrls;
+      this.#sites = new Set(start.sites);
+      this.stats.fetched = start.fetched;
+    }
+  }
+
+  /** URLs waiting (in the frontier, or for a retry). */
+  get queued(): number {
+    return this.#c.frontier.size + this.#retries.length;
+  }
+
+  /** Visits under way. */
+  get active(): number {
+    return this.#active;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Crawls until nothing is left to fetch, --max-pages is reached, or stop(). */
+  async run(): Promise<void> {
+    for (const url of this.#startUrls) this.#discover(url, 0, [], true);
+    for (;;) {
+      const wakeAt = this.#dispatch();
+      const idle = this.#active === 0;
+      if (idle && (this.#stopping || (wakeAt === null && this.#retries.length === 0))) break;
+      // Before sleeping: every visit, robots.txt and timer in flight can wake us (#wake).
+      await this.#waitForChange(wakeAt);
+    }
+    // A stopped crawl keeps its waiting retries, as fresh URLs in the frontier (so not fetched).
+    for (const retry of this.#retries.splice(0)) {
+      this.#c.frontier.push(retry.host, retry.item);
+      this.stats.fetched--;
+    }
+  }
+
+  /** No new visits; those under way finish. */
+  stop(): void {
+    this.#stopping = true;
+    this.#wake();
+  }
+
+  /** Cancels the visits under way too; their URLs go back to the frontier. */
+  abort(): void {
+    this.stop();
+    this.#abort.abort();
+  }
+
+  /** What --resume needs besides the stores. */
+  summary(): CrawlSummary {
+    return {
+      startUrls: this.#startUrls,
+      sites: [...this.#sites],
+      fetched: this.stats.fetched,
+      tally: this.#c.tally.toJSON(),
+    };
+  }
+
+  // ---- dispatching ------------------------------------------------------------------------------
+
+  /**
+   * Starts every visit that may start now. Returns the time when a waiting one may (a delay runs
+   * out), or null if none is waiting for time.
+   */
+  #dispatch(): number | null {
+    const { frontier } = this.#c;
+    const now = this.#c.engine.time();
+    let wakeAt: number | null = null;
+    const later = (at: number) => (wakeAt = wakeAt === null ? at : Math.min(wakeAt, at));
+    if (this.#stopping) return null;
+
+    // Retries first: they were fetched before, so --max-pages has counted them already.
+    for (const retry of [...this.#retries]) {
+      if (this.#active >= this.#options.concurrency) return wakeAt;
+      const host = this.#host(retry.host);
+      if (retry.at > now || host.notBefore > now) {
+        later(Math.max(retry.at, host.notBefore));
+        continue;
+      }
+      if (host.active >= this.#options.perHost) continue;
+      this.#retries.splice(this.#retries.indexOf(retry), 1);
+      this.#start(retry.host, host, retry.item, retry.attempt);
+    }
+
+    for (const key of [...frontier.hosts()]) {
+      const host = this.#host(key);
+      while (this.#active < this.#options.concurrency && host.active < this.#options.perHost) {
+        if (this.stats.fetched >= this.#options.maxPages) return wakeAt;
+        if (host.robots === "unknown") this.#loadRobots(key, host);
+        if (host.robots === "loading") break;
+        if (host.notBefore > now) {
+          later(host.notBefore);
+          break;
+        }
+        const item = frontier.shift(key);
+        if (item === undefined) break;
+        if (!this.#allowed(host, item)) continue; // recorded: robots.txt says no, or has no say
+        this.stats.fetched++;
+        this.#start(key, host, item, 0);
+      }
+      if (this.#active >= this.#options.concurrency) break;
+    }
+    return wakeAt;
+  }
+
+  #start(key: string, host: Host, item: Item, attempt: number): void {
+    this.#active++;
+    host.active++;
+    host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + host.delayMs);
+    this.stats.peakConcurrency = Math.max(this.stats.peakConcurrency, this.#active);
+    this.#visit(key, host, item, attempt)
+      .catch((error: unknown) => {
+        // A bug, not a page's failure (those are recorded in #visit): still one outcome for it.
+        this.#record({ url: item.url, outcome: "error", reason: `crawler bug: ${String(error)}` });
+      })
+      .finally(() => {
+        this.#active--;
+        host.active--;
+        this.#wake();
+      });
+  }
+
+  #host(key: string): Host {
+    let host = this.#hosts.get(key);
+    if (host === undefined) {
+      host = { robots: "unknown", delayMs: 0, notBefore: 0, active: 0 };
+      this.#hosts.set(key, host);
+    }
+    return host;
+  }
+
+  async #waitForChange(wakeAt: number | null): Promise<void> {
+    const woken = new Promise<void>((resolve) => (this.#changed = resolve));
+    if (wakeAt === null) return woken;
+    const timer = new AbortController();
+    const slept = this.#c.engine
+      .sleep(wakeAt - this.#c.engine.time(), timer.signal)
+      .catch(() => {});
+    await Promise.race([woken, slept]);
+    timer.abort(); // the timer, if woken first; the loop keeps no dead timers around
+  }
+
+  #wake(): void {
+    const changed = this.#changed;
+    this.#changed = null;
+    changed?.();
+  }
+
+  // ---- discovering --------------------------------------------------------------------------------
+
+  /** A link (already normalized) found at `depth`; `via` is the redirect chain that led to it. */
+  #discover(url: string, depth: number, via: string[], isStart = false): void {
+    const parsed = new URL(url);
+    if (!isStart && !this.#sites.has(siteOf(parsed))) {
+      this.stats.offsiteLinks++;
+      return;
+    }
+    if (!this.#c.seen.add(url)) return;
+    if (parsed.protocol !== "http:") {
+      this.#record({ url, outcome: "excluded", reason: "https: no TLS here" });
+    } else if (this.#options.exclude.some((pattern) => pattern.test(url))) {
+      this.#record({ url, outcome: "excluded", reason: "--exclude" });
+    } else if (depth > this.#options.maxDepth) {
+      this.#record({ url, outcome: "limit", reason: "--max-depth" });
+    } else {
+      this.#c.frontier.push(parsed.host, { url, depth, via });
+    }
+  }
+
+  #record(entry: Entry): void {
+    this.#c.tally.record(entry);
+  }
+
+  // ---- visiting -----------------------------------------------------------------------------------
+
+  /** Whether robots.txt lets us fetch item; if not, its outcome is recorded. */
+  #allowed(host: Host, item: Item): boolean {
+    const robots = host.robots as { rules: Robots } | { error: string }; // loaded: see #dispatch
+    if ("error" in robots) {
+      this.#record({ url: item.url, outcome: "error", reason: robots.error });
+      return false;
+    }
+    if (robots.rules.isDisallowed(item.url, this.#options.robotsName)) {
+      this.#record({ url: item.url, outcome: "robots.txt" });
+      return false;
+    }
+    return true;
+  }
+
+  async #visit(key: string, host: Host, item: Item, attempt: number): Promise<void> {
+    let fetched: Fetched;
+    try {
+      fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, wantsBody);
+    } catch (error) {
+      if (this.#abort.signal.aborted) {
+        this.stats.fetched--; // not fetched after all: it goes back, uncounted
+        return this.#c.frontier.push(key, item);
+      }
+      if (isTransient(error) && attempt < this.#options.retries) {
+        return this.#retryLater(key, item, attempt, 0);
+      }
+      const reason = reasonOf(error, this.#options.timeoutMs);
+      return this.#record({ url: item.url, outcome: "error", reason });
+    }
+    const { status, headers } = fetched;
+    const entry: Omit<Entry, "outcome"> = { url: item.url, status, ms: fetched.ms };
+
+    if (status === 429 || status >= 500) {
+      const retryAfterMs = retryAfter(headers.get("retry-after"), Date.now());
+      if (attempt < this.#options.retries && retryAfterMs <= this.#options.maxDelayMs) {
+        // The server asked the whole host to slow down, not just this URL.
+        if (retryAfterMs > 0) {
+          host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + retryAfterMs);
+        }
+        return this.#retryLater(key, item, attempt, retryAfterMs);
+      }
+    }
+    if (status >= 300 && status < 400 && headers.has("location")) {
+      return this.#redirect(item, headers.get("location")!, entry);
+    }
+    if (status < 200 || status >= 300) {
+      return this.#record({
+        ...entry,
+        outcome: "error",
+        reason: `HTTP ${status} ${fetched.reason}`,
+      });
+    }
+    if (fetched.body === null) {
+      const type = headers.get("content-type") ?? "no Content-Type";
+      return this.#record({ ...entry, outcome: "not HTML", reason: type });
+    }
+    await this.#read(item, fetched, entry);
+  }
+
+  #retryLater(key: string, item: Item, attempt: number, atLeastMs: number): void {
+    const backoff = this.#options.retryBaseMs * 2 ** attempt;
+    const at = this.#c.engine.time() + Math.max(backoff, atLeastMs);
+    this.stats.retries++;
+    this.#retries.push({ at, host: key, item, attempt: attempt + 1 });
+  }
+
+  #redirect(item: Item, location: string, entry: Omit<Entry, "outcome">): void {
+    const target = normalizeUrl(location, item.url);
+    if (target === null) {
+      const reason = `redirect to an unusable Location: ${JSON.stringify(location)}`;
+      return this.#record({ ...entry, outcome: "error", reason });
+    }
+    const chain = [...item.via, item.url];
+    if (chain.includes(target)) {
+      const loop = [...chain.slice(chain.indexOf(target)), target].map(pathOf).join(" → ");
+      return this.#record({ ...entry, outcome: "error", reason: `redirect loop: ${loop}` });
+    }
+    if (chain.length > this.#options.maxRedirects) {
+      const reason = `more than ${this.#options.maxRedirects} redirects in a row`;
+      return this.#record({ ...entry, outcome: "error", reason });
+    }
+    // A start URL that redirects to another host (http://example.org/ to www.example.com, say)
+    // takes that host along: it is where the site lives now.
+    if (item.depth === 0) this.#sites.add(siteOf(target));
+    this.#record({ ...entry, outcome: "redirected", to: target });
+    this.#discover(target, item.depth, chain);
+  }
+
+  async #read(item: Item, fetched: Fetched, entry: Omit<Entry, "outcome">): Promise<void> {
+    const { headers } = fetched;
+    let page: PageResult;
+    try {
+      page = await this.#c.readPage({
+        url: item.url,
+        body: fetched.body!, // wantsBody() said yes
+        contentType: headers.get("content-type"),
+        contentEncoding: headers.get("content-encoding"),
+        maxBytes: this.#options.maxBodyBytes,
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      return this.#record({ ...entry, outcome: "error", reason });
+    }
+    this.stats.htmlBytes += page.bytes;
+    // X-Robots-Tag says for any response what <meta name="robots"> says inside a page.
+    const tag = (headers.get("x-robots-tag") ?? "").toLowerCase();
+    const noindex = page.noindex || /\b(noindex|none)\b/.test(tag);
+    const nofollow = page.nofollow || /\b(nofollow|none)\b/.test(tag);
+    // A duplicate's links are followed too: relative links on the same body under another path
+    // may lead elsewhere, and which of two twins arrives first must not change what is found.
+    if (!nofollow) {
+      for (const link of page.links) this.#discover(link, item.depth + 1, []);
+    }
+    if (!this.#c.digests.add(page.digest)) {
+      return this.#record({ ...entry, outcome: "duplicate", reason: "same body" });
+    }
+    if (noindex) return this.#record({ ...entry, outcome: "noindex" });
+    const duplicate = await this.#c.sink.add({ url: item.url, title: page.title, text: page.text });
+    this.#record({ ...entry, outcome: duplicate ? "duplicate" : "indexed" });
+  }
+
+  // ---- robots.txt ---------------------------------------------------------------------------------
+
+  /**
+   * Reads the host's robots.txt, as RFC 9309 says: a 2xx gives the rules; a 4xx means there are
+   * none (everything allowed); a 5xx or a network error, after the usual retries, means the host
+   * cannot say, so nothing is fetched from it (each of its URLs ends as an error that says why).
+   */
+  #loadRobots(key: string, host: Host): void {
+    host.robots = "loading";
+    this.#active++;
+    this.#fetchRobots(key)
+      .then(
+        (text) => {
+          const rules = robotsParser(`http://${key}/robots.txt`, text);
+          host.robots = { rules };
+          const delay = rules.getCrawlDelay(this.#options.robotsName);
+          if (delay !== undefined && delay > 0) {
+            // The fetch of robots.txt was a request too: the first page waits its delay.
+            host.delayMs = Math.min(delay * 1000, this.#options.maxDelayMs);
+            host.notBefore = this.#c.engine.time() + host.delayMs;
+          }
+        },
+        (error: unknown) => {
+          // Stopped while it loaded: the next run asks again.
+          if (this.#abort.signal.aborted) host.robots = "unknown";
+          else host.robots = { error: `robots.txt: ${reasonOf(error, this.#options.timeoutMs)}` };
+        },
+      )
+      .finally(() => {
+        this.#active--;
+        this.#wake();
+      });
+  }
+
+  /** The text of robots.txt ("" for none), following redirects and retrying as pages do. */
+  async #fetchRobots(key: string): Promise<string> {
+    let url = new URL(`http://${key}/robots.txt`);
+    for (let attempt = 0, redirects = 0; ;) {
+      let fetched: Fetched | undefined;
+      let failure: unknown;
+      try {
+        fetched = await this.#c.fetcher.fetch(url, this.#abort.signal);
+        this.stats.robotsFetched++;
+      } catch (error) {
+        if (this.#abort.signal.aborted || !isTransient(error)) throw error;
+        failure = error;
+      }
+      const status = fetched?.status ?? 0;
+      if (fetched !== undefined && status >= 200 && status < 300) {
+        const body = decodeContent(
+          fetched.body!,
+          fetched.headers.get("content-encoding"),
+          64 * ROBOTS_MAX_BYTES, // gzip of a 500 KiB file of spaces is 1 KiB: decompress a bounded amount
+        );
+        return new TextDecoder().decode(body.subarray(0, ROBOTS_MAX_BYTES));
+      }
+      const location = fetched?.headers.get("location");
+      if (status >= 300 && status < 400 && location && redirects++ < ROBOTS_MAX_REDIRECTS) {
+        const target = normalizeUrl(location, url);
+        if (target === null || !target.startsWith("http:")) return "";
+        url = new URL(target);
+        continue;
+      }
+      if (status >= 400 && status < 500 && status !== 429) return "";
+      if (attempt++ >= this.#options.retries) {
+        throw failure ?? new Error(`HTTP ${status} ${fetched?.reason ?? ""}`.trim());
+      }
+      const wait = retryAfter(fetched?.headers.get("retry-after"), Date.now());
+      await this.#c.engine.sleep(
+        Math.max(this.#options.retryBaseMs * 2 ** (attempt - 1), Math.min(wait, 60_000)),
+        this.#abort.signal,
+      );
+    }
+  }
+}
+
+/** Read the body of 2xx answers that are HTML; of anything else, only the head matters. */
+function wantsBody(head: ResponseEvent): boolean {
+  if (head.status < 200 || head.status >= 300) return false;
+  const type = (head.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  return type === "text/html" || type === "application/xhtml+xml";
+}
+
+/** Retry-After as milliseconds: "120" (seconds) or an HTTP date; 0 if absent or unreadable. */
+export function retryAfter(value: string | undefined, nowMs: number): number {
+  if (value === undefined) return 0;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? 0 : Math.max(0, date - nowMs);
+}
+
+function pathOf(url: string): string {
+  const { pathname, search } = new URL(url);
+  return pathname + search;
+}

@@ -1,0 +1,321 @@
+// The seam between the crawl and whatever moves its bytes: connect, send, recv and close a TCP
+// connection; sleep; time out; resolve a host name; catch Ctrl-C; run tasks in worker threads.
+// The crawl (crawler.ts, fetcher.ts) is written once against this interface, and runs on either
+// engine:
+//
+//   scratch  our own event loop (shared/loop), on the native module's non-blocking sockets and
+//            epoll: what lessons 2-6 built, grown up. Host names are resolved by getaddrinfo in a
+//            worker thread, since getaddrinfo blocks (dns.ts).
+//   node     Node's own loop: net.Socket, setTimeout, dns.lookup (libuv runs getaddrinfo in its
+//            thread pool), process.on("SIGINT"). What libuv does for us, for comparison.
+//
+// The seam is small on purpose: seven verbs are all a crawler asks of its I/O, and a third engine
+// (io_uring, say) would only have to provide these.
+import { connect as netConnect, type Socket as NetSocket } from "node:net";
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { SIGINT, SIGTERM, Socket, IPPROTO_TCP, TCP_NODELAY } from "@async-from-scratch/native";
+import { EventLoop, WorkerPool } from "@async-from-scratch/shared/loop";
+
+export type EngineName = "scratch" | "node";
+export const ENGINES: readonly EngineName[] = ["scratch", "node"];
+
+/** One TCP connection. Every wait takes a signal, which aborts it with the signal's reason. */
+export interface Connection {
+  /** Sends all of data. */
+  send(data: Uint8Array, signal: AbortSignal): Promise<void>;
+  /** The next bytes that arrive; empty once the peer has closed its side. */
+  recv(signal: AbortSignal): Promise<Uint8Array>;
+  /** Closes at once; harmless twice. */
+  close(): void;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  /** Milliseconds, monotonic. */
+  time(): number;
+  /** An IPv4 address for the host name (an address is its own answer), without blocking. */
+  resolve(host: string): Promise<string>;
+  connect(address: string, port: number, signal: AbortSignal): Promise<Connection>;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Runs work with a signal that aborts with a TimeoutError (code ETIMEDOUT) after ms. */
+  withTimeout<T>(
+    ms: number,
+    work: (signal: AbortSignal) => Promise<T>,
+    parent?: AbortSignal,
+  ): Promise<T>;
+  /** Calls handler on SIGINT and SIGTERM, in the engine's loop; returns what undoes it. */
+  onSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void;
+  /** A pool of worker threads whose answers wake this engine's loop; close() stops it. */
+  pool(moduleUrl: URL, size: number): WorkerPool;
+  /** Runs main on the engine's loop and settles with it. */
+  run<T>(main: () => Promise<T>): Promise<T>;
+  /**
+   * Frees what the engine holds: its pools' threads, its loop. After run(): a thread's end is
+   * an event of Node's loop, which ours keeps asleep while it runs.
+   */
+  close(): Promise<void>;
+}
+
+export function createEngine(name: EngineName): Engine {
+  return name === "scratch" ? new ScratchEngine() : new NodeEngine();
+}
+
+// recv() asks for up to this much at a time: a typical page in one or two calls.
+const RECV_SIZE = 64 * 1024;
+
+// ---- scratch: our loop, our sockets ------------------------------------------------------------
+
+class ScratchEngine implements Engine {
+  readonly name = "scratch";
+  readonly loop = new EventLoop();
+  readonly #pools: WorkerPool[] = [];
+  #dns: WorkerPool | null = null;
+
+  time(): number {
+    return this.loop.time();
+  }
+
+  async resolve(host: string): Promise<string> {
+    if (isIP(host) === 4) return host;
+    // One thread for every lookup, started on the first name: a crawl of 127.0.0.1 needs none.
+    this.#dns ??= this.pool(new URL("./dns.ts", import.meta.url), 1);
+    const [address] = await this.#dns.run<string[]>("getaddrinfo", host);
+    return address!; // getaddrinfo throws rather than answer nothing
+  }
+
+  async connect(address: string, port: number, signal: AbortSignal): Promise<Connection> {
+    const sock = new Socket();
+    try {
+      sock.setBlocking(false);
+      // One small write per request, then we wait for the answer: Nagle's delay would only hold
+      // the request back (Node's http sets noDelay for the same reason).
+      sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);
+      await this.loop.connect(sock, [address, port], signal);
+    } catch (error) {
+      sock.close();
+      throw error;
+    }
+    const loop = this.loop;
+    return {
+      send: (data, signal) => loop.sendAll(sock, data, signal),
+      recv: (signal) => loop.recv(sock, RECV_SIZE, signal),
+      close: () => sock.close(),
+    };
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.loop.sleep(ms, signal);
+  }
+
+  withTimeout<T>(ms: number, work: (signal: AbortSignal) => Promise<T>, parent?: AbortSignal) {
+    return this.loop.withTimeout(ms, work, parent);
+  }
+
+  onSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
+    // Through the loop's self-pipe: a process.on("SIGINT") handler would wait for Node's loop,
+    // which does not run while ours sleeps in epoll_wait.
+    this.loop.addSignalHandler(SIGINT, () => handler("SIGINT"));
+    this.loop.addSignalHandler(SIGTERM, () => handler("SIGTERM"));
+    return () => {
+      this.loop.removeSignalHandler(SIGINT);
+      this.loop.removeSignalHandler(SIGTERM);
+    };
+  }
+
+  pool(moduleUrl: URL, size: number): WorkerPool {
+    const pool = new WorkerPool(this.loop, moduleUrl, size);
+    this.#pools.push(pool);
+    return pool;
+  }
+
+  run<T>(main: () => Promise<T>): Promise<T> {
+    return this.loop.run(main());
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#pools.map((pool) => pool.close()));
+    this.loop.close();
+  }
+}
+
+// ---- node: libuv's loop, Node's sockets ----------------------------------------------------------
+
+class NodeEngine implements Engine {
+  readonly name = "node";
+  readonly #pools: WorkerPool[] = [];
+
+  time(): number {
+    return performance.now();
+  }
+
+  async resolve(host: string): Promise<string> {
+    if (isIP(host) === 4) return host;
+    return (await lookup(host, { family: 4 })).address;
+  }
+
+  connect(address: string, port: number, signal: AbortSignal): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const socket = netConnect({ host: address, port, noDelay: true });
+      const onAbort = () => {
+        socket.destroy();
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      socket.once("error", (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      });
+      socket.once("connect", () => {
+        signal.removeEventListener("abort", onAbort);
+        socket.removeAllListeners("error");
+        resolve(new NodeConnection(socket));
+      });
+    });
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  async withTimeout<T>(
+    ms: number,
+    work: (signal: AbortSignal) => Promise<T>,
+    parent?: AbortSignal,
+  ): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(timeoutError(ms)), ms);
+    const onParentAbort = () => controller.abort(parent!.reason);
+    if (parent?.aborted) onParentAbort();
+    else parent?.addEventListener("abort", onParentAbort, { once: true });
+    try {
+      return await work(controller.signal);
+    } finally {
+      clearTimeout(timer);
+      parent?.removeEventListener("abort", onParentAbort);
+    }
+  }
+
+  onSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
+    process.on("SIGINT", handler);
+    process.on("SIGTERM", handler);
+    return () => {
+      process.off("SIGINT", handler);
+      process.off("SIGTERM", handler);
+    };
+  }
+
+  pool(moduleUrl: URL, size: number): WorkerPool {
+    const pool = new WorkerPool(null, moduleUrl, size);
+    this.#pools.push(pool);
+    return pool;
+  }
+
+  run<T>(main: () => Promise<T>): Promise<T> {
+    return main();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#pools.map((pool) => pool.close()));
+  }
+}
+
+/** The error our loop's withTimeout aborts with, made the same way: code ETIMEDOUT. */
+function timeoutError(ms: number): Error {
+  const error = new Error(`timeout(${ms} ms): Connection timed out (ETIMEDOUT)`);
+  return Object.assign(error, { name: "TimeoutError", code: "ETIMEDOUT" });
+}
+
+/**
+ * net.Socket pushes data at us as 'data' events; the crawl pulls it with recv(). So each chunk
+ * waits here, and the socket is paused until the chunk is taken: backpressure, as a recv() that
+ * is not called leaves bytes in the kernel.
+ */
+class NodeConnection implements Connection {
+  readonly #socket: NetSocket;
+  readonly #chunks: Buffer[] = [];
+  #ended = false;
+  #error: Error | null = null;
+  #wake: (() => void) | null = null;
+
+  constructor(socket: NetSocket) {
+    this.#socket = socket;
+    socket.on("data", (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      socket.pause();
+      this.#wakeUp();
+    });
+    socket.on("end", () => {
+      this.#ended = true;
+      this.#wakeUp();
+    });
+    socket.on("error", (error) => {
+      this.#error = error;
+      this.#wakeUp();
+    });
+  }
+
+  send(data: Uint8Array, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#error !== null) return reject(this.#error);
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#socket.write(data, (error) => {
+        signal.removeEventListener("abort", onAbort);
+        if (error) reject(this.#error ?? error);
+        else resolve();
+      });
+    });
+  }
+
+  async recv(signal: AbortSignal): Promise<Uint8Array> {
+    while (this.#chunks.length === 0 && !this.#ended && this.#error === null) {
+      await this.#wait(signal);
+    }
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined) {
+      if (this.#chunks.length === 0) this.#socket.resume();
+      return chunk;
+    }
+    if (this.#error !== null) throw this.#error;
+    return new Uint8Array(0);
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #wait(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        this.#wake = null;
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#wake = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+    });
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+}

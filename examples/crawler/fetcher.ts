@@ -1,0 +1,220 @@
+// HTTP/1.1 GET over an engine's connections, kept alive: one connection carries request after
+// request to its host, so a crawl of 1,000 pages opens a handful of connections, not 1,000
+// handshakes (and the server keeps no TIME_WAIT per page). The sans-I/O ResponseParser
+// (shared/http.ts) says where each response ends and whether the connection may carry the next
+// one (`mustClose`); startNextCycle() starts the next response on the same parser.
+//
+// The crawler decides how many requests go to a host at once (--per-host), so a host never has
+// more connections than that: an idle one is reused, else a new one is opened.
+//
+// Two failures are the connection's, not the page's, and are retried at once on a new connection:
+// a kept-alive connection that the server closed while it sat idle (its first recv is an EOF or a
+// reset, before any byte of a response). Every other failure is the caller's to judge.
+import { ResponseParser, buildRequest, NEED_DATA, PAUSED } from "@async-from-scratch/shared";
+import type { ResponseEvent } from "@async-from-scratch/shared";
+import type { Connection, Engine } from "./engine.ts";
+
+export interface FetcherOptions {
+  /** For the whole request: connect, send, and the response to its last byte. */
+  timeoutMs: number;
+  /** A longer body is an error (ProtocolError "body exceeds N bytes"), not read to its end. */
+  maxBodyBytes: number;
+  userAgent: string;
+}
+
+export interface Fetched {
+  status: number;
+  reason: string;
+  headers: Map<string, string>;
+  /** The body as sent (still gzipped, if it was); null when the caller did not want it. */
+  body: Uint8Array | null;
+  /** Bytes that arrived on the wire for this response, head included. */
+  wireBytes: number;
+  /** From the start of the request to the end of the response. */
+  ms: number;
+}
+
+/** Counts over every request, for the report. */
+export interface FetcherStats {
+  requests: number;
+  connections: number;
+  /** Requests sent on a connection that had carried one before. */
+  reused: number;
+  /** Kept-alive connections found closed by the server, and the request sent again. */
+  stale: number;
+  wireBytes: number;
+}
+
+// A body we do not want (a PDF, say) is still read if it is this small, so that the connection
+// stays usable; a larger one costs less as a new connection than as bytes read for nothing.
+const DRAIN_LIMIT = 64 * 1024;
+
+interface Kept {
+  connection: Connection;
+  parser: ResponseParser;
+  requests: number;
+}
+
+interface Host {
+  /** The address, resolved once per host (a rejected promise keeps its error for every URL). */
+  address: Promise<string>;
+  port: number;
+  idle: Kept[];
+}
+
+export class Fetcher {
+  readonly stats: FetcherStats = { requests: 0, connections: 0, reused: 0, stale: 0, wireBytes: 0 };
+  readonly #engine: Engine;
+  readonly #options: FetcherOptions;
+  readonly #hosts = new Map<string, Host>();
+
+  constructor(engine: Engine, options: FetcherOptions) {
+    this.#engine = engine;
+    this.#options = options;
+  }
+
+  /**
+   * GETs url. wantBody looks at the head and says whether to read the body; `signal` aborts the
+   * whole request (a stopping crawl), as the timeout does.
+   */
+  fetch(
+    url: URL,
+    signal: AbortSignal,
+    wantBody: (head: ResponseEvent) => boolean = () => true,
+  ): Promise<Fetched> {
+    return this.#engine.withTimeout(
+      this.#options.timeoutMs,
+      async (signal) => {
+        const host = this.#host(url);
+        const started = this.#engine.time();
+        for (;;) {
+          const kept = host.idle.pop() ?? (await this.#open(host, signal));
+          const reused = kept.requests > 0;
+          const wire = { bytes: 0 };
+          try {
+            const fetched = await this.#exchange(kept, url, signal, wantBody, wire);
+            return { ...fetched, ms: this.#engine.time() - started };
+          } catch (error) {
+            kept.connection.close();
+            if (reused && wire.bytes === 0 && !signal.aborted) {
+              this.stats.stale++;
+              continue; // the server had closed it while idle: a new connection, once
+            }
+            throw error;
+          } finally {
+            this.stats.wireBytes += wire.bytes;
+          }
+        }
+      },
+      signal,
+    );
+  }
+
+  /** Closes every idle connection. */
+  close(): void {
+    for (const host of this.#hosts.values()) {
+      for (const kept of host.idle.splice(0)) kept.connection.close();
+    }
+  }
+
+  #host(url: URL): Host {
+    let host = this.#hosts.get(url.host);
+    if (host === undefined) {
+      const address = this.#engine.resolve(url.hostname);
+      address.catch(() => {}); // its error is handed to each fetch that awaits it
+      host = { address, port: Number(url.port || 80), idle: [] };
+      this.#hosts.set(url.host, host);
+    }
+    return host;
+  }
+
+  async #open(host: Host, signal: AbortSignal): Promise<Kept> {
+    const connection = await this.#engine.connect(await host.address, host.port, signal);
+    this.stats.connections++;
+    const parser = new ResponseParser({ maxBodyBytes: this.#options.maxBodyBytes });
+    return { connection, parser, requests: 0 };
+  }
+
+  async #exchange(
+    kept: Kept,
+    url: URL,
+    signal: AbortSignal,
+    wantBody: (head: ResponseEvent) => boolean,
+    wire: { bytes: number },
+  ): Promise<Omit<Fetched, "ms">> {
+    const { connection, parser } = kept;
+    const request = buildRequest(url, {
+      httpVersion: "1.1",
+      headers: {
+        "User-Agent": this.#options.userAgent,
+        Accept: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+        "Accept-Encoding": "gzip, deflate",
+      },
+    });
+    this.stats.requests++;
+    if (kept.requests++ > 0) this.stats.reused++;
+    await connection.send(request, signal);
+
+    let head: ResponseEvent | undefined;
+    let keep = true; // false: the body is not wanted, and not worth reading either
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const event = parser.nextEvent();
+      if (event === NEED_DATA) {
+        const data = await connection.recv(signal);
+        wire.bytes += data.length;
+        parser.receiveData(data);
+        continue;
+      }
+      if (event === PAUSED) throw new Error("the parser paused before the end of a response");
+      if (event.type === "response") {
+        head = event;
+        if (!wantBody(head)) {
+          const length = Number(head.headers.get("content-length") ?? Infinity);
+          keep = false;
+          if (!(length <= DRAIN_LIMIT)) break; // chunked, until-eof, or large: close instead
+        }
+      } else if (event.type === "data") {
+        // A view the parser never writes to again (shared/http.ts), so no copy until the end.
+        if (keep) chunks.push(event.data);
+        size += event.data.length;
+      } else {
+        if (parser.mustClose) {
+          connection.close();
+        } else {
+          parser.startNextCycle("GET");
+          this.#hosts.get(url.host)!.idle.push(kept);
+        }
+        return {
+          status: head!.status, // "end" always comes after "response"
+          reason: head!.reason,
+          headers: head!.headers,
+          body: keep ? concat(chunks, size) : null,
+          wireBytes: wire.bytes,
+        };
+      }
+    }
+    // Broke out early: the body is not wanted and not drained, so this connection is done.
+    connection.close();
+    return {
+      status: head.status,
+      reason: head.reason,
+      headers: head.headers,
+      body: null,
+      wireBytes: wire.bytes,
+    };
+  }
+}
+
+// One fresh buffer of exactly the body's size: it may be handed to a worker thread whole
+// (transferred, not copied), which a slice of Node's shared Buffer pool could never be.
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
+}

@@ -1,0 +1,100 @@
+// From a response body to what the crawl needs of it, with no I/O, so that it can run in a worker
+// thread (tasks.ts) as well as in the loop's thread: undo the Content-Encoding (gzip, deflate),
+// find the charset (BOM, header, <meta>), decode, parse (title, text, links, <meta name=robots>),
+// put each link in its one spelling (urls.ts), and take a digest of the body, by which identical
+// pages under different URLs are indexed once.
+import { createHash } from "node:crypto";
+import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
+import { parsePage, sniffCharset } from "@async-from-scratch/shared/html";
+import { normalizeUrl } from "./urls.ts";
+
+export interface PageInput {
+  url: string;
+  /** The body as it came, still compressed if it was. */
+  body: Uint8Array;
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+  /** Cap on the decompressed size: a few KiB of gzip can inflate to gigabytes. */
+  maxBytes: number;
+}
+
+export interface PageResult {
+  title: string;
+  text: string;
+  /** Absolute http(s) links in their one spelling, each once, in page order. */
+  links: string[];
+  noindex: boolean;
+  nofollow: boolean;
+  /** "windows-1251 from header" */
+  charset: string;
+  /** SHA-1 of the decompressed body, base64. */
+  digest: string;
+  /** Size of the decompressed body. */
+  bytes: number;
+}
+
+export function readPage(input: PageInput): PageResult {
+  const body = decodeContent(input.body, input.contentEncoding, input.maxBytes);
+  const { charset, from } = sniffCharset(body, input.contentType);
+  const page = parsePage(new TextDecoder(charset).decode(body), input.url);
+  const links = new Set<string>();
+  for (const link of page.links) {
+    const normal = normalizeUrl(link);
+    if (normal !== null) links.add(normal);
+  }
+  return {
+    title: page.title,
+    text: page.text,
+    links: [...links],
+    noindex: page.robots.noindex,
+    nofollow: page.robots.nofollow,
+    charset: `${charset} from ${from}`,
+    digest: createHash("sha1").update(body).digest("base64"),
+    bytes: body.length,
+  };
+}
+
+/**
+ * The body with its Content-Encoding undone ("gzip", "deflate", "br", or a list of them, applied
+ * in order and so undone from the last). An Error for a coding we do not know or bytes that do
+ * not decode, or past maxBytes.
+ */
+export function decodeContent(
+  body: Uint8Array,
+  contentEncoding: string | undefined,
+  maxBytes: number,
+): Uint8Array {
+  const codings = (contentEncoding ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== "" && coding !== "identity");
+  let bytes = body;
+  const options = { maxOutputLength: maxBytes };
+  for (const coding of codings.reverse()) {
+    try {
+      if (coding === "gzip" || coding === "x-gzip") bytes = gunzipSync(bytes, options);
+      else if (coding === "br") bytes = brotliDecompressSync(bytes, options);
+      else if (coding === "deflate") bytes = inflateDeflate(bytes, options);
+      else throw new Error(`unknown Content-Encoding: ${coding}`);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ERR_BUFFER_TOO_LARGE") {
+        throw new Error(`body exceeds ${maxBytes} bytes once decompressed`);
+      }
+      if (code?.startsWith("Z_")) {
+        throw new Error(`bad ${coding} body: ${(error as Error).message}`);
+      }
+      throw error;
+    }
+  }
+  return bytes;
+}
+
+// "deflate" is the zlib format (RFC 9110 8.4.1.2), but some servers send raw deflate without the
+// zlib header; browsers accept both, so do we. A zlib stream starts with 0x78 (32 KiB window).
+function inflateDeflate(bytes: Uint8Array, options: { maxOutputLength: number }): Uint8Array {
+  return (bytes[0]! & 0x0f) === 8 && (bytes[0]! * 256 + bytes[1]!) % 31 === 0
+    ? inflateSync(bytes, options)
+    : inflateRawSync(bytes, options);
+}

@@ -1,0 +1,202 @@
+// What a crawl remembers, behind three small interfaces, so that each can move out of this
+// process's memory without the crawl changing (issue 15 takes the crawl to a million pages and to
+// several processes sharing one frontier):
+//
+//   Frontier   URLs waiting to be fetched, a queue per host (so that one slow or polite host never
+//              holds up the others). In memory here; on disk as queue segments, or in Redis as a
+//              list per host and a set of hosts with work.
+//   SeenSet    every URL discovered, so that none is queued twice; and, as a second one, the
+//              digest of every body indexed, so that identical pages are indexed once. In memory a
+//              Set; on disk a compact hash table; in Redis SADD, which says "new" or "not" at once.
+//   PageSink   where pages go: the search index, written by its own thread (sink.ts).
+//
+// saveCrawl() and loadCrawl() put a stopped crawl on disk and take it back (--resume).
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** A URL waiting in the frontier. */
+export interface Item {
+  url: string;
+  /** Links followed from a start URL to get here (a redirect is not a link: same depth). */
+  depth: number;
+  /** The URLs that redirected to this one, oldest first: for the cap on a chain, and loops. */
+  via: string[];
+}
+
+export interface Frontier {
+  /** Queues item behind the others of its host ("127.0.0.1:8080"). */
+  push(host: string, item: Item): void;
+  /** The oldest item of host, or undefined if it has none. */
+  shift(host: string): Item | undefined;
+  /** The hosts that have items waiting, in the order they first got one. */
+  hosts(): Iterable<string>;
+  readonly size: number;
+  /** Every item waiting, host by host: for saving. */
+  items(): Iterable<[host: string, item: Item]>;
+}
+
+export interface SeenSet {
+  /** Adds key; true if it was not there before. */
+  add(key: string): boolean;
+  readonly size: number;
+  keys(): Iterable<string>;
+}
+
+export class MemoryFrontier implements Frontier {
+  // Per host a list and the index of its head: shift() from an array is O(n), this is O(1).
+  readonly #queues = new Map<string, { items: Item[]; head: number }>();
+  #size = 0;
+
+  push(host: string, item: Item): void {
+    let queue = this.#queues.get(host);
+    if (queue === undefined) {
+      queue = { items: [], head: 0 };
+      this.#queues.set(host, queue);
+    }
+    queue.items.push(item);
+    this.#size++;
+  }
+
+  shift(host: string): Item | undefined {
+    const queue = this.#queues.get(host);
+    if (queue === undefined) return undefined;
+    const item = queue.items[queue.head]!; // a queue in the map is never empty
+    queue.items[queue.head++] = undefined!; // let it be collected
+    this.#size--;
+    if (queue.head === queue.items.length) this.#queues.delete(host);
+    else if (queue.head * 2 > queue.items.length && queue.head > 1024) {
+      queue.items = queue.items.slice(queue.head);
+      queue.head = 0;
+    }
+    return item;
+  }
+
+  hosts(): Iterable<string> {
+    return this.#queues.keys();
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  *items(): Iterable<[string, Item]> {
+    for (const [host, queue] of this.#queues) {
+      for (let i = queue.head; i < queue.items.length; i++) yield [host, queue.items[i]!];
+    }
+  }
+}
+
+export class MemorySeenSet implements SeenSet {
+  readonly #keys = new Set<string>();
+
+  add(key: string): boolean {
+    if (this.#keys.has(key)) return false;
+    this.#keys.add(key);
+    return true;
+  }
+
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  keys(): Iterable<string> {
+    return this.#keys;
+  }
+}
+
+// ---- a stopped crawl on disk ------------------------------------------------------------------
+
+/** Bumped whenever the files below change meaning: --resume refuses another version. */
+export const STATE_VERSION = 1;
+
+export interface SavedCrawl<Summary> {
+  /** Whatever the crawler needs besides the stores: its start URLs, counts, and so on. */
+  summary: Summary;
+  frontier: Frontier;
+  seen: SeenSet;
+  digests: SeenSet;
+}
+
+// One file per store, a line per entry, so that a million URLs stream out and back in without
+// one giant JSON string. state.json is written last: a folder without it was never finished.
+const FILES = {
+  state: "state.json",
+  frontier: "frontier.jsonl",
+  seen: "seen.txt",
+  digests: "digests.txt",
+};
+
+/**
+ * Writes the crawl into dir, replacing what was there only once all of it is written: into
+ * dir.tmp first, then renamed (a crash halfway leaves the previous save whole).
+ */
+export function saveCrawl<Summary>(dir: string, crawl: SavedCrawl<Summary>): void {
+  const temporary = `${dir}.tmp`;
+  rmSync(temporary, { recursive: true, force: true });
+  mkdirSync(temporary, { recursive: true });
+  writeLines(
+    join(temporary, FILES.frontier),
+    (function* () {
+      for (const [host, item] of crawl.frontier.items()) yield JSON.stringify({ host, ...item });
+    })(),
+  );
+  writeLines(join(temporary, FILES.seen), crawl.seen.keys());
+  writeLines(join(temporary, FILES.digests), crawl.digests.keys());
+  const state = { version: STATE_VERSION, summary: crawl.summary };
+  writeFileSync(join(temporary, FILES.state), `${JSON.stringify(state, null, 2)}\n`);
+  const previous = `${dir}.old`;
+  rmSync(previous, { recursive: true, force: true });
+  if (existsSync(dir)) renameSync(dir, previous);
+  renameSync(temporary, dir);
+  rmSync(previous, { recursive: true, force: true });
+}
+
+/** The crawl saved in dir, into fresh in-memory stores; an Error that says why if there is none. */
+export function loadCrawl<Summary>(dir: string): SavedCrawl<Summary> {
+  const statePath = join(dir, FILES.state);
+  if (!existsSync(statePath)) {
+    throw new Error(`no saved crawl in ${dir}: nothing to resume (start one without --resume)`);
+  }
+  const state = JSON.parse(readFileSync(statePath, "utf8")) as {
+    version: number;
+    summary: Summary;
+  };
+  if (state.version !== STATE_VERSION) {
+    throw new Error(
+      `the crawl saved in ${dir} has format ${state.version}, this crawler reads ${STATE_VERSION}: ` +
+        "start a new crawl without --resume",
+    );
+  }
+  const frontier = new MemoryFrontier();
+  for (const line of readLines(join(dir, FILES.frontier))) {
+    const { host, ...item } = JSON.parse(line) as Item & { host: string };
+    frontier.push(host, item);
+  }
+  const seen = new MemorySeenSet();
+  for (const line of readLines(join(dir, FILES.seen))) seen.add(line);
+  const digests = new MemorySeenSet();
+  for (const line of readLines(join(dir, FILES.digests))) digests.add(line);
+  return { summary: state.summary, frontier, seen, digests };
+}
+
+// Sync writes on purpose: this runs once, at the end of a crawl, when the loop has nothing else
+// to do; and Node's async fs would need Node's loop, which ours keeps asleep (shared/loop).
+function writeLines(path: string, lines: Iterable<string>): void {
+  let batch: string[] = [];
+  writeFileSync(path, "");
+  for (const line of lines) {
+    batch.push(line);
+    if (batch.length === 10_000) {
+      writeFileSync(path, `${batch.join("\n")}\n`, { flag: "a" });
+      batch = [];
+    }
+  }
+  if (batch.length > 0) writeFileSync(path, `${batch.join("\n")}\n`, { flag: "a" });
+}
+
+function readLines(path: string): string[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line !== "");
+}

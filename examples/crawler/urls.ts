@@ -1,0 +1,52 @@
+// One spelling per page. A crawler meets the same page under many spellings ("../wiki/x",
+// "/wiki/x#top", "http://Host:80/wiki//x", "/wiki/%d1%81" and "/wiki/с"), and its seen set only
+// works if they all become one string. The WHATWG URL parser (new URL) does most of it, as a
+// browser would: relative references and <base>, dot segments ("a/./b/../c"), the scheme's
+// default port, lower-case scheme and host, IDN hosts as punycode, non-ASCII paths percent-encoded
+// as UTF-8, backslashes as slashes. What is left is RFC 3986's normalisation (6.2.2), which the
+// parser does not do: percent-escapes in upper case, unreserved characters unescaped; and what
+// crawlers add to it: no fragment, no empty "?", one slash where a link has two.
+//
+// Not done, on purpose: sorting or dropping query parameters (?a=1&b=2 and ?b=2&a=1 may be two
+// pages, and ?utm_source= tracking is site-specific), lower-casing paths (Unix servers tell /A
+// from /a), and "/index.html" as "/" (a server need not agree). Query text on a page in another
+// charset is encoded as UTF-8 here, where a browser would use the page's charset.
+
+/** The one spelling of the http(s) URL that href means on a page at base; null if none. */
+export function normalizeUrl(href: string, base?: string | URL): string | null {
+  let url: URL;
+  try {
+    url = new URL(href, base);
+  } catch {
+    return null; // "http://[oops", or a relative href with no base
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null; // mailto:, javascript:
+  if (url.hostname === "") return null;
+  url.hash = "";
+  url.username = url.password = ""; // credentials in a link are never ours to send
+  // "//" inside a path: one slash, as nginx's merge_slashes (on by default) serves it anyway.
+  url.pathname = normalizeEscapes(url.pathname.replace(/\/{2,}/g, "/"));
+  url.search = url.search === "?" ? "" : normalizeEscapes(url.search);
+  return url.href;
+}
+
+// RFC 3986 2.3 and 6.2.2.2: "%7e" and "~" are the same character, and "%7e" and "%7E" the same
+// escape. Unreserved characters are unescaped, every other escape is upper-cased; reserved ones
+// ("%2F", "%3F") stay escaped, since unescaping them would change what the URL says.
+function normalizeEscapes(text: string): string {
+  return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(char) ? char : `%${hex.toUpperCase()}`;
+  });
+}
+
+/**
+ * The site a URL belongs to, for staying on the start hosts: the host without "www.", with its
+ * port when that is not the scheme's default. "http://www.Example.org:80/a" and
+ * "http://example.org/b" are one site; "http://example.org:8080/" is another.
+ */
+export function siteOf(url: string | URL): string {
+  const { hostname, port } = typeof url === "string" ? new URL(url) : url;
+  const host = hostname.startsWith("www.") ? hostname.slice(4) : hostname;
+  return port === "" ? host : `${host}:${port}`; // URL leaves port "" when it is the default
+}

@@ -1,0 +1,208 @@
+// The crawler's pieces without a network: link normalisation (every spelling of a page becomes
+// one string), the site a URL belongs to, decompression and its limits, reading a page in any
+// charset, Retry-After, the reasons errors are reported with, and the stores saved and loaded.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { retryAfter } from "../examples/crawler/crawler.ts";
+import { decodeContent, readPage } from "../examples/crawler/page.ts";
+import { isTransient, reasonOf } from "../examples/crawler/report.ts";
+import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
+import { normalizeUrl, siteOf } from "../examples/crawler/urls.ts";
+import { encode } from "../shared/site/wild.ts";
+
+const test = suite("crawler-units");
+const PAGE = "http://example.org/wiki/page?x=1";
+const norm = (href: string, base: string = PAGE) => normalizeUrl(href, base);
+
+test("normalizeUrl: relative references, <base>-style bases, dot segments", () => {
+  assert.is(norm("other"), "http://example.org/wiki/other");
+  assert.is(norm("./other"), "http://example.org/wiki/other");
+  assert.is(norm("../a/./b/../c"), "http://example.org/a/c");
+  assert.is(norm("/../../up"), "http://example.org/up");
+  assert.is(norm("?y=2"), "http://example.org/wiki/page?y=2");
+  assert.is(norm(""), "http://example.org/wiki/page?x=1");
+  assert.is(norm("//mirror.example/p"), "http://mirror.example/p");
+  assert.is(norm("page", "http://example.org/base/dir/"), "http://example.org/base/dir/page");
+  assert.is(norm("  \n/spaced\t "), "http://example.org/spaced", "whitespace in href");
+  assert.is(norm("\\wiki\\back"), "http://example.org/wiki/back", "backslashes, as browsers");
+});
+
+test("normalizeUrl: fragments, default ports, case, credentials, empty queries", () => {
+  assert.is(norm("/p#section"), "http://example.org/p");
+  assert.is(norm("#top"), "http://example.org/wiki/page?x=1");
+  assert.is(norm("HTTP://Example.ORG:80/Path"), "http://example.org/Path", "the path keeps case");
+  assert.is(norm("https://example.org:443/"), "https://example.org/");
+  assert.is(norm("http://example.org:8080/"), "http://example.org:8080/");
+  assert.is(norm("http://user:secret@example.org/p"), "http://example.org/p");
+  assert.is(norm("/p?"), "http://example.org/p");
+  assert.is(norm("/p?a=1&b=2"), "http://example.org/p?a=1&b=2");
+  assert.is(norm("/p?b=2&a=1"), "http://example.org/p?b=2&a=1", "query order is the site's");
+});
+
+test("normalizeUrl: duplicate slashes become one", () => {
+  assert.is(norm("/wild//double//slashes"), "http://example.org/wild/double/slashes");
+  assert.is(norm("a///b"), "http://example.org/wiki/a/b");
+  assert.is(norm("/p?next=//x"), "http://example.org/p?next=//x", "not in the query");
+});
+
+test("normalizeUrl: percent-encoding, in upper case, unreserved characters unescaped", () => {
+  assert.is(norm("/%7euser/%41%42"), "http://example.org/~user/AB");
+  assert.is(norm("/a%2fb"), "http://example.org/a%2Fb", "a reserved character stays escaped");
+  assert.is(norm("/a%2Fb"), "http://example.org/a%2Fb");
+  assert.is(norm("/q?x=%e2%82%ac&y=%7E"), "http://example.org/q?x=%E2%82%AC&y=~");
+  assert.is(norm("/bad%zzescape"), "http://example.org/bad%zzescape", "not an escape: left alone");
+  assert.is(norm("/a b"), "http://example.org/a%20b");
+});
+
+test("normalizeUrl: non-ASCII paths and hosts, as real wikis link them", () => {
+  const raw = norm("/wiki/Сокет");
+  assert.is(raw, "http://example.org/wiki/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82");
+  assert.is(norm("/wiki/%d0%a1%d0%be%d0%ba%d0%b5%d1%82"), raw, "lower-case escapes");
+  assert.is(norm("/wiki/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82"), raw);
+  assert.is(norm("/wiki/Со%D0%BA%d0%b5т"), raw, "mixed");
+  assert.is(norm("http://пример.рф/"), "http://xn--e1afmkfd.xn--p1ai/");
+  assert.is(norm("/?q=сокет"), "http://example.org/?q=%D1%81%D0%BE%D0%BA%D0%B5%D1%82");
+});
+
+test("normalizeUrl: what is not a page to crawl is null", () => {
+  for (const href of ["mailto:a@b.c", "javascript:void(0)", "ftp://h/f", "data:text/html,x"]) {
+    assert.is(norm(href), null, href);
+  }
+  assert.is(normalizeUrl("relative/without/base"), null);
+  assert.is(norm("http://[oops/"), null);
+  assert.is(norm("http:///nohost"), "http://nohost/", "the URL parser's own recovery");
+});
+
+test("normalizeUrl: idempotent on its own output", () => {
+  for (const href of ["/wiki/Сокет", "/%7e/a%2fb?q=%e2%82%ac#f", "//x.org//a//b?", "../x/./y"]) {
+    const once = norm(href)!;
+    assert.is(normalizeUrl(once), once, href);
+  }
+});
+
+test("siteOf: www. and default ports are the same site, other ports are not", () => {
+  assert.is(siteOf("http://www.example.org/"), "example.org");
+  assert.is(siteOf("http://example.org:80/a"), "example.org");
+  assert.is(siteOf("https://www.example.org:443/"), "example.org");
+  assert.is(siteOf("http://example.org:8080/"), "example.org:8080");
+  assert.is(siteOf("http://WWW.Example.org/"), "example.org");
+  assert.is(siteOf("http://wwwx.example.org/"), "wwwx.example.org");
+  assert.is(siteOf("http://127.0.0.1:8080/wiki/x"), "127.0.0.1:8080");
+});
+
+test("decodeContent: gzip, deflate with and without its zlib header, lists, limits", () => {
+  const text = Buffer.from("<p>Привет</p>".repeat(100));
+  assert.equal(Buffer.from(decodeContent(gzipSync(text), "gzip", 1 << 20)), text);
+  assert.equal(Buffer.from(decodeContent(gzipSync(text), "x-gzip", 1 << 20)), text);
+  assert.equal(Buffer.from(decodeContent(deflateSync(text), "deflate", 1 << 20)), text);
+  assert.equal(Buffer.from(decodeContent(deflateRawSync(text), "deflate", 1 << 20)), text);
+  assert.equal(Buffer.from(decodeContent(text, undefined, 1 << 20)), text);
+  assert.equal(Buffer.from(decodeContent(text, "identity", 1 << 20)), text);
+  const twice = gzipSync(deflateSync(text));
+  assert.equal(Buffer.from(decodeContent(twice, "deflate, gzip", 1 << 20)), text);
+  // A bomb: 10 MiB of zeros in 10 KiB of gzip stops at the limit, not at 10 MiB.
+  const bomb = gzipSync(Buffer.alloc(10 << 20));
+  assert.throws(() => decodeContent(bomb, "gzip", 1 << 20), /exceeds 1048576 bytes once/);
+  assert.throws(() => decodeContent(text, "gzip", 1 << 20), /bad gzip body/);
+  assert.throws(() => decodeContent(text, "compress", 1 << 20), /unknown Content-Encoding/);
+});
+
+test("readPage: charset from header, <meta> or BOM; links normalized; digest of the body", () => {
+  const html = (head: string) =>
+    `<html><head>${head}<title>Заголовок</title></head><body><p>Съешь ещё` +
+    `<a href="a//b#x">1</a><a href="/wiki/Сокет">2</a><a href="A%2fB">3</a><a href="a/b">4</a>`;
+  const base = { url: "http://h/dir/", contentEncoding: undefined, maxBytes: 1 << 20 };
+  const cases = [
+    { body: encode(html(""), "windows-1251"), type: "text/html; charset=windows-1251" },
+    { body: encode(html('<meta charset="koi8-r">'), "koi8-r"), type: "text/html" },
+    { body: Buffer.from(`\uFEFF${html("")}`), type: "text/html; charset=koi8-r" },
+  ];
+  for (const { body, type } of cases) {
+    const page = readPage({ ...base, body, contentType: type });
+    assert.is(page.title, "Заголовок", type);
+    assert.ok(page.text.startsWith("Съешь ещё"), page.text);
+    assert.equal(page.links, [
+      "http://h/dir/a/b",
+      "http://h/wiki/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82",
+      "http://h/dir/A%2FB",
+    ]);
+  }
+  const gzipped = readPage({
+    ...base,
+    body: gzipSync(Buffer.from(html(""))),
+    contentType: "text/html",
+    contentEncoding: "gzip",
+  });
+  const plain = readPage({ ...base, body: Buffer.from(html("")), contentType: "text/html" });
+  assert.is(gzipped.digest, plain.digest, "the digest is of the decompressed body");
+  assert.is(gzipped.charset, "utf-8 from default");
+});
+
+test("retryAfter: seconds or an HTTP date; nothing readable is no wait", () => {
+  const now = Date.parse("Wed, 21 Oct 2015 07:28:00 GMT");
+  assert.is(retryAfter("120", now), 120_000);
+  assert.is(retryAfter(" 3 ", now), 3_000);
+  assert.is(retryAfter("Wed, 21 Oct 2015 07:28:30 GMT", now), 30_000);
+  assert.is(retryAfter("Wed, 21 Oct 2015 07:27:00 GMT", now), 0, "a date in the past");
+  assert.is(retryAfter(undefined, now), 0);
+  assert.is(retryAfter("soon", now), 0);
+  assert.is(retryAfter("-5", now), 0);
+});
+
+test("reasonOf: the same words for the same failure, whichever engine saw it", () => {
+  const native = Object.assign(new Error("recv(fd 7): Connection reset by peer (ECONNRESET)"), {
+    code: "ECONNRESET",
+  });
+  const node = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+  assert.is(reasonOf(native, 1000), reasonOf(node, 1000));
+  assert.is(
+    reasonOf(Object.assign(new Error("x"), { code: "ETIMEDOUT" }), 5000),
+    "no answer within 5000 ms",
+  );
+  assert.is(
+    reasonOf(new Error("getaddrinfo(nowhere.invalid): Name or service not known (EAI_NONAME)"), 1),
+    "host name not found",
+  );
+  assert.is(
+    reasonOf(Object.assign(new Error("x"), { code: "ENOTFOUND" }), 1),
+    "host name not found",
+  );
+  assert.ok(isTransient(native) && isTransient(node));
+  assert.not.ok(isTransient(new Error("bad status line")));
+});
+
+test("stores: a frontier of queues per host, and a crawl saved and loaded whole", () => {
+  const frontier = new MemoryFrontier();
+  frontier.push("a", { url: "http://a/1", depth: 0, via: [] });
+  frontier.push("b", { url: "http://b/1", depth: 1, via: [] });
+  frontier.push("a", { url: "http://a/2", depth: 1, via: ["http://a/0"] });
+  assert.equal([...frontier.hosts()], ["a", "b"]);
+  assert.is(frontier.size, 3);
+  assert.is(frontier.shift("a")?.url, "http://a/1");
+  assert.is(frontier.shift("c"), undefined);
+  const seen = new MemorySeenSet();
+  assert.ok(seen.add("http://a/1"));
+  assert.not.ok(seen.add("http://a/1"));
+  const digests = new MemorySeenSet();
+  digests.add("2jmj7l5rSw0yVb/vlWAYkK/YBwk=");
+
+  const dir = join(mkdtempSync(join(tmpdir(), "crawl-")), "crawl");
+  try {
+    saveCrawl(dir, { summary: { startUrls: ["http://a/"] }, frontier, seen, digests });
+    saveCrawl(dir, { summary: { startUrls: ["http://a/"] }, frontier, seen, digests });
+    const loaded = loadCrawl<{ startUrls: string[] }>(dir);
+    assert.equal(loaded.summary, { startUrls: ["http://a/"] });
+    assert.equal([...loaded.frontier.items()], [...frontier.items()]);
+    assert.equal([...loaded.seen.keys()], ["http://a/1"]);
+    assert.equal([...loaded.digests.keys()], ["2jmj7l5rSw0yVb/vlWAYkK/YBwk="]);
+    assert.throws(() => loadCrawl(join(dir, "nothing")), /no saved crawl in .*: nothing to resume/);
+  } finally {
+    rmSync(join(dir, ".."), { recursive: true, force: true });
+  }
+});
+
+test.run();

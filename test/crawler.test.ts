@@ -1,0 +1,327 @@
+// The crawler on the fixture site with all its hard cases: every URL ends in exactly one outcome
+// and the counts add up; each hard case ends as it should; keep-alive; charsets and gzip; both
+// engines find the same; Crawl-delay is kept; redirect chains are capped; Ctrl-C stops cleanly
+// and --resume fetches nothing twice; --max-pages; the report against its snapshot.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startSite } from "@async-from-scratch/shared/site";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { CYRILLIC_PATH, PANGRAM } from "../shared/site/wild.ts";
+import { figure, matchSnapshot, root, runLesson, siteProcesses, type Run } from "./lessons.ts";
+
+const test = suite("crawler");
+const scratchDir = mkdtempSync(join(tmpdir(), "crawler-test-"));
+const outDir = (name: string) => join(scratchDir, name);
+
+interface Crawl extends Run {
+  out: string;
+  /** The crawl log: one entry per URL, by URL (a URL logged twice fails the test). */
+  log: Map<string, LogEntry>;
+  /** The pages the index got. */
+  pages: { url: string; title: string; text: string }[];
+}
+
+interface LogEntry {
+  url: string;
+  outcome: string;
+  status?: number;
+  reason?: string;
+  to?: string;
+}
+
+async function crawl(name: string, args: string[]): Promise<Crawl> {
+  const out = outDir(name);
+  const run = await runLesson("crawler", ["--out", out, ...args]);
+  return { ...run, out, ...readCrawl(out) };
+}
+
+function readCrawl(out: string): Pick<Crawl, "log" | "pages"> {
+  const log = new Map<string, LogEntry>();
+  const logFile = join(out, "crawl-log.jsonl");
+  const lines = existsSync(logFile) ? readFileSync(logFile, "utf8").split("\n") : [];
+  for (const line of lines.filter(Boolean)) {
+    const entry = JSON.parse(line) as LogEntry;
+    assert.not.ok(log.has(entry.url), `${entry.url} logged twice`);
+    log.set(entry.url, entry);
+  }
+  const pagesFile = join(out, "pages.jsonl");
+  const pages = existsSync(pagesFile)
+    ? readFileSync(pagesFile, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Crawl["pages"][number])
+    : [];
+  return { log, pages };
+}
+
+function memo<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
+}
+
+// The whole fixture site, once with each engine, side by side.
+const fullCrawls = memo(() =>
+  Promise.all([crawl("scratch", ["--engine", "scratch"]), crawl("node", ["--engine", "node"])]),
+);
+const scratch = async () => (await fullCrawls())[0];
+
+/** The report's count for a row: "  indexed   424". */
+const count = (stdout: string, row: string) =>
+  figure(stdout, new RegExp(`^  ${row.replace(/[()]/g, "\\$&")} +(\\d+)$`, "m"));
+const pathOf = (url: string) => {
+  const { pathname, search } = new URL(url);
+  return decodeURI(pathname) + search;
+};
+const byPath = (log: Map<string, LogEntry>) =>
+  new Map([...log.values()].map((entry) => [pathOf(entry.url), entry]));
+
+test("every URL discovered ends in exactly one outcome, and the counts add up", async () => {
+  const { status, stdout, stderr, log } = await scratch();
+  assert.is(status, 0, stderr);
+  assert.is(stderr, "", "nothing on stderr when it is not a terminal");
+  const discovered = figure(stdout, /^URLs discovered +(\d+)$/m);
+  assert.is(count(stdout, "sum"), discovered);
+  assert.not.match(stdout, /lost or counted twice/);
+  assert.is(log.size, discovered, "one log line per URL");
+  const outcomes = new Map<string, number>();
+  for (const { outcome } of log.values()) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+  for (const [outcome, n] of outcomes) assert.is(count(stdout, outcome), n, outcome);
+  // The wiki: the front page, 6 categories, 200 articles with 2 history pages each.
+  assert.ok(discovered > 1 + 6 + 3 * 200, `${discovered} URLs`);
+});
+
+test("the hard cases end as they should", async () => {
+  const { log } = await scratch();
+  const paths = byPath(log);
+  const outcome = (path: string) => {
+    const entry = paths.get(path);
+    return entry === undefined ? "not discovered" : `${entry.outcome} ${entry.reason ?? ""}`.trim();
+  };
+  assert.is(outcome("/private/"), "robots.txt");
+  assert.is(outcome("/redirect/3"), "redirected");
+  assert.is(outcome("/redirect/2"), "redirected");
+  assert.is(outcome("/redirect/1"), "redirected");
+  assert.is(outcome("/loop/a"), "redirected");
+  assert.is(outcome("/loop/b"), "error redirect loop: /loop/a → /loop/b → /loop/a");
+  assert.is(outcome("/no-such-page"), "error HTTP 404 Not Found");
+  assert.is(outcome("/files/report.pdf"), "not HTML application/pdf");
+  assert.is(outcome("/files/data.json"), "not HTML application/json");
+  assert.match(outcome("/huge"), /^error body exceeds \d+ bytes/);
+  assert.is(outcome("/reset"), "error connection reset by peer");
+  assert.is(outcome("/malformed"), "error bad HTTP: bad status line: 'HTTP/1.1 2OO OK'");
+  for (const path of ["/slow-body", "/chunked", "/close-delimited", "/wild/busy"]) {
+    assert.is(outcome(path), "indexed", path);
+  }
+  assert.is(outcome("/trap/in-script"), "not discovered", "no links from scripts");
+  assert.is(outcome("/wild/base/page"), "not discovered", "<base href> was followed");
+  assert.is(outcome("/wild/based/page"), "indexed");
+  assert.is(outcome("/wild/double/slashes"), "indexed");
+  assert.is(outcome("/wild/noindex"), "noindex");
+  assert.is(outcome("/wild/noindex-child"), "indexed", "a noindex page's links are followed");
+  assert.is(outcome("/wild/nofollow"), "indexed");
+  assert.is(outcome("/wild/never"), "not discovered", "a nofollow page's links are not");
+  assert.is(outcome(CYRILLIC_PATH), "indexed", "three spellings, one URL");
+  const twins = [outcome("/wild/same-a"), outcome("/wild/same-b")].sort();
+  assert.equal(twins, ["duplicate same body", "indexed"]);
+});
+
+test("keep-alive: a handful of connections carry hundreds of requests", async () => {
+  const { stdout } = await scratch();
+  const requests = figure(stdout, /^This run: (\d+) requests/m);
+  const connections = figure(stdout, /on (\d+) connections/);
+  // 6 at a time, and a new one after each response that closes its connection (the raw hard
+  // cases, the reset, the 8 MiB page): about 15, where one per request would be 640.
+  assert.ok(connections * 10 < requests, `${connections} connections for ${requests} requests`);
+  assert.match(stdout, /concurrency reached 6$/m);
+});
+
+test("old charsets decoded, gzip taken, the busy page retried after its Retry-After", async () => {
+  const { stdout, pages, log } = await scratch();
+  for (const path of [
+    "/wild/windows-1251",
+    "/wild/koi8-r",
+    "/wild/windows-1251-meta",
+    "/wild/bom",
+  ]) {
+    const page = pages.find((page) => pathOf(page.url) === path);
+    assert.ok(page?.text.includes(PANGRAM), `${path}: ${page?.text}`);
+  }
+  assert.is(pages.length, count(stdout, "indexed"));
+  assert.is(new Set(pages.map((page) => page.url)).size, pages.length, "no page indexed twice");
+  const received = figure(stdout, /^Received ([\d.]+) KiB/m);
+  const html = figure(stdout, /HTML ([\d.]+) MiB once decompressed/) * 1024;
+  // Without gzip the wire would carry more than the HTML (heads, 404 pages, the PDF besides).
+  assert.ok(received < html, `gzip: ${received} KiB on the wire for ${html} KiB of HTML`);
+  assert.is(byPath(log).get("/wild/busy")?.status, 200);
+  assert.match(
+    stdout,
+    /^This run: \d+ requests \(robots.txt 1, retries 3\)/m,
+    "busy once, reset twice",
+  );
+});
+
+test("both engines find the same URLs, each with the same outcome", async () => {
+  const [ours, node] = await fullCrawls();
+  assert.is(node.status, 0, node.stderr);
+  const counts = (stdout: string) =>
+    stdout.slice(stdout.indexOf("URLs discovered"), stdout.indexOf("Links to"));
+  assert.is(counts(node.stdout), counts(ours.stdout));
+  const ourPaths = byPath(ours.log);
+  const nodePaths = byPath(node.log);
+  assert.equal([...nodePaths.keys()].sort(), [...ourPaths.keys()].sort());
+  // Which of two identical pages is indexed is whichever arrives first: the same pairs, though.
+  const outcome = ({ outcome, status, reason, to }: LogEntry) =>
+    JSON.stringify({
+      outcome: outcome === "duplicate" || outcome === "indexed" ? "indexed or duplicate" : outcome,
+      status,
+      reason: reason === "same body" ? undefined : reason,
+      to: to && pathOf(to),
+    });
+  for (const [path, entry] of ourPaths) {
+    assert.is(outcome(nodePaths.get(path)!), outcome(entry), path);
+  }
+  const indexed = (crawl: Crawl) => new Set(crawl.pages.map((page) => page.text));
+  assert.equal(indexed(node), indexed(ours), "the same texts in the index");
+});
+
+test("the report against its snapshot", async () => {
+  const { stdout } = await scratch();
+  matchSnapshot("crawler", stdout, [
+    [/(?<=pages in )\S+/g, "<out>"],
+    [
+      /^(This run: \d+ requests \(robots\.txt \d+, retries \d+\) on )\d+ connections: [\d.]+/gm,
+      "$1<n> connections: <n>",
+    ],
+    [/\b\d+ pages\/s/g, "<n> pages/s"],
+    [/^ +\d+(\.\d+)? (s|ms) {2}\S+$/gm, "  <slow page>"],
+    // Measured sizes and times may cross from one unit to the next between runs.
+    [/\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b/g, "<size>"],
+    [/\b\d+(\.\d+)? (s|ms)\b/g, "<time>"],
+  ]);
+});
+
+test("Crawl-delay: requests to the host are that far apart", async () => {
+  const site = await startSite({ articles: 1, crawlDelayMs: 100 });
+  try {
+    const { status, stdout, stderr } = await crawl("delay", [
+      "--url",
+      site.url,
+      "--exclude",
+      "/trouble/",
+      "--concurrency",
+      "8",
+    ]);
+    assert.is(status, 0, stderr);
+    const requests = figure(stdout, /^This run: (\d+) requests/m);
+    const seconds = figure(stdout, /^Wall time ([\d.]+) s/m);
+    assert.ok(requests >= 10, `${requests} requests`);
+    assert.ok(seconds >= 0.9 * (requests - 1) * 0.1, `${requests} requests in ${seconds} s`);
+  } finally {
+    await site.stop();
+  }
+});
+
+test("redirect chains longer than --max-redirects end as an error", async () => {
+  const { status, stderr, log } = await crawl("redirects", [
+    "--max-redirects",
+    "1",
+    "--exclude",
+    "/wiki/|/category/|/wild/|slow-body|huge",
+  ]);
+  assert.is(status, 0, stderr);
+  const paths = byPath(log);
+  assert.is(paths.get("/redirect/3")?.outcome, "redirected");
+  assert.is(paths.get("/redirect/2")?.reason, "more than 1 redirects in a row");
+  assert.not.ok(paths.has("/redirect/1"), "the chain stopped before it");
+});
+
+test("--max-pages: that many fetched, the rest counted as limit and kept for --resume", async () => {
+  const { status, stdout, stderr } = await crawl("limit", ["--max-pages", "40"]);
+  assert.is(status, 0, stderr);
+  const discovered = figure(stdout, /^URLs discovered +(\d+)$/m);
+  assert.is(count(stdout, "sum"), discovered);
+  assert.ok(count(stdout, "limit (queued)") > 0);
+  assert.match(stdout, /--resume goes on/);
+});
+
+test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twice", async () => {
+  const out = outDir("resume");
+  const args = ["--out", out, "--articles", "60", "--latency", "20", "--concurrency", "3"];
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(root, "examples/crawler/main.ts"), ...args],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  // Interrupt once the log has its first 100 URLs: mid-crawl, whatever the machine's speed.
+  const logFile = join(out, "crawl-log.jsonl");
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (existsSync(logFile) && readFileSync(logFile, "utf8").length > 0) break;
+  }
+  child.kill("SIGINT");
+  assert.is(await exited, 130, stderr);
+  assert.match(stderr, /SIGINT: stopping after the \d+ requests under way/);
+  const saved = count(stdout, "not yet (saved)");
+  assert.ok(saved > 0, stdout);
+  assert.is(count(stdout, "sum"), figure(stdout, /^URLs discovered +(\d+)$/m));
+  const first = readCrawl(out);
+
+  const resumed = await runLesson("crawler", ["--out", out, "--resume"]);
+  assert.is(resumed.status, 0, resumed.stderr);
+  assert.not.match(resumed.stdout, /not yet \(saved\)/);
+  const discovered = figure(resumed.stdout, /^URLs discovered +(\d+)$/m);
+  assert.is(count(resumed.stdout, "sum"), discovered);
+  const all = readCrawl(out); // throws if a URL was logged in both runs
+  assert.is(all.log.size, discovered);
+  for (const url of first.log.keys()) assert.ok(all.log.has(url));
+  assert.is(
+    new Set(all.pages.map((page) => page.url)).size,
+    all.pages.length,
+    "no page indexed twice",
+  );
+
+  const whole = await crawl("whole", ["--articles", "60"]);
+  for (const row of [
+    "indexed",
+    "noindex",
+    "duplicate",
+    "redirected",
+    "not HTML",
+    "robots.txt",
+    "error",
+  ]) {
+    assert.is(count(resumed.stdout, row), count(whole.stdout, row), row);
+  }
+  assert.is(discovered, figure(whole.stdout, /^URLs discovered +(\d+)$/m));
+});
+
+test("--resume with nothing saved says so; bad flags say what is wrong", async () => {
+  const nothing = await runLesson("crawler", ["--out", outDir("nothing"), "--resume"]);
+  assert.is(nothing.status, 2);
+  assert.match(nothing.stderr, /^crawler: no saved crawl in .*: nothing to resume/);
+  const regex = await runLesson("crawler", ["--exclude", "(unclosed"]);
+  assert.is(regex.status, 2);
+  assert.match(regex.stderr, /^crawler: --exclude: Invalid regular expression/);
+  const engine = await runLesson("crawler", ["--engine", "uring"]);
+  assert.is(engine.status, 2);
+  assert.match(engine.stderr, /--engine must be one of scratch, node/);
+});
+
+test.after(() => {
+  rmSync(scratchDir, { recursive: true, force: true });
+  assert.equal(siteProcesses(), [], "no fixture site left running");
+});
+
+test.run();
