@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Index } from "@async-from-scratch/shared/search";
 import { startSite } from "@async-from-scratch/shared/site";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -47,13 +48,21 @@ function readCrawl(out: string): Pick<Crawl, "log" | "pages"> {
     assert.not.ok(log.has(entry.url), `${entry.url} logged twice`);
     log.set(entry.url, entry);
   }
-  const pagesFile = join(out, "pages.jsonl");
-  const pages = existsSync(pagesFile)
-    ? readFileSync(pagesFile, "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Crawl["pages"][number])
-    : [];
+  const pages: Crawl["pages"] = [];
+  if (existsSync(join(out, "index.json"))) {
+    const index = Index.open(out);
+    try {
+      assert.is(index.pages, [...log.values()].filter((e) => e.outcome === "indexed").length);
+      for (const { url, outcome } of log.values()) {
+        if (outcome !== "indexed") continue;
+        const page = index.page(url);
+        assert.ok(page, `${url} is in the index`);
+        pages.push({ url, title: page.title, text: page.text });
+      }
+    } finally {
+      index.close();
+    }
+  }
   return { log, pages };
 }
 
@@ -190,7 +199,7 @@ test("both engines find the same URLs, each with the same outcome", async () => 
 test("the report against its snapshot", async () => {
   const { stdout } = await scratch();
   matchSnapshot("crawler", stdout, [
-    [/(?<=pages in )\S+/g, "<out>"],
+    [/^(Index: .* in )\S+$/gm, "$1<out>"],
     [
       /^(This run: \d+ requests \(robots\.txt \d+, retries \d+\) on )\d+ connections: [\d.]+/gm,
       "$1<n> connections: <n>",

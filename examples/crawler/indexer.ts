@@ -1,37 +1,29 @@
-// The index writer's thread (sink.ts): it holds the one writer of the index and answers the
-// crawler's open, add, close and abort, in the order they come.
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+// The index writer's thread (sink.ts). It holds the one IndexWriter of the index (shared/search)
+// and answers the crawler's open, add, close and abort in the order they come: tokenizing,
+// stemming, building postings and flushing segments all happen here, beside the loop's thread.
+import { IndexWriter, type IndexSummary } from "@async-from-scratch/shared/search";
 import { serveTasks } from "@async-from-scratch/shared/loop";
 import type { SinkPage } from "./sink.ts";
 
-let writer: { dir: string; pages: number; lines: string[] } | null = null;
+let writer: IndexWriter | null = null;
 
-function flush(): void {
-  if (writer === null || writer.lines.length === 0) return;
-  appendFileSync(join(writer.dir, "pages.jsonl"), writer.lines.join(""));
-  writer.lines = [];
+function open(): IndexWriter {
+  if (writer === null) throw new Error("the index is not open");
+  return writer;
 }
 
 serveTasks({
-  open({ dir, append }: { dir: string; append: boolean }) {
-    mkdirSync(dir, { recursive: true });
-    if (!append) writeFileSync(join(dir, "pages.jsonl"), "");
-    writer = { dir, pages: 0, lines: [] };
+  open({ dir, append }: { dir: string; append: boolean }): void {
+    writer = IndexWriter.create(dir, { append });
   },
-  add(page: SinkPage): boolean {
-    writer!.lines.push(`${JSON.stringify(page)}\n`);
-    writer!.pages++;
-    if (writer!.lines.length >= 256) flush();
-    return false;
-  },
-  close(): string {
-    flush();
-    const line = `${writer!.pages} pages in ${writer!.dir}`;
+  add: (page: SinkPage): boolean => open().add(page).duplicate,
+  close(): IndexSummary {
+    const summary = open().close();
     writer = null;
-    return line;
+    return summary;
   },
   abort(): void {
+    writer?.abort();
     writer = null;
   },
 });

@@ -14,8 +14,8 @@
 //        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startLesson, siteFlags } from "@async-from-scratch/shared";
+import { DEFAULT_INDEX_DIR } from "@async-from-scratch/shared/search";
 import { startSite, type RunningSite } from "@async-from-scratch/shared/site";
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
@@ -26,7 +26,6 @@ import { openIndexSink } from "./sink.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "./stores.ts";
 import { normalizeUrl } from "./urls.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const NAME = "async-from-scratch-crawler";
 
 const args = startLesson("crawler", {
@@ -76,7 +75,7 @@ const args = startLesson("crawler", {
   },
   out: {
     type: "string",
-    default: join(ROOT, "out", "index"),
+    default: DEFAULT_INDEX_DIR,
     help: "the index goes here, and the crawl's state to its crawl/",
   },
   resume: {

@@ -6,7 +6,10 @@
 //
 // The crawler knows only the PageSink interface, so the index could as well be written by
 // another process (issue 15 merges the indexes of several crawlers).
+import { relative } from "node:path";
+import type { IndexSummary } from "@async-from-scratch/shared/search";
 import type { Engine } from "./engine.ts";
+import { bytes, seconds } from "./report.ts";
 
 export interface SinkPage {
   url: string;
@@ -36,7 +39,14 @@ export async function openIndexSink(
   await pool.run("open", { dir, append });
   return {
     add: (page) => pool.run<boolean>("add", page),
-    close: () => pool.run<string>("close", null),
+    async close() {
+      const { pages, bytes: size, flushes, mergeMs } = await pool.run<IndexSummary>("close", null);
+      const where = relative(process.cwd(), dir).startsWith("..")
+        ? dir
+        : relative(process.cwd(), dir);
+      const merged = flushes > 1 ? ` (${flushes} segments merged in ${seconds(mergeMs)})` : "";
+      return `${pages} pages, ${bytes(size)}${merged} in ${where}`;
+    },
     abort: () => pool.run("abort", null),
   };
 }
