@@ -1,0 +1,78 @@
+// forEachWord's fast path (a regular expression for Latin and Cyrillic text) against the Unicode
+// segmenter it stands in for: the same words at the same places, on the fixture site's text, on
+// the cases where the word rules are subtle (apostrophes, digits, marks, other scripts), and on
+// a hundred thousand random strings of the characters that matter.
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { forEachWord } from "../shared/search/tokens.ts";
+import { buildWiki } from "../shared/site/wiki.ts";
+import { PANGRAM } from "../shared/site/wild.ts";
+
+const test = suite("search-tokens");
+
+// What forEachWord did before it had a fast path, and still does for other text: word-like
+// segments of Intl.Segmenter, each cut into its parts at any character that is not a letter, a
+// digit, a mark or an apostrophe. (Pieces of 1 KB are left out: the strings here are short.)
+const segmenter = new Intl.Segmenter("und", { granularity: "word" });
+function segmented(text: string): string[] {
+  const words: string[] = [];
+  let position = 0;
+  for (const { segment, index, isWordLike } of segmenter.segment(text)) {
+    if (!isWordLike) continue;
+    for (const match of segment.matchAll(/[\p{L}\p{N}\p{M}'’]+/gu)) {
+      const start = index + match.index;
+      words.push(`${position++}:${match[0]}@${start}-${start + match[0].length}`);
+    }
+  }
+  return words;
+}
+
+function fast(text: string): string[] {
+  const words: string[] = [];
+  forEachWord(text, (word, position, start, end) =>
+    words.push(`${position}:${word}@${start}-${end}`),
+  );
+  return words;
+}
+
+const same = (text: string) => assert.equal(fast(text), segmented(text), JSON.stringify(text));
+
+test("the fixture site's articles, in English and Russian", () => {
+  const wiki = buildWiki(200, 1);
+  for (const article of wiki.articles) {
+    for (const paragraph of [...article.english, ...article.russian]) same(paragraph.join(" "));
+    same(article.title);
+  }
+  same(PANGRAM);
+});
+
+test("the subtle cases: apostrophes, digits, joiners, marks, other scripts", () => {
+  const cases = [
+    "don't rock'n'roll o’clock dogs' 'quoted' ‘quoted’ ’tis a''b a'1 1'a 1'000 1’000",
+    "select.epoll() epoll_wait __init__ C10k 3.14 1,000 e.g. U.S.A. http://example.org/a?b=1",
+    "non-blocking — dash… ellipsis «ёлка» naïve Straße ŉ µs ªº x×y a·b a‘b a․b",
+    "соке́т ab\u00adcd x² ½ 東京タワーに行く שָׁלוֹם مرحبا 😀👍🏽 Ǆemal ǅ",
+    "I'm can’t we’re 90's 'n' ’n’ l'homme aujourd'hui д'Артаньян",
+    "",
+    "   ",
+    "'",
+    "a",
+  ];
+  for (const text of cases) same(text);
+});
+
+test("a hundred thousand random strings of the characters that matter", () => {
+  const alphabet = [..."ab zЯё19'’‘._-:,;!? \u00ad\u0301²×·«»", "東"];
+  let state = 12345;
+  const random = (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return (state >>> 8) % n;
+  };
+  for (let i = 0; i < 100_000; i++) {
+    let text = "";
+    for (let length = random(12); length > 0; length--) text += alphabet[random(alphabet.length)];
+    same(text);
+  }
+});
+
+test.run();
