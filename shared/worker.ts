@@ -15,14 +15,18 @@ import { Worker, type TransferListItem } from "node:worker_threads";
 /**
  * Starts a worker thread that runs the TypeScript module at moduleUrl (a lesson passes its own
  * import.meta.url) with the given workerData (and transferList: ports it hands over, not copies).
- * A module that fails to load or throws shows up as
- * the worker's 'error' event, as with any Worker.
+ * A .js or .mjs module runs as it is. A module that fails to load or throws shows up as the
+ * worker's 'error' event, as with any Worker.
  */
 export function startTypeScriptWorker(
   moduleUrl: string | URL,
   workerData?: unknown,
   transferList: TransferListItem[] = [],
 ): Worker {
+  // A module already in JavaScript (a tool's bundle, say) needs no tsx, and starts faster without.
+  if (/\.m?js$/.test(new URL(moduleUrl).pathname)) {
+    return new Worker(new URL(moduleUrl), { workerData, transferList });
+  }
   // Resolved here, where tsx is a dependency: the eval'd code has no folder to resolve from.
   const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
   const module = JSON.stringify(String(moduleUrl));
