@@ -15,7 +15,7 @@ export {
 export type { Correction, Hit, PageView, SearchOptions, SearchResult } from "./search.ts";
 export { mergeIndexes } from "./merge.ts";
 export type { IndexMergeSummary } from "./merge.ts";
-export { DEFAULT_INDEX_DIR } from "./directory.ts";
+export { DEFAULT_INDEX_DIR, lock, unlock } from "./directory.ts";
 export { FORMAT_VERSION, SearchIndexError } from "./format.ts";
 export { ANALYZER_VERSION, forEachWord, parseQuery, termOf } from "./tokens.ts";
 export type { Clause, QueryWord } from "./tokens.ts";
