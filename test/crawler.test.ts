@@ -3,7 +3,7 @@
 // engines find the same; Crawl-delay is kept; redirect chains are capped; Ctrl-C stops cleanly
 // and --resume fetches nothing twice; --max-pages; the report against its snapshot.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Index } from "@async-from-scratch/shared/search";
@@ -11,7 +11,15 @@ import { startSite } from "@async-from-scratch/shared/site";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { CYRILLIC_PATH, PANGRAM } from "../shared/site/wild.ts";
-import { figure, matchSnapshot, root, runLesson, siteProcesses, type Run } from "./lessons.ts";
+import {
+  figure,
+  matchSnapshot,
+  root,
+  runLesson,
+  runPnpm,
+  siteProcesses,
+  type Run,
+} from "./lessons.ts";
 
 const test = suite("crawler");
 const scratchDir = mkdtempSync(join(tmpdir(), "crawler-test-"));
@@ -199,7 +207,8 @@ test("both engines find the same URLs, each with the same outcome", async () => 
 test("the report against its snapshot", async () => {
   const { stdout } = await scratch();
   matchSnapshot("crawler", stdout, [
-    [/^(Index: .* in )\S+$/gm, "$1<out>"],
+    [/^(Index: .* in )\S+:/gm, "$1<out>:"],
+    [/merged from \d+ parts? in/g, "merged from <n> parts in"], // one per core
     [
       /^(This run: \d+ requests \(robots\.txt \d+, retries \d+\) on )\d+ connections: [\d.]+/gm,
       "$1<n> connections: <n>",
@@ -314,6 +323,25 @@ test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twic
     assert.is(count(resumed.stdout, row), count(whole.stdout, row), row);
   }
   assert.is(discovered, figure(whole.stdout, /^URLs discovered +(\d+)$/m));
+});
+
+test("pnpm run crawler starts from a bundle of the same code, rebuilt when a file changes", async () => {
+  const { status, stdout, stderr } = await runPnpm(["run", "crawler", "--", "--help"]);
+  assert.is(status, 0, stderr);
+  assert.match(stdout, /^usage: pnpm run crawler \[--url URL\]\.\.\. /);
+  assert.ok(existsSync(join(root, "examples/crawler/dist/main.mjs")));
+  assert.ok(existsSync(join(root, "examples/crawler/dist/tasks.mjs")), "the worker's bundle too");
+});
+
+test("a second crawl into the same --out is refused while the first runs", async () => {
+  const out = outDir("locked");
+  mkdirSync(join(out, "parts"), { recursive: true });
+  writeFileSync(join(out, "parts", "write.lock"), `${process.pid}\n`); // a live process
+  const { status, stdout, stderr } = await runLesson("crawler", ["--out", out]);
+  assert.is(status, 1);
+  assert.is(stdout, "");
+  assert.match(stderr, /^crawler: another program \(pid \d+\) is writing the index in .*parts/);
+  assert.ok(existsSync(join(out, "parts", "write.lock")), "its lock is left alone");
 });
 
 test("--resume with nothing saved says so; bad flags say what is wrong", async () => {

@@ -19,10 +19,10 @@
 //            to it, so that a loop or a chain longer than --max-redirects ends as an error;
 //   5xx, 429 and the network's errors: tried again after a backoff (1x, 2x, 4x the base) or the
 //            Retry-After the server asked for (which also pauses its whole host), then an error;
-//   2xx HTML the page is read in a worker thread (page.ts): text, links, <meta name=robots>,
-//            digest; links are discovered one level deeper (unless nofollow); a body seen
-//            before is a duplicate (whichever of two twins arrives first is indexed); the text
-//            goes to the index (unless noindex);
+//   2xx HTML the page is read in a worker thread (readers.ts, page.ts): links, <meta
+//            name=robots>, digest; links are discovered one level deeper (unless nofollow); a
+//            body seen before is a duplicate (whichever of two twins arrives first is indexed);
+//            the thread indexes the text (unless noindex);
 //   the rest not HTML, or an error with its reason.
 //
 // Stopping (Ctrl-C): no new visits start, those under way finish, and what is left stays in the
@@ -32,9 +32,9 @@ import robotsParserModule from "robots-parser";
 import type { ResponseEvent } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
 import type { Fetched, Fetcher } from "./fetcher.ts";
-import { decodeContent, type PageInput, type PageResult } from "./page.ts";
+import { decodeContent } from "./page.ts";
+import type { PageReaders, ReadPageIn } from "./readers.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
-import type { PageSink } from "./sink.ts";
 import type { Frontier, Item, SeenSet } from "./stores.ts";
 import { normalizeUrl, siteOf } from "./urls.ts";
 
@@ -86,9 +86,8 @@ export interface Collaborators {
   frontier: Frontier;
   seen: SeenSet;
   digests: SeenSet;
-  sink: PageSink;
-  /** page.ts's readPage, in a worker thread or here. */
-  readPage: (input: PageInput) => Promise<PageResult>;
+  /** The threads that read pages and index them (readers.ts). */
+  readers: PageReaders;
   tally: Tally;
 }
 
@@ -413,9 +412,9 @@ export class Crawler {
 
   async #read(item: Item, fetched: Fetched, entry: Omit<Entry, "outcome">): Promise<void> {
     const { headers } = fetched;
-    let page: PageResult;
+    let page: ReadPageIn;
     try {
-      page = await this.#c.readPage({
+      page = await this.#c.readers.read({
         url: item.url,
         body: fetched.body!, // wantsBody() said yes
         contentType: headers.get("content-type"),
@@ -437,10 +436,14 @@ export class Crawler {
       for (const link of page.links) this.#discover(link, item.depth + 1, []);
     }
     if (!this.#c.digests.add(page.digest)) {
+      this.#c.readers.drop(page);
       return this.#record({ ...entry, outcome: "duplicate", reason: "same body" });
     }
-    if (noindex) return this.#record({ ...entry, outcome: "noindex" });
-    const duplicate = await this.#c.sink.add({ url: item.url, title: page.title, text: page.text });
+    if (noindex) {
+      this.#c.readers.drop(page);
+      return this.#record({ ...entry, outcome: "noindex" });
+    }
+    const duplicate = await this.#c.readers.index(page);
     this.#record({ ...entry, outcome: duplicate ? "duplicate" : "indexed" });
   }
 

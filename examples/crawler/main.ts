@@ -7,22 +7,22 @@
 //   HTTP helper with its keep-alive cycle (shared/http.ts); the HTML reader (shared/html.ts).
 //   crawler.ts is the crawl itself; fetcher.ts speaks HTTP/1.1 over kept-alive connections;
 //   engine.ts is the seam under both (our loop, or Node's); page.ts reads a page in a worker
-//   thread; stores.ts holds the frontier and the seen sets; sink.ts hands pages to the index.
+//   thread and indexes it (readers.ts, tasks.ts); stores.ts holds the frontier and the seen sets.
 // Leaves out: TLS (https links are counted, not followed), JavaScript-rendered pages, sitemaps,
 //   and the lecture's full scale, a million pages over several processes (issue 15).
 // Run: pnpm run crawler [--url URL]... [--concurrency N] [--per-host N] [--max-pages N]
 //        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { startLesson, siteFlags } from "@async-from-scratch/shared";
-import { DEFAULT_INDEX_DIR } from "@async-from-scratch/shared/search";
+import { DEFAULT_INDEX_DIR, lock, unlock } from "@async-from-scratch/shared/search";
 import { startSite, type RunningSite } from "@async-from-scratch/shared/site";
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
 import { Fetcher } from "./fetcher.ts";
-import { readPage, type PageInput, type PageResult } from "./page.ts";
 import { Tally, formatReport, type Entry } from "./report.ts";
-import { openIndexSink } from "./sink.ts";
+import { openReaders } from "./readers.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "./stores.ts";
 import { normalizeUrl } from "./urls.ts";
 
@@ -65,16 +65,19 @@ const args = startLesson("crawler", {
   exclude: {
     type: "string",
     multiple: true,
+    placeholder: "REGEX",
     help: "skip URLs this regular expression finds (again for more)",
   },
   engine: {
     type: "string",
+    placeholder: "scratch|node",
     default: "scratch",
     choices: ENGINES,
     help: "whose event loop and sockets",
   },
   out: {
     type: "string",
+    placeholder: "DIR",
     default: DEFAULT_INDEX_DIR,
     help: "the index goes here, and the crawl's state to its crawl/",
   },
@@ -84,10 +87,10 @@ const args = startLesson("crawler", {
   },
   parsers: {
     type: "integer",
-    default: 1,
+    default: availableParallelism(),
     min: 0,
     max: 64,
-    help: "worker threads that read pages (0: in the loop's thread)",
+    help: "worker threads that read and index pages (0: the loop's own thread does)",
   },
   timeout: {
     type: "integer",
@@ -137,6 +140,15 @@ const exclude = args.exclude.map((pattern) => {
 const out = resolve(args.out);
 const stateDir = join(out, "crawl");
 const logFile = join(out, "crawl-log.jsonl");
+// One crawl at a time per --out: the lock of out/parts, where the threads write their indexes.
+const workDir = join(out, "parts");
+try {
+  mkdirSync(workDir, { recursive: true });
+  lock(workDir);
+} catch (error) {
+  process.stderr.write(`crawler: ${(error as Error).message}\n`);
+  process.exit(1);
+}
 
 // A resumed crawl takes its start URLs (and the fixture site's port and size) from the saved one.
 interface Saved extends CrawlSummary {
@@ -189,25 +201,25 @@ const seen = saved?.seen ?? new MemorySeenSet();
 const digests = saved?.digests ?? new MemorySeenSet();
 const heapBefore = process.memoryUsage().heapUsed;
 
-const { crawler, fetcher, wallMs, indexLine, interrupted } = await engine.run(async () => {
+const run = await engine.run(async () => {
   const fetcher = new Fetcher(engine, {
     timeoutMs: options.timeoutMs,
     maxBodyBytes: options.maxBodyBytes,
     userAgent: `${NAME}/1.0`,
   });
-  const sink = await openIndexSink(engine, out, saved !== null);
-  const readers =
-    args.parsers > 0 ? engine.pool(new URL("./tasks.ts", import.meta.url), args.parsers) : null;
-  const read =
-    readers === null
-      ? async (input: PageInput) => readPage(input)
-      : (input: PageInput) =>
-          readers.run<PageResult>("readPage", input, [input.body.buffer as ArrayBuffer]);
+  const readers = openReaders(engine, out, args.parsers, saved !== null);
   const crawler = new Crawler(
     options,
-    { engine, fetcher, frontier, seen, digests, sink, readPage: read, tally },
+    { engine, fetcher, frontier, seen, digests, readers, tally },
     saved?.summary ?? startUrls,
   );
+  // The reading threads open their indexes while the first requests go out. One that cannot
+  // (another crawler is writing this --out) stops the crawl.
+  let failed: Error | null = null;
+  readers.ready.catch((error: Error) => {
+    failed = error;
+    crawler.abort();
+  });
 
   // Ctrl-C once: no new requests, those under way finish. Twice: those are cancelled too.
   let interrupted: "SIGINT" | "SIGTERM" | null = null;
@@ -226,18 +238,31 @@ const { crawler, fetcher, wallMs, indexLine, interrupted } = await engine.run(as
   const began = engine.time();
   try {
     await crawler.run();
+  } catch (error) {
+    await readers.abort(); // a bug: the index stays as it was
+    throw error;
   } finally {
     progress?.abort();
     undoSignals();
     fetcher.close();
   }
   const wallMs = engine.time() - began;
-  const indexLine = await sink.close();
+  if (failed !== null) {
+    await readers.abort();
+    return { failed: failed as Error, crawler: null };
+  }
+  const indexLine = await readers.close();
   return { crawler, fetcher, wallMs, indexLine, interrupted: interrupted as string | null };
 });
 await engine.close();
 await site?.stop();
 log.close();
+unlock(workDir);
+if (run.crawler === null) {
+  process.stderr.write(`crawler: ${run.failed.message}\n`);
+  process.exit(1);
+}
+const { crawler, fetcher, wallMs, indexLine, interrupted } = run;
 const summary: Saved = { ...crawler.summary(), fixture };
 saveCrawl(stateDir, { summary, frontier, seen, digests });
 

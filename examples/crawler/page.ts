@@ -36,7 +36,7 @@ export interface PageResult {
 export function readPage(input: PageInput): PageResult {
   const body = decodeContent(input.body, input.contentEncoding, input.maxBytes);
   const { charset, from } = sniffCharset(body, input.contentType);
-  const page = parsePage(new TextDecoder(charset).decode(body), input.url);
+  const page = parsePage(decode(body, charset, from === "bom"), input.url);
   const links = new Set<string>();
   for (const link of page.links) {
     const normal = normalizeUrl(link);
@@ -52,6 +52,14 @@ export function readPage(input: PageInput): PageResult {
     digest: createHash("sha1").update(body).digest("base64"),
     bytes: body.length,
   };
+}
+
+// Buffer's UTF-8 decoder is several times faster than TextDecoder's, and nearly every page is
+// UTF-8; both turn bytes that are not UTF-8 into U+FFFD. The other charsets need TextDecoder.
+function decode(body: Uint8Array, charset: string, bom: boolean): string {
+  if (charset !== "utf-8") return new TextDecoder(charset).decode(body);
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.length);
+  return bytes.toString("utf8", bom ? 3 : 0);
 }
 
 /**
