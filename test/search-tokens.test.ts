@@ -51,6 +51,7 @@ test("the subtle cases: apostrophes, digits, joiners, marks, other scripts", () 
     "don't rock'n'roll o’clock dogs' 'quoted' ‘quoted’ ’tis a''b a'1 1'a 1'000 1’000",
     "select.epoll() epoll_wait __init__ C10k 3.14 1,000 e.g. U.S.A. http://example.org/a?b=1",
     "non-blocking — dash… ellipsis «ёлка» naïve Straße ŉ µs ªº x×y a·b a‘b a․b",
+    "Mini-wiki › Category ‹x› 1⁄2 a‿b a⁀b a⁔b a\u2028b a\u2060b a\u200bb a\u200db",
     "соке́т ab\u00adcd x² ½ 東京タワーに行く שָׁלוֹם مرحبا 😀👍🏽 Ǆemal ǅ",
     "I'm can’t we’re 90's 'n' ’n’ l'homme aujourd'hui д'Артаньян",
     "",
@@ -62,7 +63,7 @@ test("the subtle cases: apostrophes, digits, joiners, marks, other scripts", () 
 });
 
 test("a hundred thousand random strings of the characters that matter", () => {
-  const alphabet = [..."ab zЯё19'’‘._-:,;!? \u00ad\u0301²×·«»", "東"];
+  const alphabet = [..."ab zЯё19'’‘._-:,;!? \u00ad\u0301²×·«»›⁄‿\u2060", "東"];
   let state = 12345;
   const random = (n: number) => {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;

@@ -41,7 +41,7 @@ const HAS_SEPARATOR = /[^\p{L}\p{N}\p{M}'’]/u;
 
 // The same words without the segmenter, for text in the scripts where the Unicode rules come down
 // to "runs of letters and digits": ASCII, the Latin letters of Latin-1 and Latin Extended, and
-// Cyrillic, with spaces and punctuation. There, a word-like segment is letters and digits joined
+// Cyrillic, with spaces and punctuation (general punctuation too: dashes, quotes, "›"). There, a word-like segment is letters and digits joined
 // by punctuation, and an apostrophe stays inside a part only between two letters or two digits
 // (UAX #29 rules WB6, WB7, WB11, WB12), so a regular expression finds the parts that the loop
 // below would: the same words, at the same places, about ten times faster. V8's segmenter makes
@@ -49,7 +49,7 @@ const HAS_SEPARATOR = /[^\p{L}\p{N}\p{M}'’]/u;
 // decide for itself takes the slow path: combining marks and soft hyphens (ignored inside a word),
 // superscript digits and fractions, and every other script (Chinese words come from a dictionary).
 const SIMPLE =
-  /^[\x00-\x7f\xa0-\xac\xae-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u0400-\u0482\u048a-\u04ff\u2010-\u2027]*$/;
+  /^[\x00-\x7f\xa0-\xac\xae-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u0400-\u0482\u048a-\u04ff\u2010-\u205e]*$/;
 const SIMPLE_PART =
   /[\p{L}\p{N}]+(?:(?:(?<=\p{L})['’](?=\p{L})|(?<=\p{N})['’](?=\p{N}))[\p{L}\p{N}]+)*/gu;
 
