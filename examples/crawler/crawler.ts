@@ -6,10 +6,11 @@
 // Every URL is discovered once (the seen set), waits in the frontier in a queue of its host, is
 // handed out by one dispatcher, visited, and ends in exactly one outcome of the Tally. The
 // dispatcher starts a visit when all of these allow it:
-//   - fewer than --concurrency visits are under way, and fewer than --per-host on its host;
+//   - fewer than --concurrency fetches are under way, and fewer than --per-host to its host;
 //   - the host's robots.txt has been read (the first visit of a host waits for it);
 //   - the host's Crawl-delay since its last request has passed, and any Retry-After it sent;
-//   - fewer than --max-pages URLs have been fetched.
+//   - fewer than --max-pages URLs have been fetched;
+//   - the reading threads are not too far behind (maxReading pages fetched and not yet read).
 // 500lines' crawler runs N workers on one asyncio.Queue instead; a queue cannot say "not this
 // host yet", so here one dispatcher hands URLs out and sleeps until something changes: a visit
 // ends, a robots.txt arrives, a delay runs out.
@@ -28,6 +29,7 @@
 // Stopping (Ctrl-C): no new visits start, those under way finish, and what is left stays in the
 // frontier, to be saved for --resume. A second Ctrl-C aborts the visits under way too: their
 // fetches are cancelled and their URLs go back to the frontier, not counted.
+import { setMaxListeners } from "node:events";
 import robotsParserModule from "robots-parser";
 import type { ResponseEvent } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
@@ -53,6 +55,8 @@ export interface CrawlOptions {
   retryBaseMs: number;
   timeoutMs: number;
   maxBodyBytes: number;
+  /** Pages fetched and not yet read and indexed, at most: past it, fetching waits. */
+  maxReading: number;
   /** The product token robots.txt groups are matched against. */
   robotsName: string;
   /** A longer Crawl-delay or Retry-After is cut to this. */
@@ -133,7 +137,8 @@ export class Crawler {
   readonly #sites: Set<string>;
   readonly #hosts = new Map<string, Host>();
   #retries: Retry[] = [];
-  #active = 0; // visits and robots.txt fetches under way
+  #active = 0; // fetches under way: visits and robots.txt
+  #reading = 0; // pages fetched, being read and indexed by the threads
   #stopping = false;
   readonly #abort = new AbortController();
   #changed: (() => void) | null = null;
@@ -142,6 +147,8 @@ export class Crawler {
   constructor(options: CrawlOptions, c: Collaborators, start: string[] | CrawlSummary) {
     this.#options = options;
     this.#c = c;
+    // Every fetch listens to this signal (for a second Ctrl-C): a hundred at once is no leak.
+    setMaxListeners(0, this.#abort.signal);
     if (Array.isArray(start)) {
       this.#startUrls = start;
       this.#sites = new Set(start.map(siteOf));
@@ -157,9 +164,9 @@ export class Crawler {
     return this.#c.frontier.size + this.#retries.length;
   }
 
-  /** Visits under way. */
+  /** Fetches under way, and pages being read. */
   get active(): number {
-    return this.#active;
+    return this.#active + this.#reading;
   }
 
   get stopping(): boolean {
@@ -171,7 +178,7 @@ export class Crawler {
     for (const url of this.#startUrls) this.#discover(url, 0, [], true);
     for (;;) {
       const wakeAt = this.#dispatch();
-      const idle = this.#active === 0;
+      const idle = this.#active === 0 && this.#reading === 0;
       if (idle && (this.#stopping || (wakeAt === null && this.#retries.length === 0))) break;
       // Before sleeping: every visit, robots.txt and timer in flight can wake us (#wake).
       await this.#waitForChange(wakeAt);
@@ -217,6 +224,9 @@ export class Crawler {
     let wakeAt: number | null = null;
     const later = (at: number) => (wakeAt = wakeAt === null ? at : Math.min(wakeAt, at));
     if (this.#stopping) return null;
+    // Backpressure: when the threads fall behind, fetching waits for them, so that bodies do not
+    // pile up in memory faster than they are read.
+    if (this.#reading >= this.#options.maxReading) return null;
 
     // Retries first: they were fetched before, so --max-pages has counted them already.
     for (const retry of [...this.#retries]) {
@@ -378,7 +388,16 @@ export class Crawler {
       const type = headers.get("content-type") ?? "no Content-Type";
       return this.#record({ ...entry, outcome: "not HTML", reason: type });
     }
-    await this.#read(item, fetched, entry);
+    // The connection and the slots are free for the next request while the page is read.
+    this.#reading++;
+    this.#read(item, fetched, entry)
+      .catch((error: unknown) => {
+        this.#record({ ...entry, outcome: "error", reason: `crawler bug: ${String(error)}` });
+      })
+      .finally(() => {
+        this.#reading--;
+        this.#wake();
+      });
   }
 
   #retryLater(key: string, item: Item, attempt: number, atLeastMs: number): void {

@@ -188,6 +188,8 @@ const options: CrawlOptions = {
   retryBaseMs: 500,
   timeoutMs: args.timeout,
   maxBodyBytes: args["max-body"],
+  // Enough to keep every reading thread busy while the next pages arrive.
+  maxReading: Math.max(8, 4 * args.parsers),
   robotsName: NAME,
   maxDelayMs: 60_000,
 };
