@@ -8,7 +8,7 @@ import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { retryAfter } from "../examples/crawler/crawler.ts";
-import { decodeContent, readPage } from "../examples/crawler/page.ts";
+import { bodyDigest, decodeContent, readPage } from "../examples/crawler/page.ts";
 import { isTransient, reasonOf } from "../examples/crawler/report.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
 import { normalizeUrl, siteOf } from "../examples/crawler/urls.ts";
@@ -111,7 +111,7 @@ test("decodeContent: gzip, deflate with and without its zlib header, lists, limi
   assert.throws(() => decodeContent(text, "compress", 1 << 20), /unknown Content-Encoding/);
 });
 
-test("readPage: charset from header, <meta> or BOM; links normalized; digest of the body", () => {
+test("readPage: charset from header, <meta> or BOM; links normalized; gzip undone", () => {
   const html = (head: string) =>
     `<html><head>${head}<title>Заголовок</title></head><body><p>Съешь ещё` +
     `<a href="a//b#x">1</a><a href="/wiki/Сокет">2</a><a href="A%2fB">3</a><a href="a/b">4</a>`;
@@ -138,8 +138,16 @@ test("readPage: charset from header, <meta> or BOM; links normalized; digest of 
     contentEncoding: "gzip",
   });
   const plain = readPage({ ...base, body: Buffer.from(html("")), contentType: "text/html" });
-  assert.is(gzipped.digest, plain.digest, "the digest is of the decompressed body");
+  assert.equal(gzipped, plain, "gzip undone");
   assert.is(gzipped.charset, "utf-8 from default");
+});
+
+test("bodyDigest: one body, one digest; its Content-Encoding is part of it", () => {
+  const body = Buffer.from("<p>twins</p>");
+  assert.is(bodyDigest(body, undefined), bodyDigest(Buffer.from(body), undefined));
+  assert.is.not(bodyDigest(body, undefined), bodyDigest(Buffer.from("<p>twin</p>"), undefined));
+  assert.is.not(bodyDigest(body, undefined), bodyDigest(body, "gzip"));
+  assert.match(bodyDigest(body, "gzip"), /^[A-Za-z0-9+/]{27}=$/);
 });
 
 test("retryAfter: seconds or an HTTP date; nothing readable is no wait", () => {

@@ -34,8 +34,9 @@ import robotsParserModule from "robots-parser";
 import type { ResponseEvent } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
 import type { Fetched, Fetcher } from "./fetcher.ts";
-import { decodeContent } from "./page.ts";
-import type { PageReaders, ReadPageIn } from "./readers.ts";
+import { bodyDigest, decodeContent } from "./page.ts";
+import type { PageReaders } from "./readers.ts";
+import type { ReadPage } from "./tasks.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
 import type { Frontier, Item, SeenSet } from "./stores.ts";
 import { normalizeUrl, siteOf } from "./urls.ts";
@@ -431,39 +432,39 @@ export class Crawler {
 
   async #read(item: Item, fetched: Fetched, entry: Omit<Entry, "outcome">): Promise<void> {
     const { headers } = fetched;
-    let page: ReadPageIn;
+    const body = fetched.body!; // wantsBody() said yes
+    const contentEncoding = headers.get("content-encoding");
+    // X-Robots-Tag says for any response what <meta name="robots"> says inside a page.
+    const tag = (headers.get("x-robots-tag") ?? "").toLowerCase();
+    const tagNoindex = /\b(noindex|none)\b/.test(tag);
+    // Decided here, before the page goes to a thread: a twin of a page seen before is read for
+    // its links, never indexed.
+    const twin = !this.#c.digests.add(bodyDigest(body, contentEncoding));
+    let page: ReadPage;
     try {
-      page = await this.#c.readers.read({
-        url: item.url,
-        body: fetched.body!, // wantsBody() said yes
-        contentType: headers.get("content-type"),
-        contentEncoding: headers.get("content-encoding"),
-        maxBytes: this.#options.maxBodyBytes,
-      });
+      page = await this.#c.readers.read(
+        {
+          url: item.url,
+          body,
+          contentType: headers.get("content-type"),
+          contentEncoding,
+          maxBytes: this.#options.maxBodyBytes,
+        },
+        !twin && !tagNoindex,
+      );
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       return this.#record({ ...entry, outcome: "error", reason });
     }
     this.stats.htmlBytes += page.bytes;
-    // X-Robots-Tag says for any response what <meta name="robots"> says inside a page.
-    const tag = (headers.get("x-robots-tag") ?? "").toLowerCase();
-    const noindex = page.noindex || /\b(noindex|none)\b/.test(tag);
-    const nofollow = page.nofollow || /\b(nofollow|none)\b/.test(tag);
     // A duplicate's links are followed too: relative links on the same body under another path
     // may lead elsewhere, and which of two twins arrives first must not change what is found.
-    if (!nofollow) {
+    if (!page.nofollow && !/\b(nofollow|none)\b/.test(tag)) {
       for (const link of page.links) this.#discover(link, item.depth + 1, []);
     }
-    if (!this.#c.digests.add(page.digest)) {
-      this.#c.readers.drop(page);
-      return this.#record({ ...entry, outcome: "duplicate", reason: "same body" });
-    }
-    if (noindex) {
-      this.#c.readers.drop(page);
-      return this.#record({ ...entry, outcome: "noindex" });
-    }
-    const duplicate = await this.#c.readers.index(page);
-    this.#record({ ...entry, outcome: duplicate ? "duplicate" : "indexed" });
+    if (twin) return this.#record({ ...entry, outcome: "duplicate", reason: "same body" });
+    if (page.noindex || tagNoindex) return this.#record({ ...entry, outcome: "noindex" });
+    this.#record({ ...entry, outcome: page.duplicate ? "duplicate" : "indexed" });
   }
 
   // ---- robots.txt ---------------------------------------------------------------------------------

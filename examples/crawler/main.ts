@@ -13,7 +13,6 @@
 // Run: pnpm run crawler [--url URL]... [--concurrency N] [--per-host N] [--max-pages N]
 //        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { startLesson, siteFlags } from "@async-from-scratch/shared";
 import { DEFAULT_INDEX_DIR, lock, unlock } from "@async-from-scratch/shared/search";
@@ -87,7 +86,7 @@ const args = startLesson("crawler", {
   },
   parsers: {
     type: "integer",
-    default: availableParallelism(),
+    default: 1,
     min: 0,
     max: 64,
     help: "worker threads that read and index pages (0: the loop's own thread does)",
@@ -188,8 +187,9 @@ const options: CrawlOptions = {
   retryBaseMs: 500,
   timeoutMs: args.timeout,
   maxBodyBytes: args["max-body"],
-  // Enough to keep every reading thread busy while the next pages arrive.
-  maxReading: Math.max(8, 4 * args.parsers),
+  // Enough to keep the threads busy while pages arrive, even when a busy machine is slow to
+  // wake them; and as many bodies as --concurrency held in memory at most.
+  maxReading: Math.max(16, args.concurrency),
   robotsName: NAME,
   maxDelayMs: 60_000,
 };

@@ -1,7 +1,7 @@
 // From a response body to what the crawl needs of it, with no I/O, so that it can run in a worker
 // thread (tasks.ts) as well as in the loop's thread: undo the Content-Encoding (gzip, deflate),
 // find the charset (BOM, header, <meta>), decode, parse (title, text, links, <meta name=robots>),
-// put each link in its one spelling (urls.ts), and take a digest of the body, by which identical
+// and put each link in its one spelling (urls.ts). And the digest of a body, by which identical
 // pages under different URLs are indexed once.
 import { createHash } from "node:crypto";
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
@@ -27,8 +27,6 @@ export interface PageResult {
   nofollow: boolean;
   /** "windows-1251 from header" */
   charset: string;
-  /** SHA-1 of the decompressed body, base64. */
-  digest: string;
   /** Size of the decompressed body. */
   bytes: number;
 }
@@ -49,9 +47,22 @@ export function readPage(input: PageInput): PageResult {
     noindex: page.robots.noindex,
     nofollow: page.robots.nofollow,
     charset: `${charset} from ${from}`,
-    digest: createHash("sha1").update(body).digest("base64"),
     bytes: body.length,
   };
+}
+
+/**
+ * SHA-1 of a body as it came (base64), with its Content-Encoding: the same page from the same
+ * server comes compressed the same way, so two URLs with one body have one digest, and the loop's
+ * thread can tell before a worker thread has decompressed and read it. (Two servers that compress
+ * one page differently give two digests; the index then finds the twin by its title and text.)
+ */
+export function bodyDigest(body: Uint8Array, contentEncoding: string | undefined): string {
+  return createHash("sha1")
+    .update(contentEncoding ?? "")
+    .update("\0")
+    .update(body)
+    .digest("base64");
 }
 
 // Buffer's UTF-8 decoder is several times faster than TextDecoder's, and nearly every page is

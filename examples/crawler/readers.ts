@@ -1,5 +1,5 @@
-// The threads that read and index pages (tasks.ts), seen from the crawl: read a page, then index
-// it or drop it. Each thread writes an index of its own into out/parts/N (main.ts holds the lock
+// The threads that read and index pages (tasks.ts), seen from the crawl: read a page and, if the
+// crawler wants it, index it. Each thread writes an index of its own into out/parts/N (main.ts holds the lock
 // of out/parts, so that two crawls never share an --out); close() merges them
 // into the one index in out (after what a resumed crawl had there), which search reads. Merging
 // the indexes of several writers is the same step that joins the indexes of several crawler
@@ -16,17 +16,11 @@ import type { PageInput } from "./page.ts";
 import { bytes, seconds } from "./report.ts";
 import { handlers, type ReadPage } from "./tasks.ts";
 
-/** A page read by one of the threads, which keeps its text until index() or drop(). */
-export type ReadPageIn = ReadPage & { reader: number };
-
 export interface PageReaders {
   /** Settles once every thread has opened its index; rejects if one could not (locked, say). */
   ready: Promise<void>;
-  read(input: PageInput): Promise<ReadPageIn>;
-  /** Indexes the page; true if the index already had a page with its title and text. */
-  index(page: ReadPageIn): Promise<boolean>;
-  /** Forgets the page: a duplicate, or noindex. */
-  drop(page: ReadPageIn): void;
+  /** Reads a page in a thread; indexes it there too if `index` (and the page allows). */
+  read(input: PageInput, index: boolean): Promise<ReadPage>;
   /** Merges the threads' indexes into the crawl's; a line for the report. */
   close(): Promise<string>;
   /** Stops without touching the crawl's index. */
@@ -82,16 +76,11 @@ export function openReaders(
 
   return {
     ready,
-    async read(input) {
+    read(input, index) {
       // The thread with the fewest pages in hand; the body is moved to it, not copied.
       const reader = pending.indexOf(Math.min(...pending));
       const transfer = [input.body.buffer as ArrayBuffer];
-      const page = await track(reader, calls[reader]!<ReadPage>("read", input, transfer));
-      return { ...page, reader };
-    },
-    index: (page) => track(page.reader, calls[page.reader]!<boolean>("index", page.ticket)),
-    drop(page) {
-      void calls[page.reader]!("drop", page.ticket);
+      return track(reader, calls[reader]!<ReadPage>("read", { input, index }, transfer));
     },
     async close() {
       const summaries = await Promise.all(calls.map((call) => call<IndexSummary>("close", null)));

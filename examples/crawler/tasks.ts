@@ -1,9 +1,9 @@
 // What the crawler's worker threads do: all the CPU work a page costs, so that the loop's thread
-// only moves bytes. Each worker reads pages (gunzip, charset, HTML, links, SHA-1: page.ts) and
-// indexes them (words, stems, postings: shared/search) into an index of its own, which the main
-// thread merges into one at the end (readers.ts). A page's text never travels back to the main
-// thread: it waits here, by its ticket, until the crawler says whether to index it (it may be a
-// duplicate of a page another worker read) and is dropped otherwise.
+// only moves bytes. Each worker reads a page (gunzip, charset, HTML, links: page.ts) and indexes
+// it (words, stems, postings: shared/search) into an index of its own, which the main thread
+// merges into one at the end (readers.ts). One message each way per page: the page's text never
+// travels back to the loop's thread, and the crawler has decided before sending a page whether
+// it is to be indexed (not if its body is a twin's), so nothing waits for a second answer.
 //
 // This module runs in each worker of a WorkerPool (serveTasks); with --parsers 0 the main thread
 // calls the same handlers itself.
@@ -12,48 +12,35 @@ import { serveTasks } from "@async-from-scratch/shared/loop";
 import { readPage, type PageInput, type PageResult } from "./page.ts";
 
 /** What the crawler gets back for a page: all of PageResult but its title and text. */
-export type ReadPage = Omit<PageResult, "title" | "text"> & { ticket: number };
+export type ReadPage = Omit<PageResult, "title" | "text"> & {
+  /** Indexed: null if not (not wanted, or noindex); else whether the index had its text already. */
+  duplicate: boolean | null;
+};
 
 let writer: IndexWriter | null = null;
-const waiting = new Map<number, { url: string; title: string; text: string }>();
-let nextTicket = 0;
-
-function opened(): IndexWriter {
-  if (writer === null) throw new Error("no index is open in this thread");
-  return writer;
-}
 
 export const handlers = {
   /** Starts this thread's own index in dir (a part of the crawl's index). */
   open({ dir, memoryBudget }: { dir: string; memoryBudget: number }): void {
     writer = IndexWriter.create(dir, { memoryBudget });
   },
-  read(input: PageInput): ReadPage {
+  /** Reads a page, and indexes it if `index` says so and the page does not say noindex. */
+  read({ input, index }: { input: PageInput; index: boolean }): ReadPage {
+    if (writer === null) throw new Error("no index is open in this thread");
     const { title, text, ...rest } = readPage(input);
-    const ticket = nextTicket++;
-    waiting.set(ticket, { url: input.url, title, text });
-    return { ...rest, ticket };
-  },
-  /** Indexes the page read with this ticket; true if the index had its title and text already. */
-  index(ticket: number): boolean {
-    const page = waiting.get(ticket);
-    if (page === undefined) throw new Error(`no page waits with ticket ${ticket}`);
-    waiting.delete(ticket);
-    return opened().add(page).duplicate;
-  },
-  drop(ticket: number): void {
-    waiting.delete(ticket);
+    const indexed = index && !rest.noindex;
+    const duplicate = indexed ? writer.add({ url: input.url, title, text }).duplicate : null;
+    return { ...rest, duplicate };
   },
   close(): IndexSummary {
-    const summary = opened().close();
+    if (writer === null) throw new Error("no index is open in this thread");
+    const summary = writer.close();
     writer = null;
-    waiting.clear();
     return summary;
   },
   abort(): void {
     writer?.abort();
     writer = null;
-    waiting.clear();
   },
 };
 
