@@ -179,7 +179,9 @@ test("reasonOf: the same words for the same failure, whichever engine saw it", (
     reasonOf(Object.assign(new Error("x"), { code: "ENOTFOUND" }), 1),
     "host name not found",
   );
-  assert.ok(isTransient(native) && isTransient(node));
+  const nodeTimeout = new DOMException("The operation was aborted due to timeout", "TimeoutError");
+  assert.is(reasonOf(nodeTimeout, 5000), "no answer within 5000 ms", "AbortSignal.timeout()");
+  assert.ok(isTransient(native) && isTransient(node) && isTransient(nodeTimeout));
   assert.not.ok(isTransient(new Error("bad status line")));
 });
 

@@ -13,6 +13,7 @@
 // (io_uring, say) would only have to provide these.
 import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import { lookup } from "node:dns/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { isIP } from "node:net";
 import { SIGINT, SIGTERM, Socket, IPPROTO_TCP, TCP_NODELAY } from "@async-from-scratch/native";
 import { EventLoop, WorkerPool } from "@async-from-scratch/shared/loop";
@@ -38,7 +39,7 @@ export interface Engine {
   resolve(host: string): Promise<string>;
   connect(address: string, port: number, signal: AbortSignal): Promise<Connection>;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
-  /** Runs work with a signal that aborts with a TimeoutError (code ETIMEDOUT) after ms. */
+  /** Runs work with a signal that aborts with a TimeoutError after ms (or when parent aborts). */
   withTimeout<T>(
     ms: number,
     work: (signal: AbortSignal) => Promise<T>,
@@ -175,37 +176,19 @@ class NodeEngine implements Engine {
     });
   }
 
+  // Node's own: timers/promises takes a signal, AbortSignal.timeout() is withTimeout's signal
+  // (it aborts with a TimeoutError, as ours does), and AbortSignal.any() joins it to the parent.
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    return sleep(ms, undefined, { signal });
   }
 
-  async withTimeout<T>(
+  withTimeout<T>(
     ms: number,
     work: (signal: AbortSignal) => Promise<T>,
     parent?: AbortSignal,
   ): Promise<T> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(timeoutError(ms)), ms);
-    const onParentAbort = () => controller.abort(parent!.reason);
-    if (parent?.aborted) onParentAbort();
-    else parent?.addEventListener("abort", onParentAbort, { once: true });
-    try {
-      return await work(controller.signal);
-    } finally {
-      clearTimeout(timer);
-      parent?.removeEventListener("abort", onParentAbort);
-    }
+    const timeout = AbortSignal.timeout(ms);
+    return work(parent === undefined ? timeout : AbortSignal.any([timeout, parent]));
   }
 
   onSignal(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
@@ -230,12 +213,6 @@ class NodeEngine implements Engine {
   async close(): Promise<void> {
     await Promise.all(this.#pools.map((pool) => pool.close()));
   }
-}
-
-/** The error our loop's withTimeout aborts with, made the same way: code ETIMEDOUT. */
-function timeoutError(ms: number): Error {
-  const error = new Error(`timeout(${ms} ms): Connection timed out (ETIMEDOUT)`);
-  return Object.assign(error, { name: "TimeoutError", code: "ETIMEDOUT" });
 }
 
 /**

@@ -120,6 +120,10 @@ export function reasonOf(error: unknown, timeoutMs: number): string {
     case "ENOTFOUND":
       return "host name not found";
   }
+  // Our loop's timeout is an OSError with code ETIMEDOUT, Node's AbortSignal.timeout() a
+  // DOMException; both are named TimeoutError.
+  if ((error as { name?: unknown })?.name === "TimeoutError")
+    return `no answer within ${timeoutMs} ms`;
   const message = error instanceof Error ? error.message : String(error);
   // getaddrinfo's error crossed from the DNS thread, where only its message survives the copy.
   if (/EAI_NONAME|EAI_NODATA/.test(message)) return "host name not found";
@@ -131,6 +135,7 @@ export function reasonOf(error: unknown, timeoutMs: number): string {
 /** Whether trying again later may help: the network's failures, not the page's. */
 export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
+  if ((error as { name?: unknown })?.name === "TimeoutError") return true;
   return (
     typeof code === "string" &&
     ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"].includes(
