@@ -75,7 +75,17 @@ function makeError(
   if (gaiCode !== undefined) return new GaiError(syscall, errno, detail, message, gaiCode);
   const code = errnoNames.get(errno) ?? `E${errno}`;
   const ErrorClass = classByCode[code] ?? OSError;
-  return new ErrorClass(syscall, errno, detail, message, code);
+  if (ErrorClass !== BlockingIOError) return new ErrorClass(syscall, errno, detail, message, code);
+  // "Would block" is control flow, not a failure: a busy loop (1_bad_socket) and every event loop
+  // throw and catch it thousands of times a second. Capturing a stack trace for it was half the
+  // cost of a failed recv (measured), and no one reads it.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new BlockingIOError(syscall, errno, detail, message, code);
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
 }
 
 binding.setErrorFactory(makeError);
