@@ -51,9 +51,10 @@ type Values<Spec extends Record<string, Option>> = {
  * Arguments that are not flags are refused, unless the spec has a "words" option, which takes
  * them all (a second `--` ends the flags, for words that start with "-").
  *
- * An error with a `syscall` (ConnectionRefusedError, ...) or a ProtocolError is the network's
- * doing, not a bug in the lesson: it is printed as one line and the lesson exits with status 1.
- * Any other error keeps its stack trace.
+ * The network's expected failures (a refused or reset connection, a timeout, a name that does not
+ * resolve, a ProtocolError) are not bugs in the lesson: each is printed as one line and the lesson
+ * exits with status 1. Any other error keeps its stack trace, system call errors included: EBADF
+ * from a socket used after close() is a bug in the code, and the stack says where.
  */
 export function startLesson<Spec extends Record<string, Option>>(
   lesson: string,
@@ -74,9 +75,7 @@ export function startLesson<Spec extends Record<string, Option>>(
     process.exit(2);
   };
   process.on("uncaughtException", (error: unknown) => {
-    const fromNetwork =
-      error instanceof Error && ("syscall" in error || error.name === "ProtocolError");
-    const text = fromNetwork
+    const text = fromNetwork(error)
       ? `${error.name}: ${error.message}`
       : String((error as Error)?.stack ?? error);
     process.stderr.write(`${lesson}: ${text}\n`);
@@ -145,6 +144,40 @@ export function startLesson<Spec extends Record<string, Option>>(
     }
   }
   return values as Values<Spec>;
+}
+
+// What the network may do to any lesson, named as the native module names it (Python's classes) and
+// by errno code, since an error that crossed from a worker thread may come back as a plain Error
+// that kept only its name, message and code. ENOTFOUND and EAI_* are names that did not resolve.
+const networkErrors = new Set([
+  "ConnectionRefusedError",
+  "ConnectionResetError",
+  "ConnectionAbortedError",
+  "BrokenPipeError",
+  "TimeoutError",
+  "GaiError",
+  "ProtocolError",
+]);
+const networkCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENETDOWN",
+  "EHOSTDOWN",
+  "ENOTFOUND",
+]);
+
+function fromNetwork(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    networkErrors.has(error.name) ||
+    (typeof code === "string" && (networkCodes.has(code) || code.startsWith("EAI_")))
+  );
 }
 
 // Only plain http: the lessons speak HTTP over raw sockets, and TLS is not what they teach.

@@ -22,9 +22,14 @@ export interface Run {
 }
 
 /** Runs a command to its end (killing it after timeoutMs) and collects what it printed. */
-export function runCommand(command: string, args: string[], timeoutMs = 60_000): Promise<Run> {
+export function runCommand(
+  command: string,
+  args: string[],
+  timeoutMs = 60_000,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));

@@ -1,0 +1,48 @@
+// startLesson (shared/lesson.ts) on failures: what the network does to a lesson is one line on
+// stderr and status 1; a bug, the student's own included, keeps its stack trace.
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { root, runCommand } from "./lessons.ts";
+
+const fixture = join(root, "test", "fixtures", "failing-lesson.ts");
+
+function failWith(how: string) {
+  const env = { ...process.env, FAIL: how };
+  return runCommand(process.execPath, ["--import", "tsx", fixture], 60_000, env);
+}
+
+test("a refused connection or a malformed response is one line, without a stack", async () => {
+  const refused = await failWith("refused");
+  assert.is(refused.status, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /^failing-lesson: ConnectionRefusedError: connect\(127\.0\.0\.1:\d+\): Connection refused \(ECONNREFUSED\)\n$/,
+  );
+  const protocol = await failWith("protocol");
+  assert.is(protocol.status, 1, protocol.stderr);
+  assert.match(protocol.stderr, /^failing-lesson: ProtocolError: [^\n]*2OO OK[^\n]*\n$/);
+});
+
+test("a socket used after close() keeps its stack: EBADF is a bug, not the network", async () => {
+  const closed = await failWith("closed");
+  assert.is(closed.status, 1, closed.stderr);
+  assert.match(
+    closed.stderr,
+    /^failing-lesson: OSError: recv\(closed socket\): [^\n]* \(EBADF\)\n/,
+  );
+  assert.match(
+    closed.stderr,
+    /\n {4}at [^\n]*failing-lesson\.ts:\d+:\d+/,
+    "the stack names the line",
+  );
+});
+
+test("any other error keeps its stack", async () => {
+  const bug = await failWith("bug");
+  assert.is(bug.status, 1, bug.stderr);
+  assert.match(bug.stderr, /^failing-lesson: TypeError: /);
+  assert.match(bug.stderr, /\n {4}at [^\n]*failing-lesson\.ts:\d+:\d+/);
+});
+
+test.run();
