@@ -1,6 +1,7 @@
-// 3_selectors, run as a student runs it: its output against the snapshot, and the lecture's claims
-// behind its measured figures (epoll beats poll when most fds are idle; select stops at
-// FD_SETSIZE, poll and epoll do not).
+// 3_selectors, run as a student runs it: its output against the snapshot, and every claim behind
+// its measured figures: poll's wait grows with the number of fds, epoll's stays flat, so epoll wins
+// when most fds are idle; with a few fds the choice does not matter; select stops at FD_SETSIZE,
+// poll and epoll do not.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { availableSelectors } from "@async-from-scratch/native";
@@ -14,12 +15,37 @@ test("3_selectors prints its snapshot", async () => {
   matchSnapshot("3_selectors", stdout);
 });
 
-test("3_selectors: at F = 10000, epoll (or kqueue) waits at least 3x faster than poll", async () => {
+// The conclusion lines quote the table: "poll 1.5 µs at F = 10, 1572.4 µs at F = 10000: ..."
+function waitMicros(stdout: string, backend: string, size: number): number {
+  const at = size === 10 ? / ([\d.]+) µs at F = 10,/ : new RegExp(`, ([\\d.]+) µs at F = ${size}:`);
+  const line = new RegExp(`^  ${backend} +[\\d.]+ µs at F = .*$`, "m").exec(stdout)?.[0];
+  assert.ok(line, `no conclusion line for ${backend}:\n${stdout}`);
+  return figure(line, at);
+}
+const best = availableSelectors.find((name) => name === "epoll" || name === "kqueue")!;
+
+test("3_selectors: poll's wait grows with F: at 10000 fds at least 10x its wait at 10", async () => {
   const { stdout } = await run();
-  // The conclusion lines quote the table: "poll 1.5 µs at F = 10, 1572.4 µs at F = 10000: ..."
-  const poll = figure(stdout, /^ {2}poll +.*, ([\d.]+) µs at F = 10000:/m);
-  const best = figure(stdout, /^ {2}(?:epoll|kqueue) +.*, ([\d.]+) µs at F = 10000:/m);
-  assert.ok(best * 3 <= poll, `epoll ${best} µs against poll ${poll} µs:\n${stdout}`);
+  const [few, many] = [waitMicros(stdout, "poll", 10), waitMicros(stdout, "poll", 10000)];
+  assert.ok(many >= 10 * few, `poll ${few} µs at F = 10, ${many} µs at F = 10000:\n${stdout}`);
+});
+
+test(`3_selectors: ${best}'s wait stays flat: at 10000 fds within 3x of its wait at 10`, async () => {
+  const { stdout } = await run();
+  const [few, many] = [waitMicros(stdout, best, 10), waitMicros(stdout, best, 10000)];
+  assert.ok(many <= 3 * few, `${best} ${few} µs at F = 10, ${many} µs at F = 10000:\n${stdout}`);
+});
+
+test(`3_selectors: at F = 10000, ${best} waits at least 10x faster than poll`, async () => {
+  const { stdout } = await run();
+  const [poll, fast] = [waitMicros(stdout, "poll", 10000), waitMicros(stdout, best, 10000)];
+  assert.ok(fast * 10 <= poll, `${best} ${fast} µs against poll ${poll} µs:\n${stdout}`);
+});
+
+test("3_selectors: at F = 10 the backends are close: within 5x of each other", async () => {
+  const { stdout } = await run();
+  const waits = availableSelectors.map((name) => waitMicros(stdout, name, 10));
+  assert.ok(Math.max(...waits) <= 5 * Math.min(...waits), `${waits.join(", ")} µs:\n${stdout}`);
 });
 
 test("3_selectors: select refuses fds from FD_SETSIZE up, by name; the others take them", async () => {
