@@ -16,6 +16,13 @@ test("2_good_socket prints its snapshot", async () => {
   matchSnapshot("2_good_socket", run.stdout);
 });
 
+test("2_good_socket: the loop calls the callbacks, one per wake-up, with the registered data", async () => {
+  const { stdout } = await goodSocket();
+  const calls = [...stdout.matchAll(/, the loop calls (\w+)\(\)\n {2}(\w+)\(\)/g)];
+  assert.ok(calls.length >= 3, stdout);
+  for (const [, called, printed] of calls) assert.is(printed, called, stdout);
+});
+
 test("2_good_socket: the process sleeps while it waits, and wakes only a few times", async () => {
   const { stdout } = await goodSocket();
   const cpuMs = figure(stdout, /CPU time ([\d.]+) ms/);
@@ -102,6 +109,12 @@ test("--url: both lessons fetch a site they did not start; a dead one is one cle
   assert.match(
     dead.stderr,
     /^2_good_socket: ConnectionRefusedError: connect\(127\.0\.0\.1:\d+\): Connection refused \(ECONNREFUSED\)\n$/,
+  );
+  // The wake-up that reported the refusal comes first: the handshake ended, badly, so the socket
+  // became writable and the loop called connected(), which read SO_ERROR.
+  assert.match(
+    dead.stdout,
+    /\nwake-up 1 after [\d.]+ ms: fd \d+ EVENT_WRITE, the loop calls connected\(\)\n$/,
   );
 });
 
