@@ -156,6 +156,16 @@ export class Socket {
     return binding.getsockopt(this.#open("getsockopt"), level, option);
   }
 
+  /**
+   * Gives the fd up without closing it, and returns it (Python's detach): for handing it to code
+   * that will own it from now on, such as Node's net.Socket. This object acts closed afterwards.
+   */
+  detach(): number {
+    const fd = this.#fd;
+    this.#fd = -1;
+    return fd;
+  }
+
   /** Closes the fd. Closing twice is harmless, as in Python. */
   close(): void {
     if (this.#fd < 0) return;

@@ -239,6 +239,8 @@ function describe(option: Option): string {
 
 export interface Target {
   url: URL;
+  /** The fixture site's port with a full accept queue (1_bad_socket); none for a --url. */
+  busyPort?: number;
   /** Stops the fixture site if the lesson started one; nothing to do for a --url. */
   close(): Promise<void>;
 }
@@ -250,7 +252,7 @@ export interface Target {
 export async function openTarget(url: URL | undefined, site: SiteOptions): Promise<Target> {
   if (url !== undefined) return { url, close: async () => {} };
   const running = await startSite(site);
-  return { url: new URL(running.url), close: running.stop };
+  return { url: new URL(running.url), busyPort: running.busyPort, close: running.stop };
 }
 
 export interface ClockReading {

@@ -99,7 +99,7 @@ test("--url: both lessons fetch a site they did not start; a dead one is one cle
       const run = await runLesson(lesson, ["--url", site.url]);
       assert.is(run.status, 0, run.stderr);
       assert.ok(run.stdout.includes(`fetching ${site.url} with`), run.stdout);
-      assert.match(run.stdout, /^response: 200 OK/m);
+      assert.match(run.stdout, /^ *response: 200 OK/m);
     }
   } finally {
     await site.stop();

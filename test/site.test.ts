@@ -589,7 +589,7 @@ test("main.ts: a leading --, one ready line, and it exits when its stdin closes"
   });
   assert.match(
     stdout,
-    /^Fixture site: http:\/\/127\.0\.0\.1:\d+\/ \(7 articles, latency 3 ms\)\n$/,
+    /^Fixture site: http:\/\/127\.0\.0\.1:\d+\/ \(7 articles, latency 3 ms, busy port \d+\)\n$/,
   );
   assert.is(code, 0);
 });

@@ -27,14 +27,18 @@ export interface RunningSite {
   /** "http://127.0.0.1:PORT/" */
   url: string;
   port: number;
+  /** A port of the same site whose accept queue is full, so a handshake takes time (busy.ts). */
+  busyPort: number;
   /** Stops the site; resolves once its process has exited. */
   stop(): Promise<void>;
 }
 
 // Starting takes a few hundred milliseconds (node, then tsx compiling the site); this is for a
 // machine so busy that something else is wrong.
+export { ACCEPT_DELAY_MS } from "./busy.ts";
+
 const READY_TIMEOUT_MS = 15_000;
-const READY_LINE = /^Fixture site: http:\/\/127\.0\.0\.1:(\d+)\//;
+const READY_LINE = /^Fixture site: http:\/\/127\.0\.0\.1:(\d+)\/ .*busy port (\d+)\)$/;
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
 export async function startSite(options: SiteOptions = {}): Promise<RunningSite> {
@@ -59,11 +63,12 @@ export async function startSite(options: SiteOptions = {}): Promise<RunningSite>
   process.on("exit", killChild);
   void exited.then(() => process.off("exit", killChild));
 
-  const port = await waitUntilReady(child);
+  const [port, busyPort] = await waitUntilReady(child);
   child.stderr!.pipe(process.stderr);
   return {
     url: `http://127.0.0.1:${port}/`,
     port,
+    busyPort,
     async stop() {
       child.kill("SIGTERM");
       await exited;
@@ -71,8 +76,8 @@ export async function startSite(options: SiteOptions = {}): Promise<RunningSite>
   };
 }
 
-/** The port from the site's ready line; rejects if it exits or stays silent instead. */
-function waitUntilReady(child: ChildProcess): Promise<number> {
+/** The ports from the site's ready line; rejects if it exits or stays silent instead. */
+function waitUntilReady(child: ChildProcess): Promise<[port: number, busyPort: number]> {
   return new Promise((resolve, reject) => {
     // stdio[1] is a pipe: spawn() was asked for one.
     const lines = createInterface({ input: child.stdout! });
@@ -81,7 +86,7 @@ function waitUntilReady(child: ChildProcess): Promise<number> {
     child.stderr!.setEncoding("utf8").on("data", onComplaint);
     const onLine = (line: string) => {
       const match = READY_LINE.exec(line);
-      if (match) settle(() => resolve(Number(match[1])));
+      if (match) settle(() => resolve([Number(match[1]), Number(match[2])]));
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
       settle(() =>

@@ -8,6 +8,7 @@
 import { fstatSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { startLesson } from "../lesson.ts";
+import { openBusyPort } from "./busy.ts";
 import { MAX_LATENCY_MS, createSiteServer } from "./server.ts";
 
 const args = startLesson("site", {
@@ -64,9 +65,10 @@ server.on("error", (error: NodeJS.ErrnoException) => {
 // 127.0.0.1 only: the site is for this machine's lessons, never for the network.
 server.listen(options.port, "127.0.0.1", () => {
   const { port } = server.address() as AddressInfo;
+  const busy = openBusyPort(server); // for 1_bad_socket: a handshake that takes time
   console.log(
     `Fixture site: http://127.0.0.1:${port}/ ` +
-      `(${options.articles} articles, latency ${options.latencyMs} ms)`,
+      `(${options.articles} articles, latency ${options.latencyMs} ms, busy port ${busy.port})`,
   );
 });
 

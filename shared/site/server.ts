@@ -8,8 +8,10 @@
 //   /category/<slug>           the articles of one category
 //   /wiki/<slug>               an article; ?action=history gives its small history page
 //   /trouble/ and what it lists, robots.txt, /private/, /wild/ (wild.ts); anything else is a 404
+//   /upload                    POST a body: read only now, after the latency (busy.ts)
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { upload } from "./busy.ts";
 import { REPORT_PDF, dataJson, robotsTxt } from "./files.ts";
 import { articlePage, categoryPage, historyPage, indexPage, notFoundPage } from "./pages.ts";
 import { HTML, redirect, send } from "./reply.ts";
@@ -117,6 +119,8 @@ async function serve(
       return trouble.chunked(res);
     case "/close-delimited":
       return trouble.closeDelimited(res);
+    case "/upload":
+      return upload(req, res);
   }
 
   if (path.startsWith("/wild/") && serveWild(res, decodePath(path))) return;
