@@ -13,7 +13,9 @@
         "src/threads.cc",
         "src/signals.cc",
         "src/counts.cc",
-        "src/uring.cc"
+        "src/uring.cc",
+        "src/cpu.cc",
+        "src/forkhold.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [

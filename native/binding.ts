@@ -58,6 +58,8 @@ interface Binding {
   startThreads(count: number): number;
   joinThreads(id: number): void;
   threadStackSize(): number;
+  spinThreads(count: number, iterations: number): number;
+  forkHold(buffer: Uint8Array): [pid: number, fd: number];
   interruptAfter(delayMs: number, count: number, intervalMs: number): void;
   watchSignals(signals: number[]): number;
   unwatchSignals(): void;

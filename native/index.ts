@@ -47,6 +47,18 @@ export const {
   /** threadStackSize(): the address space reserved for each new thread's stack, in bytes. */
   threadStackSize,
   /**
+   * spinThreads(count, iterations): count OS threads each run the same fixed arithmetic
+   * (iterations rounds); returns the wall time in milliseconds until the last one ends.
+   */
+  spinThreads,
+  /**
+   * forkHold(buffer): fork without exec; the child, a copy of this process, waits for one-byte
+   * commands on the returned fd: 'w' writes one byte into each page of its copy of buffer, any
+   * other byte is a ping; each is answered with the same byte. Closing fd ends the child (reap it
+   * with waitpid). Returns [pid, fd].
+   */
+  forkHold,
+  /**
    * watchSignals(signals): from now on each of these signals (SIGINT, SIGTERM, ...) writes its
    * number, one byte, into a pipe, and this returns the pipe's non-blocking read end for a loop to
    * watch: the self-pipe trick of libuv's uv_signal_t and Python's signal.set_wakeup_fd. One per

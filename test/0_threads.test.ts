@@ -1,7 +1,12 @@
 // 0_threads, run as a student runs it: its output against the stored snapshot, and the lecture's
 // claims behind its measured figures: a process costs more than a thread, a thread more than a
-// coroutine, and blocking fetches in threads wait side by side.
+// coroutine, and the kernel keeps more for a thread than its RSS shows; threads that compute stop
+// gaining past the core count; blocking fetches in threads wait side by side. And it still exits
+// when something fails while its workers are blocked in recv.
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
+import { createServer, type Socket as NodeSocket } from "node:net";
+import { availableParallelism } from "node:os";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { figure, matchSnapshot, runLesson, runOnce, siteProcesses, type Mask } from "./lessons.ts";
@@ -14,9 +19,15 @@ const LATENCY_MS = 300;
 
 const threads = runOnce("0_threads");
 
-// How many cores this machine has, and how much faster the threads were: measured figures.
+// How many cores this machine has (and so how many threads part 2 starts), how much work each
+// row of part 2 got done and how many cores it kept busy, and how much faster the threads were:
+// measured figures.
+const computeRow = /^( {2}(?:1|\d+ x cores = )\d*) +(\d+) ms +([\d.]+)x one thread's +([\d.]+)$/gm;
 const measured: Mask[] = [
   [/\b\d+ CPU cores/g, "<n> CPU cores"],
+  [/\bpast \d+ threads/g, "past <n> threads"],
+  [computeRow, "$1 <n> ms <n>x one thread's <n>"],
+  [/ x cores = \d+/g, " x cores = <n>"],
   [/\b\d+(\.\d+)?x faster/g, "<n>x faster"],
 ];
 
@@ -68,6 +79,52 @@ test("0_threads: an OS thread holds at least 10x the memory of a coroutine", asy
   );
 });
 
+test("0_threads: the kernel keeps more for each thread than the thread's RSS shows", async () => {
+  const { stdout } = await threads();
+  const row = /^ {2}OS thread \(pthread\) .*$/m.exec(stdout)?.[0] ?? "";
+  if (process.platform !== "linux") {
+    assert.match(row, / - +[\d.]+ MiB$/, "no /proc/meminfo, no kernel figure");
+    return;
+  }
+  const thread = costOf(stdout, "OS thread (pthread)");
+  const kernelKiB = figure(row, /([\d.]+) KiB \(d\)/);
+  assert.ok(
+    kernelKiB * 1024 >= thread.bytes,
+    `kernel ${kernelKiB} KiB against RSS ${thread.bytes / 1024} KiB a thread`,
+  );
+});
+
+test("0_threads: threads that compute stop gaining past the core count", async () => {
+  const { stdout } = await threads();
+  const rows = [...stdout.matchAll(computeRow)].map((match) => ({
+    label: match[1]!.trim(),
+    wallMs: Number(match[2]),
+    perSecond: Number(match[3]),
+    busy: Number(match[4]),
+  }));
+  const cores = availableParallelism();
+  assert.equal(
+    rows.map((row) => row.label),
+    [...new Set([1, cores, 2 * cores, 4 * cores, 8 * cores])].map((n) =>
+      n === 1 ? "1" : `${n / cores} x cores = ${n}`,
+    ),
+    stdout,
+  );
+  const atCores = rows.find((row) => row.label.endsWith(`= ${cores}`)) ?? rows[0]!;
+  const most = rows.at(-1)!;
+  // 8 times as many threads as at the core count: 8 times the work, if they all ran at once. They
+  // take turns instead. The margin is for a machine shared with other programs, where more threads
+  // win a larger share of the cores from them.
+  assert.ok(
+    most.perSecond <= 2 * atCores.perSecond,
+    `work per second ${atCores.perSecond}x at ${cores} threads, ${most.perSecond}x at 8 x cores`,
+  );
+  assert.ok(most.wallMs >= 3 * atCores.wallMs, `wall ${atCores.wallMs} ms, then ${most.wallMs} ms`);
+  for (const row of rows) {
+    assert.ok(row.busy <= cores * 1.25, `${row.label}: ${row.busy} cores busy of ${cores}`);
+  }
+});
+
 test("0_threads: blocking fetches take K x latency in turn, about one latency in threads", async () => {
   const { stdout } = await threads();
   const serialMs = figure(stdout, /^one after another: (\d+) ms/m);
@@ -86,6 +143,34 @@ test("0_threads: a wrong flag or value exits with status 2", async () => {
     assert.is(run.status, 2, `${args.join(" ")}: ${run.stderr}`);
     assert.is(run.stdout, "");
     assert.match(run.stderr, /^0_threads: [^]+\nusage: pnpm run 0_threads \[--url URL\]/);
+  }
+});
+
+test("0_threads exits when a fetch fails while the other workers are blocked in recv", async () => {
+  // A site that answers the serial fetches, resets the first threaded one, and never answers the
+  // rest: their workers stay blocked in recv, where Node cannot stop a thread.
+  const PAGES_HERE = 2;
+  let connections = 0;
+  const held: NodeSocket[] = [];
+  const server = createServer((socket) => {
+    held.push(socket);
+    const n = ++connections;
+    socket.once("data", () => {
+      if (n <= PAGES_HERE) socket.end("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      else if (n === PAGES_HERE + 1) socket.resetAndDestroy();
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  try {
+    const url = `http://127.0.0.1:${port}/`;
+    const run = await runLesson("0_threads", ["--url", url, "--pages", String(PAGES_HERE)]);
+    assert.is(run.status, 1, `status ${run.status}: ${run.stderr}`);
+    assert.match(run.stderr, /^0_threads: ConnectionResetError: recv\(fd \d+\): [^\n]*\n$/);
+  } finally {
+    for (const socket of held) socket.destroy();
+    server.close();
   }
 });
 

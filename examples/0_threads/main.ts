@@ -1,13 +1,14 @@
-// 0_threads: what a thread costs next to a process and a coroutine, and what threads buy us:
-// blocking fetches that wait side by side instead of one after another.
+// 0_threads: what a thread costs next to a process and a coroutine, what threads that compute get
+// from more threads than cores, and what threads buy us: blocking fetches that wait side by side
+// instead of one after another.
 //
 // Lecture: "Потоки", and "Кооперативная многозадачность" on why processes and threads are heavy.
 // Builds on: 0_fork_exec, which measured one process. Here N of each kind are alive at once: OS
 //   threads, Node's worker_threads, processes, and coroutines (generators, async functions). Then
-//   the lecture's blocking fetch (0_blocking_socket) runs in one thread per page.
-// Leaves out: threads that compute (two cores run two threads at a time, however many we start),
-//   and locks: these threads share nothing. Waiting for many sockets in one thread, the cure the
-//   lecture turns to next, starts with 1_bad_socket.
+//   N threads that compute, past the number of cores. Then the lecture's blocking fetch
+//   (0_blocking_socket) runs in one thread per page.
+// Leaves out: locks: these threads share nothing that they write. Waiting for many sockets in one
+//   thread, the cure the lecture turns to next, starts with 1_bad_socket.
 // Run: pnpm run 0_threads [--url http://host:port/path] [--latency MS] [--pages K]
 import { execFileSync } from "node:child_process";
 import { once } from "node:events";
@@ -17,9 +18,13 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import {
+  AF_INET,
+  SHUT_RDWR,
+  SOCK_STREAM,
   Socket,
   forkExec,
   joinThreads,
+  spinThreads,
   startThreads,
   threadStackSize,
   waitpid,
@@ -34,9 +39,9 @@ import {
 } from "@async-from-scratch/shared";
 
 // The lecture's fetch, as in 0_blocking_socket. connect, sendAll and recv each put the calling
-// thread to sleep until the kernel has done its part; other threads run on meanwhile.
-function fetch(url: URL): Buffer {
-  const sock = new Socket();
+// thread to sleep until the kernel has done its part; other threads run on meanwhile. (A worker
+// opens the socket itself and passes it in, to say its fd first: see part 3.)
+function fetch(url: URL, sock = new Socket()): Buffer {
   try {
     sock.connect([url.hostname, Number(url.port || 80)]);
     sock.sendAll(buildRequest(url));
@@ -52,15 +57,25 @@ function fetch(url: URL): Buffer {
   }
 }
 
-// ---- a worker thread of part 2 runs this file too, and only this block -------------------------
+// ---- a worker thread of part 3 runs this file too, and only this block -------------------------
 // It says it is ready, then blocks until the main thread says go (Atomics.wait: a real blocking
-// wait, like recv's), makes its one fetch, hands the bytes back and ends. In a worker,
+// wait, like recv's), makes its one fetch, hands the bytes back and ends. Before the fetch it
+// writes its socket's fd where the main thread can read it (part 3 says why). In a worker,
 // process.exit() ends that thread only; it also keeps the main thread's code below from running.
 if (!isMainThread) {
-  const { href, go } = workerData as { href: string; go: Int32Array };
+  const { href, go, openFds, index } = workerData as {
+    href: string;
+    go: Int32Array;
+    openFds: Int32Array;
+    index: number;
+  };
   parentPort!.postMessage("ready");
   Atomics.wait(go, 0, 0);
-  parentPort!.postMessage(fetch(new URL(href)));
+  const sock = new Socket();
+  Atomics.store(openFds, index, sock.fileno());
+  const bytes = fetch(new URL(href), sock);
+  Atomics.store(openFds, index, -1);
+  parentPort!.postMessage(bytes);
   process.exit(0);
 }
 
@@ -72,7 +87,7 @@ const args = startLesson("0_threads", {
     default: 8,
     min: 1,
     max: 32,
-    help: "how many pages part 2 fetches, in turn and then one per thread",
+    help: "how many pages part 3 fetches, in turn and then one per thread",
   },
 });
 
@@ -95,6 +110,7 @@ interface Cost {
   bytes: number; // each
   note: string; // which footnote says how `bytes` was measured
   units: [TimeUnit, SizeUnit];
+  kernelBytes?: number; // each, in the kernel: in no process's RSS
   stackBytes?: number; // each thread's reserved stack
 }
 const costs: Cost[] = [];
@@ -107,6 +123,24 @@ function residentOf(pid: number): number {
   } catch {
     const ps = execFileSync("ps", ["-o", "rss=", "-p", String(pid)], { encoding: "utf8" });
     return 1024 * Number(ps.trim());
+  }
+}
+
+// What the kernel keeps for each process and thread, and counts in no process's RSS: a kernel
+// stack, page tables, and its task structures (the unreclaimable part of the slab: task_struct,
+// the memory map, the fd table). /proc/meminfo has the whole machine's totals, so we read the
+// difference while N of a kind are alive. Its reclaimable slab (caches of files) is left out: it
+// moves with every file anyone opens. Measured for the 1000 OS threads only: over 50 processes or
+// 20 workers, what other programs on the machine start and stop meanwhile weighs as much as what
+// we measure. Linux only; elsewhere, undefined.
+function kernelBytes(): number | undefined {
+  try {
+    const meminfo = readFileSync("/proc/meminfo", "utf8");
+    const kib = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(meminfo)![1]);
+    return 1024 * (kib("KernelStack") + kib("PageTables") + kib("SUnreclaim"));
+  } catch {
+    return undefined;
   }
 }
 
@@ -144,11 +178,17 @@ function heapUsed(): number {
 // OS threads: pthreads from the native module, each blocked until joinThreads wakes them all and
 // waits for them to end. They live inside this process, so their cost is what this process grows.
 {
+  const kernelBefore = kernelBytes();
   const before = process.memoryUsage.rss();
   const started = performance.now();
   const group = startThreads(THREADS);
   const startMs = performance.now() - started;
   const bytes = (process.memoryUsage.rss() - before) / THREADS;
+  const kernelAfter = kernelBytes();
+  const kernel =
+    kernelBefore === undefined || kernelAfter === undefined
+      ? undefined
+      : (kernelAfter - kernelBefore) / THREADS;
   joinThreads(group);
   const stackBytes = threadStackSize();
   costs.push({
@@ -158,6 +198,7 @@ function heapUsed(): number {
     bytes,
     note: "b",
     units: ["µs", "KiB"],
+    kernelBytes: kernel,
     stackBytes,
   });
 }
@@ -256,12 +297,13 @@ function size(bytes: number, unit: SizeUnit): string {
 
 console.log("part 1: N of each kind, all alive at the same time, and what each one costs");
 const rows = [
-  ["kind", "N", "start, each", "memory, each", "stack reserved, each"],
+  ["kind", "N", "start, each", "memory, each", "kernel, each", "stack reserved, each"],
   ...costs.map((cost) => [
     cost.kind,
     String(cost.count),
     duration(cost.startMs / cost.count, cost.units[0]),
     `${size(cost.bytes, cost.units[1])} (${cost.note})`,
+    cost.kernelBytes === undefined ? "-" : `${size(cost.kernelBytes, "KiB")} (d)`,
     cost.stackBytes === undefined ? "-" : size(cost.stackBytes, "MiB"),
   ]),
 ];
@@ -278,13 +320,65 @@ console.log(
 );
 console.log(`  (b) how much this process's RSS grew, divided by N`);
 console.log(`  (c) how much the JavaScript heap grew (heapUsed, after a full GC), divided by N`);
+console.log(
+  `  (d) how much the kernel's own memory grew, divided by N: a kernel stack, page tables`,
+);
+console.log(
+  `    and task structures (KernelStack + PageTables + SUnreclaim in /proc/meminfo), in RAM`,
+);
+console.log(`    but in no process's RSS`);
 console.log(`  stack reserved: address space set aside for each thread's stack; only the pages a`);
 console.log(`    thread touches become resident, so an OS thread's (b) is a sliver of it`);
-const cores = availableParallelism();
-console.log(`  this machine has ${cores} CPU cores: at most that many of the ${THREADS} threads`);
-console.log(`    can run at any instant, and the rest wait their turn`);
+console.log(
+  `  a thread shares this process's memory: starting one copies none of it; what is made`,
+);
+console.log(`    is a stack, and the kernel's record of one more task to schedule`);
 
-// ---- part 2: blocking fetches, one after another, then one per thread --------------------------
+// ---- part 2: threads that compute ------------------------------------------------------------
+// The lecture: "нельзя создать, например, 1000 полноценно-рабочих потоков, если процессор не
+// состоит из 1000 ядер". Each thread below does the same fixed arithmetic (spinThreads, in the
+// native module: no JavaScript, no locks, nothing shared), for N = 1, the number of cores, and 2,
+// 4 and 8 times that. With N up to the core count the threads run side by side; past it they
+// take turns, so the wall time grows with N and the work done per second does not.
+const cores = availableParallelism();
+// The amount of work: 50 ms for one thread on this machine, scaled from a small sample.
+const sample = 2_000_000;
+const iterations = Math.min(2 ** 31 - 1, Math.round((sample * 50) / spinThreads(1, sample)));
+const counts = [...new Set([1, cores, 2 * cores, 4 * cores, 8 * cores])];
+const computed = counts.map((count) => {
+  const cpu = process.cpuUsage();
+  const wallMs = spinThreads(count, iterations);
+  const used = process.cpuUsage(cpu);
+  return { count, wallMs, cpuMs: (used.user + used.system) / 1000 };
+});
+const perSecond = ({ count, wallMs }: { count: number; wallMs: number }) => count / wallMs;
+const oneThread = perSecond(computed[0]!);
+console.log(
+  `\npart 2: N threads that compute, each the same arithmetic: 50 ms of it for one alone`,
+);
+const computeRows = [
+  ["threads", "wall time", "work per second", "cores busy"],
+  ...computed.map((row) => [
+    row.count === 1 ? "1" : `${row.count / cores} x cores = ${row.count}`,
+    `${row.wallMs.toFixed(0)} ms`,
+    `${(perSecond(row) / oneThread).toFixed(1)}x one thread's`,
+    (row.cpuMs / row.wallMs).toFixed(1),
+  ]),
+];
+const computeWidths = computeRows[0]!.map((_, column) =>
+  Math.max(...computeRows.map((row) => row[column]!.length)),
+);
+for (const row of computeRows) {
+  const cells = row.map((cell, column) =>
+    column === 0 ? cell.padEnd(computeWidths[column]!) : cell.padStart(computeWidths[column]!),
+  );
+  console.log(`  ${cells.join("  ")}`);
+}
+console.log(`  cores busy: CPU time over wall time; this machine has ${cores} CPU cores`);
+console.log(`  past ${cores} threads, more threads only take turns: the wall time grows with N,`);
+console.log(`    the work done per second does not`);
+
+// ---- part 3: blocking fetches, one after another, then one per thread --------------------------
 const target = await openTarget(args.url, { latencyMs: args.latency });
 const url = target.url;
 const pages = args.pages;
@@ -293,7 +387,7 @@ function describe(bytes: Uint8Array): string {
   const response = parseResponse(bytes);
   return `${response.status} ${response.reason}, ${response.body.length} body bytes`;
 }
-console.log(`\npart 2: ${pages} blocking fetches of ${url.href}`);
+console.log(`\npart 3: ${pages} blocking fetches of ${url.href}`);
 
 // One after another, in this thread: each fetch starts when the one before it has ended.
 console.log(`one after another, in this thread:`);
@@ -309,9 +403,28 @@ const serialMs = performance.now() - serialStart;
 // the native module) takes longer than a fetch, so we start them all first, wait until each is
 // ready, and time only the fetching: part 1 has already shown what starting costs.
 const go = new Int32Array(new SharedArrayBuffer(4));
+// If the lesson has to stop while workers are blocked in connect or recv (an error it did not
+// catch, a failed fetch), process.exit() would wait for them for ever: Node stops a worker only
+// between two steps of its JavaScript, never inside a system call. So each worker writes its
+// socket's fd here, and on the way out we shut those sockets down, which makes connect and recv
+// return at once. (shutdown, not close: closing an fd does not wake a thread blocked on it.)
+const openFds = new Int32Array(new SharedArrayBuffer(4 * pages)).fill(-1);
+process.on("exit", () => {
+  for (const fd of openFds) {
+    if (fd < 0) continue;
+    const borrowed = new Socket(AF_INET, SOCK_STREAM, fd);
+    try {
+      borrowed.shutdown(SHUT_RDWR);
+    } catch {
+      // That fetch had ended meanwhile.
+    } finally {
+      borrowed.detach(); // the worker's socket: it closes it, not us
+    }
+  }
+});
 const startupStart = performance.now();
-const workers = Array.from({ length: pages }, () =>
-  startTypeScriptWorker(import.meta.url, { href: url.href, go }),
+const workers = Array.from({ length: pages }, (_, index) =>
+  startTypeScriptWorker(import.meta.url, { href: url.href, go, openFds, index }),
 );
 // Listen for the end of each worker now: it may come as soon as its answer has.
 const exited = workers.map((worker) => once(worker, "exit"));

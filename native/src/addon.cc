@@ -36,6 +36,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSignals(env, exports);
   InitSyscallCounts(env, exports);
   InitUring(env, exports);  // empty where there is no io_uring
+  InitCpu(env, exports);
+  InitForkHold(env, exports);
   return exports;
 }
 

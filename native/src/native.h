@@ -110,5 +110,7 @@ void InitThreads(Napi::Env env, Napi::Object exports);
 void InitSignals(Napi::Env env, Napi::Object exports);
 void InitSyscallCounts(Napi::Env env, Napi::Object exports);
 void InitUring(Napi::Env env, Napi::Object exports);
+void InitCpu(Napi::Env env, Napi::Object exports);
+void InitForkHold(Napi::Env env, Napi::Object exports);
 
 }  // namespace native
