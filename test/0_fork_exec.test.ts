@@ -1,4 +1,5 @@
-// 0_fork_exec: its output against the snapshot, and the facts behind the masked figures.
+// 0_fork_exec: its output against the snapshot, and the facts behind the masked figures: the chain
+// of parents, a process costing many threads, and fork copying a page only when it is written.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { figure, matchSnapshot, runLesson, runOnce, type Mask } from "./lessons.ts";
@@ -33,9 +34,32 @@ test("0_fork_exec: a process costs many times a thread, and a copy of this one",
     processMicros >= 3 * threadMicros,
     `process ${processMicros} µs, thread ${threadMicros} µs`,
   );
-  const parentMiB = figure(stdout, /this process ([\d.]+) MiB resident/);
-  const childMiB = figure(stdout, /running sleep: ([\d.]+) MiB/);
+  const parentMiB = figure(stdout, /this process: ([\d.]+) MiB resident/);
+  const childMiB = figure(stdout, /running sleep, it holds ([\d.]+) MiB/);
   assert.ok(parentMiB > 5 * childMiB, `node (${parentMiB} MiB) against sleep (${childMiB} MiB)`);
+});
+
+test("0_fork_exec: fork copies lazily: a child shares its pages until it writes them", async () => {
+  const { stdout } = await forkExec();
+  if (process.platform !== "linux") {
+    assert.match(stdout, "needs /proc/PID/smaps_rollup: Linux only");
+    return;
+  }
+  const split = (label: string) => {
+    const line = stdout.split("\n").find((text) => text.startsWith(`  ${label}`));
+    assert.ok(line, `no line '${label}' in:\n${stdout}`);
+    const [rss, shared, own] = [...line.matchAll(/([\d.]+) MiB/g)].map((match) => Number(match[1]));
+    return { rss: rss!, shared: shared!, own: own! };
+  };
+  const atFork = split("the child right after fork:");
+  const afterWrite = split("after it wrote to each page of the buffer:");
+  const bufferMiB = figure(stdout, /a buffer of ([\d.]+) MiB/);
+  assert.ok(atFork.own <= atFork.rss / 10, `at fork ${atFork.own} of ${atFork.rss} MiB its own`);
+  assert.ok(atFork.shared >= bufferMiB, `at fork ${atFork.shared} MiB shared`);
+  assert.ok(
+    afterWrite.own - atFork.own >= 0.9 * bufferMiB,
+    `its own grew from ${atFork.own} to ${afterWrite.own} MiB, for a ${bufferMiB} MiB buffer`,
+  );
 });
 
 test("0_fork_exec: a wrong flag exits with status 2", async () => {

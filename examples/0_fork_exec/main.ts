@@ -1,5 +1,6 @@
 // 0_fork_exec: how one process starts another. fork() copies this process, exec() replaces the
-// copy with another program, waitpid() collects its exit status. Then what a process costs.
+// copy with another program, waitpid() collects its exit status. Then what a process costs, and
+// what fork really copies: page tables at once, and each page only when it is written.
 //
 // Lecture: "Старт процессов" and "Fork и Exec" (the terminal that runs find).
 // Builds on: nothing; this is where the lecture starts.
@@ -11,8 +12,12 @@ import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  AF_UNIX,
+  SOCK_STREAM,
+  Socket,
   close,
   forkExec,
+  forkHold,
   getpid,
   getppid,
   joinThreads,
@@ -80,6 +85,28 @@ function residentKiB(pid: number): number {
 
 const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
+interface Split {
+  rssKiB: number;
+  sharedKiB: number; // pages that other processes map too: until a write, all of a fork's
+  privateKiB: number; // pages this process alone maps
+}
+
+// A process's resident memory split in two, from /proc/PID/smaps_rollup (Linux 4.14 and later).
+function memoryOf(pid: number): Split | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
+  return {
+    rssKiB: kib("Rss"),
+    sharedKiB: kib("Shared_Clean") + kib("Shared_Dirty"),
+    privateKiB: kib("Private_Clean") + kib("Private_Dirty"),
+  };
+}
+
 console.log(`this process: pid ${getpid()}, started by pid ${getppid()}`);
 
 // The lecture's example: the terminal runs find. Here this process is the terminal.
@@ -123,12 +150,49 @@ console.log(`  ${processMicros.toFixed(0)} µs per process`);
 console.log(`  ${threadMicros.toFixed(1)} µs per thread, started and joined the same way`);
 console.log(`  a process costs ${(processMicros / threadMicros).toFixed(0)}x a thread`);
 
-// Memory: fork gives the child all of this process's memory (shared until written); after exec,
-// what the child has is the new program's own.
+// What fork copies. The lecture: "вся память процесса копируется". A child forked WITHOUT exec
+// (forkHold, in the native module: it only waits for commands) shows what really happens. fork
+// copies the page tables and marks every page read-only in both processes; the pages themselves
+// stay shared until one side writes to one, and only then is that page copied (copy-on-write).
+// /proc/PID/smaps_rollup splits a process's resident pages into shared and its own (private).
+// Linux only: other systems have no such file.
+const BUFFER_BYTES = 64 * 1024 * 1024;
+const buffer = Buffer.alloc(BUFFER_BYTES, 1); // written, so each of its pages is really in RAM
+const [child, fd] = forkHold(buffer);
+const control = new Socket(AF_UNIX, SOCK_STREAM, fd);
+// One command byte, then the child's answer: "?" is a ping, "w" writes into every page of its copy.
+const ask = (command: string) => {
+  control.sendAll(Buffer.from(command));
+  control.recv(1);
+};
+ask("?");
+const atFork = memoryOf(child);
+ask("w");
+const afterWrite = memoryOf(child);
+control.close(); // end of file: the child exits
+waitpid(child, 0);
+console.log(`\nwhat fork copies: a child forked without exec, which only waits`);
+const parentKiB = residentKiB(getpid());
+console.log(
+  `  this process: ${mib(parentKiB)} resident, a buffer of ${mib(BUFFER_BYTES / 1024)} among it`,
+);
+if (atFork === undefined || afterWrite === undefined) {
+  console.log(`  (how much of the child is shared needs /proc/PID/smaps_rollup: Linux only)`);
+} else {
+  const split = ({ rssKiB, sharedKiB, privateKiB }: Split) =>
+    `${mib(rssKiB)} resident: ${mib(sharedKiB)} shared, ${mib(privateKiB)} its own`;
+  console.log(`  the child right after fork:               ${split(atFork)}`);
+  console.log(`  after it wrote to each page of the buffer: ${split(afterWrite)}`);
+  console.log(`  fork copied the page tables, not the pages: a page is copied when one side`);
+  console.log(`  first writes to it, and only that page`);
+}
+
+// After exec, what the child has is the new program's own: exec threw the copy away.
 const sleeper = forkExec("sleep", ["sleep", "10"], -1);
 Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // let it load libc and settle
 const sleeperKiB = residentKiB(sleeper);
 process.kill(sleeper);
 waitpid(sleeper, 0);
-console.log(`  memory: this process ${mib(residentKiB(getpid()))} resident, all of it the child's`);
-console.log(`  at fork (copy-on-write); after exec, the child running sleep: ${mib(sleeperKiB)}`);
+console.log(
+  `  after exec the child is another program: running sleep, it holds ${mib(sleeperKiB)}`,
+);

@@ -1,0 +1,49 @@
+// The native calls that only lessons use to measure: spinThreads (0_threads) and forkHold
+// (0_fork_exec). Each checks its arguments before it touches them, and leaves nothing behind.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  AF_UNIX,
+  SOCK_STREAM,
+  Socket,
+  forkHold,
+  spinThreads,
+  waitpid,
+} from "@async-from-scratch/native";
+
+const bad: [name: string, call: () => unknown, want: typeof TypeError | typeof RangeError][] = [
+  ["spinThreads()", () => (spinThreads as (...args: unknown[]) => number)(), TypeError],
+  ["spinThreads('2', 10)", () => spinThreads("2" as unknown as number, 10), TypeError],
+  ["spinThreads(0, 10)", () => spinThreads(0, 10), RangeError],
+  ["spinThreads(2, -1)", () => spinThreads(2, -1), RangeError],
+  ["spinThreads(5000, 1)", () => spinThreads(5000, 1), RangeError],
+  ["forkHold('bytes')", () => forkHold("bytes" as unknown as Uint8Array), TypeError],
+  ["forkHold(Int32Array)", () => forkHold(new Int32Array(4) as unknown as Uint8Array), TypeError],
+];
+
+test("bad arguments are refused before anything starts", () => {
+  for (const [name, call, want] of bad) {
+    assert.throws(call, (error: unknown) => error instanceof want, name);
+  }
+});
+
+test("spinThreads runs the work and returns the wall time", () => {
+  const ms = spinThreads(2, 100_000);
+  assert.ok(ms > 0 && Number.isFinite(ms), `${ms} ms`);
+});
+
+test("forkHold: the child answers each command, and ends when its fd is closed", () => {
+  const buffer = Buffer.alloc(1 << 20, 7);
+  const [pid, fd] = forkHold(buffer);
+  const control = new Socket(AF_UNIX, SOCK_STREAM, fd);
+  for (const command of ["?", "w", "w"]) {
+    control.sendAll(Buffer.from(command));
+    assert.is(control.recv(1).toString(), command);
+  }
+  // Its copy was written, not ours: copy-on-write.
+  assert.ok(buffer.every((byte) => byte === 7));
+  control.close();
+  assert.equal(waitpid(pid, 0), { pid, exitCode: 0, signal: null });
+});
+
+test.run();
