@@ -70,8 +70,8 @@ function notReadyYet(error: unknown): error is OSError {
   );
 }
 
-// "after 61374 failed attempts in 1003.2 ms (EAGAIN)"; the code only if asked, as a wait of no
-// failed attempts has none.
+// "after 61374 failed attempts in 1003.2 ms (EAGAIN)". Where the count may well be 0 (the wait
+// for the FIN), the code is left out, so that the line reads the same either way.
 function waited({ failedAttempts, ms, code }: Retried<unknown>, showCode = true): string {
   const why = showCode && failedAttempts > 0 ? ` (${code})` : "";
   return `after ${failedAttempts} failed attempts in ${ms.toFixed(1)} ms${why}`;
