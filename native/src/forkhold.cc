@@ -18,12 +18,10 @@
 // fork. It also holds copies of every fd this process had at the fork until it ends, so end it
 // soon.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "native.h"
 
@@ -33,15 +31,7 @@ namespace native {
                                    size_t pageSize) {
   // Node's handlers and mask make no sense in a copy that runs no JavaScript: the defaults, so
   // that SIGTERM ends the child as it ends any program.
-  struct sigaction defaults;
-  std::memset(&defaults, 0, sizeof defaults);
-  defaults.sa_handler = SIG_DFL;
-  for (int signal = 1; signal < NSIG; signal++) {
-    if (signal != SIGKILL && signal != SIGSTOP) sigaction(signal, &defaults, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  DefaultSignalsInChild();
   for (;;) {
     char command;
     ssize_t got = read(fd, &command, 1);

@@ -78,6 +78,9 @@ socklen_t ToSockaddr(Napi::Env env, const char* fn, const std::string& host, int
                      sockaddr_storage* out);
 // pipe(), both ends close-on-exec from the start (atomically where the system can: pipe2).
 void CloexecPipe(Napi::Env env, int fds[2]);
+// In a child just forked from Node: every signal back to its default action, none blocked.
+// Async-signal-safe (sigaction and sigprocmask only).
+void DefaultSignalsInChild();
 
 // Milliseconds left until a deadline, for retrying a wait after EINTR without waiting longer than
 // asked. A negative timeout stays negative (wait forever).

@@ -67,11 +67,7 @@ enum ChildFailure { kDup2Failed, kFcntlFailed, kExecveFailed };
   _exit(127);
 }
 
-// Runs in the child between fork and exec: async-signal-safe calls only.
-[[noreturn]] static void ExecChild(const char* path, char* const argv[], int stdoutFd,
-                                   int errorFd) {
-  // Node ignores SIGPIPE and libuv may block signals; the new program must start with the
-  // defaults, or `find | head` would never stop on a closed pipe.
+void DefaultSignalsInChild() {
   struct sigaction defaults;
   std::memset(&defaults, 0, sizeof defaults);
   defaults.sa_handler = SIG_DFL;
@@ -81,6 +77,14 @@ enum ChildFailure { kDup2Failed, kFcntlFailed, kExecveFailed };
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// Runs in the child between fork and exec: async-signal-safe calls only.
+[[noreturn]] static void ExecChild(const char* path, char* const argv[], int stdoutFd,
+                                   int errorFd) {
+  // Node ignores SIGPIPE and libuv may block signals; the new program must start with the
+  // defaults, or `find | head` would never stop on a closed pipe.
+  DefaultSignalsInChild();
   if (stdoutFd >= 0 && stdoutFd != STDOUT_FILENO && dup2(stdoutFd, STDOUT_FILENO) < 0) {
     ReportAndExit(errorFd, kDup2Failed);
   }
