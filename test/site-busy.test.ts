@@ -92,4 +92,14 @@ test("/upload of nothing says so", async ({ site }) => {
   sock.close();
 });
 
+test("stop() ends the site while a connection still waits in the busy port's queue", async () => {
+  const site = await startSite({ articles: 1 });
+  const waiting = new Socket();
+  waiting.connect(["127.0.0.1", site.busyPort]); // queued; the site would accept it 300 ms later
+  const start = performance.now();
+  await site.stop();
+  waiting.close();
+  assert.ok(performance.now() - start < 5000, "stopped");
+});
+
 test.run();

@@ -45,6 +45,7 @@ export function openBusyPort(server: Server): BusyPort {
 
   let waitingSince: number | undefined; // when the site first saw a connection in the queue
   const timer = setInterval(() => {
+    if (!server.listening) return; // stopping: accept nothing more
     if (waitingSince === undefined) {
       if ([...selector.select(0)].length > 0) waitingSince = performance.now();
       return;
@@ -60,6 +61,7 @@ export function openBusyPort(server: Server): BusyPort {
     // From here node:net owns the fd, and node:http answers on it.
     server.emit("connection", new NodeSocket({ fd: connection.detach() }));
   }, LOOK_EVERY_MS);
+  timer.unref(); // the site's own server keeps it running; this alone must not
 
   server.once("close", () => {
     clearInterval(timer);
