@@ -341,20 +341,33 @@ console.log(`    is a stack, and the kernel's record of one more task to schedul
 // 4 and 8 times that. With N up to the core count the threads run side by side; past it they
 // take turns, so the wall time grows with N and the work done per second does not.
 const cores = availableParallelism();
-// The amount of work: 50 ms for one thread on this machine, scaled from a small sample.
+// The amount of work: 30 ms for one thread on this machine, scaled from a small sample. Each N
+// runs three times, the rounds interleaved, and the quickest run counts, the sample's too: a
+// program that shares the machine may take the cores from us for a moment, and that moment is
+// not the figure we want.
+const WORK_MS = 30;
+const ROUNDS = 3;
 const sample = 2_000_000;
-const iterations = Math.min(2 ** 31 - 1, Math.round((sample * 50) / spinThreads(1, sample)));
+const sampleMs = Math.min(...Array.from({ length: ROUNDS }, () => spinThreads(1, sample)));
+const iterations = Math.min(2 ** 31 - 1, Math.round((sample * WORK_MS) / sampleMs));
 const counts = [...new Set([1, cores, 2 * cores, 4 * cores, 8 * cores])];
-const computed = counts.map((count) => {
-  const cpu = process.cpuUsage();
-  const wallMs = spinThreads(count, iterations);
-  const used = process.cpuUsage(cpu);
-  return { count, wallMs, cpuMs: (used.user + used.system) / 1000 };
-});
+const quickest = new Map<number, { count: number; wallMs: number; cpuMs: number }>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const count of counts) {
+    const cpu = process.cpuUsage();
+    const wallMs = spinThreads(count, iterations);
+    const used = process.cpuUsage(cpu);
+    if (wallMs < (quickest.get(count)?.wallMs ?? Infinity)) {
+      quickest.set(count, { count, wallMs, cpuMs: (used.user + used.system) / 1000 });
+    }
+  }
+}
+const computed = counts.map((count) => quickest.get(count)!);
 const perSecond = ({ count, wallMs }: { count: number; wallMs: number }) => count / wallMs;
 const oneThread = perSecond(computed[0]!);
 console.log(
-  `\npart 2: N threads that compute, each the same arithmetic: 50 ms of it for one alone`,
+  `\npart 2: N threads that compute, each the same arithmetic: ${WORK_MS} ms of it for one ` +
+    `alone; the quickest of ${ROUNDS} runs`,
 );
 const computeRows = [
   ["threads", "wall time", "work per second", "cores busy"],
