@@ -22,7 +22,11 @@
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_ENABLE_TYPE_CHECK_ON_AS",
-        "NODE_ADDON_API_DISABLE_DEPRECATED"
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        # A call that returns while its worker thread is being stopped (a recv woken by shutdown
+        # as the process exits) cannot throw into JavaScript any more; without this, trying to
+        # is a C++ exception that ends the whole process with abort().
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],

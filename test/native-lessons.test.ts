@@ -1,5 +1,6 @@
 // The native calls that only lessons use to measure: spinThreads (0_threads) and forkHold
 // (0_fork_exec). Each checks its arguments before it touches them, and leaves nothing behind.
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -10,6 +11,7 @@ import {
   spinThreads,
   waitpid,
 } from "@async-from-scratch/native";
+import { root, runCommand } from "./lessons.ts";
 
 const bad: [name: string, call: () => unknown, want: typeof TypeError | typeof RangeError][] = [
   ["spinThreads()", () => (spinThreads as (...args: unknown[]) => number)(), TypeError],
@@ -44,6 +46,17 @@ test("forkHold: the child answers each command, and ends when its fd is closed",
   assert.ok(buffer.every((byte) => byte === 7));
   control.close();
   assert.equal(waitpid(pid, 0), { pid, exitCode: 0, signal: null });
+});
+
+test("a process exits while worker threads are woken from recv on the way out", async () => {
+  // The fixture exits with status 3; an abort (a C++ exception that could not become a JavaScript
+  // one, with the worker's environment going away) or a hang would not. The race is narrow, so
+  // it runs a few times.
+  const fixture = join(root, "test", "fixtures", "exit-while-blocked.ts");
+  for (let i = 0; i < 5; i++) {
+    const run = await runCommand(process.execPath, ["--import", "tsx", fixture], 30_000);
+    assert.is(run.status, 3, `run ${i + 1}: status ${run.status}\n${run.stderr}`);
+  }
 });
 
 test.run();
