@@ -163,6 +163,7 @@ export class Socket {
   detach(): number {
     const fd = this.#fd;
     this.#fd = -1;
+    closedByOwner(this); // no longer ours to close, when collected or ever
     return fd;
   }
 

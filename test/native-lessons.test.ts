@@ -1,5 +1,8 @@
 // The native calls that only lessons use to measure: spinThreads (0_threads) and forkHold
 // (0_fork_exec). Each checks its arguments before it touches them, and leaves nothing behind.
+// And Socket.detach(), with which the fixture site's busy port hands an fd to node:net and
+// 0_threads borrows a worker's fd to shut it down.
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -57,6 +60,40 @@ test("a process exits while worker threads are woken from recv on the way out", 
     const run = await runCommand(process.execPath, ["--import", "tsx", fixture], 30_000);
     assert.is(run.status, 3, `run ${i + 1}: status ${run.status}\n${run.stderr}`);
   }
+});
+
+test("a detached Socket gives its fd up: the object acts closed, the collector leaves the fd", () => {
+  const result = spawnSync(
+    process.execPath,
+    [
+      "--expose-gc",
+      "--import",
+      import.meta.resolve("tsx"),
+      "--input-type=module",
+      "-e",
+      `import { existsSync } from "node:fs";
+       import { Socket } from "@async-from-scratch/native";
+       const fd = (() => {
+         const sock = new Socket();
+         const fd = sock.detach();
+         if (sock.fileno() !== -1) throw new Error("still has an fd");
+         try { sock.send(Buffer.from("x")); throw new Error("sent"); } catch (e) {
+           if (e.code !== "EBADF") throw e;
+         }
+         return fd;
+       })();
+       for (let i = 0; i < 10; i++) {
+         globalThis.gc();
+         await new Promise((resolve) => setTimeout(resolve, 10));
+       }
+       console.log(existsSync("/proc/self/fd/" + fd) ? "open" : "closed");
+       new Socket(undefined, undefined, fd).close();`,
+    ],
+    { cwd: join(root, "test"), encoding: "utf8", timeout: 60_000 },
+  );
+  assert.is(result.status, 0, result.stderr);
+  if (process.platform === "linux") assert.is(result.stdout, "open\n");
+  assert.not.match(result.stderr, "ResourceWarning");
 });
 
 test.run();

@@ -13,6 +13,7 @@
 // Run: pnpm run 2_good_socket [--url http://host:port/path] [--latency MS] [--backend NAME]
 import {
   type BaseSelector,
+  type SelectorKey,
   BlockingIOError,
   DefaultSelector,
   EVENT_READ,
@@ -45,8 +46,10 @@ const args = startLesson("2_good_socket", {
     help: "which system call waits, instead of DefaultSelector's choice",
   },
 });
-// What a key's data is in this lesson: the function to call when its socket is ready.
-type Callback = () => void;
+// What a key's data is in this lesson: the function to call when its socket is ready. The loop
+// passes it the key and the events that happened; this lesson's callbacks need neither, as they
+// have one socket and wait for one event at a time.
+type Callback = (key: SelectorKey<Callback>, events: number) => void;
 const selector = newSelector(args.backend); // DefaultSelector unless --backend: see the end
 
 const target = await openTarget(args.url, { latencyMs: args.latency });
@@ -137,7 +140,7 @@ function loop(): void {
         `wake-up ${wakeUps} after ${ms} ms: fd ${key.fd} ${eventNames(events)}, ` +
           `the loop calls ${callback.name}()`,
       );
-      callback();
+      callback(key, events);
     }
   }
 }
