@@ -2,7 +2,6 @@
 // (0_fork_exec). Each checks its arguments before it touches them, and leaves nothing behind.
 // And Socket.detach(), with which the fixture site's busy port hands an fd to node:net and
 // 0_threads borrows a worker's fd to shut it down.
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -62,38 +61,12 @@ test("a process exits while worker threads are woken from recv on the way out", 
   }
 });
 
-test("a detached Socket gives its fd up: the object acts closed, the collector leaves the fd", () => {
-  const result = spawnSync(
-    process.execPath,
-    [
-      "--expose-gc",
-      "--import",
-      import.meta.resolve("tsx"),
-      "--input-type=module",
-      "-e",
-      `import { existsSync } from "node:fs";
-       import { Socket } from "@async-from-scratch/native";
-       const fd = (() => {
-         const sock = new Socket();
-         const fd = sock.detach();
-         if (sock.fileno() !== -1) throw new Error("still has an fd");
-         try { sock.send(Buffer.from("x")); throw new Error("sent"); } catch (e) {
-           if (e.code !== "EBADF") throw e;
-         }
-         return fd;
-       })();
-       for (let i = 0; i < 10; i++) {
-         globalThis.gc();
-         await new Promise((resolve) => setTimeout(resolve, 10));
-       }
-       console.log(existsSync("/proc/self/fd/" + fd) ? "open" : "closed");
-       new Socket(undefined, undefined, fd).close();`,
-    ],
-    { cwd: join(root, "test"), encoding: "utf8", timeout: 60_000 },
-  );
-  assert.is(result.status, 0, result.stderr);
-  if (process.platform === "linux") assert.is(result.stdout, "open\n");
-  assert.not.match(result.stderr, "ResourceWarning");
+test("a detached Socket gives its fd up: the object acts closed, the collector leaves the fd", async () => {
+  const fixture = join(root, "test", "fixtures", "detached-socket.ts");
+  const run = await runCommand(process.execPath, ["--expose-gc", "--import", "tsx", fixture]);
+  assert.is(run.status, 0, run.stderr);
+  if (process.platform === "linux") assert.is(run.stdout, "open\n");
+  assert.not.match(run.stderr, "ResourceWarning");
 });
 
 test.run();
