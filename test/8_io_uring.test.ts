@@ -76,8 +76,6 @@ withIoUring(
       epollPerPage! >= 2 * uringPerPage!,
       `per page: epoll ${epollPerPage}, io_uring ${uringPerPage}`,
     );
-    const enters = Number(cells(stdout, "io_uring_enter")[1]);
-    assert.ok(enters < epollPages!, `${enters} io_uring_enter for ${epollPages} pages: batches`);
     assert.ok(figure(stdout, /^io_uring made ([\d.]+) times fewer/m) >= 2);
   },
 );
