@@ -229,6 +229,20 @@ export function siteFlags(latencyMs: number) {
   } as const;
 }
 
+/**
+ * The flag of every lesson that draws its figures as a chart (shared/chart.ts): --svg FILE. The
+ * chart is always drawn; without the flag it goes to out/ in the project, named for the lesson.
+ */
+export function chartFlags() {
+  return {
+    svg: {
+      type: "string",
+      placeholder: "FILE",
+      help: "write the chart to FILE (default out/LESSON.svg in the project)",
+    },
+  } as const;
+}
+
 function describe(option: Option): string {
   if (option.type === "integer") return `${option.help} (default ${option.default})`;
   if (option.type === "string" && option.choices) {
