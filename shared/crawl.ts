@@ -7,12 +7,12 @@
 import { createHash } from "node:crypto";
 import { decodeBody, linksOnHost, parsePage } from "./html.ts";
 import type { ResponseEvent } from "./http.ts";
-import { type ClockReading, cpuVersusWall } from "./lesson.ts";
+import { type ClockReading, chartFlags, cpuVersusWall } from "./lesson.ts";
 import { type Span, drawTimeline } from "./timeline.ts";
 
 /**
  * The flags of every crawling lesson, beside siteFlags(): the fixture site's size, how many
- * fetches run at once and in all, and what to print after the summary.
+ * fetches run at once and in all, what to print after the summary, and where the chart goes.
  */
 export function crawlFlags() {
   return {
@@ -39,6 +39,7 @@ export function crawlFlags() {
     },
     timeline: { type: "boolean", help: "draw each fetch on a time line after the crawl" },
     stacks: { type: "boolean", help: "print the stack trace of each failed fetch" },
+    ...chartFlags(),
   } as const;
 }
 
@@ -259,7 +260,12 @@ export function crawlReport(crawl: Omit<CrawlFigures, "latencyMs">, flags: Repor
 
 /** The picture of the crawl for --timeline: one row per fetch. */
 export function crawlTimeline(records: readonly FetchRecord[]): string {
-  const spans: Span[] = records.map((record) => ({
+  return drawTimeline(crawlSpans(records));
+}
+
+/** The records as the spans of a timeline, in text (drawTimeline) or as a chart (shared/chart). */
+export function crawlSpans(records: readonly FetchRecord[]): Span[] {
+  return records.map((record) => ({
     label: path(record.url),
     startMs: record.startMs,
     connectedMs: record.connectedMs,
@@ -267,7 +273,6 @@ export function crawlTimeline(records: readonly FetchRecord[]): string {
     endMs: record.endMs,
     failed: record.error !== undefined,
   }));
-  return drawTimeline(spans);
 }
 
 /**

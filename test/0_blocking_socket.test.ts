@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { createServer, type AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { chartFile, fetchesIn, readChart } from "./charts.ts";
 import { timelineBars } from "./crawls.ts";
 import { figure, matchSnapshot, runLesson, runOnce } from "./lessons.ts";
 
@@ -24,18 +25,32 @@ test("0_blocking_socket: one page after another takes at least pages x latency",
 });
 
 test("0_blocking_socket --timeline: a staircase, each fetch starting where the one before ended", async () => {
-  const { status, stdout, stderr } = await runLesson("0_blocking_socket", [
-    "--pages",
-    "6",
-    "--latency",
-    "100",
-    "--timeline",
-  ]);
-  assert.is(status, 0, stderr);
-  const bars = timelineBars(stdout);
-  assert.is(bars.length, 6);
-  // A column is 1/70 of the crawl; a fetch begins in the column where the one before it ended.
-  bars.slice(1).forEach(([first], i) => assert.ok(first >= bars[i]![1], stdout));
+  const { file, remove } = chartFile();
+  try {
+    const { status, stdout, stderr } = await runLesson("0_blocking_socket", [
+      "--pages",
+      "6",
+      "--latency",
+      "100",
+      "--timeline",
+      "--svg",
+      file,
+    ]);
+    assert.is(status, 0, stderr);
+    const bars = timelineBars(stdout);
+    assert.is(bars.length, 6);
+    // A column is 1/70 of the crawl; a fetch begins in the column where the one before it ended.
+    bars.slice(1).forEach(([first], i) => assert.ok(first >= bars[i]![1], stdout));
+
+    // The chart of the same crawl: the same staircase, in milliseconds.
+    assert.ok(stdout.endsWith(`\nchart: ${file}\n`), stdout);
+    const fetches = fetchesIn(readChart(file));
+    assert.is(fetches.length, 6);
+    fetches.slice(1).forEach(({ start }, i) => assert.ok(start >= fetches[i]!.end, file));
+    assert.ok(fetches.every(({ phases }) => phases.join() === "connecting,waiting,reading"));
+  } finally {
+    remove();
+  }
 });
 
 test("0_blocking_socket: a failed page is a line of the report, and the crawl goes on", async () => {

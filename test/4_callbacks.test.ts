@@ -9,6 +9,7 @@ import {
   timelineBars,
   troubleCrawl,
 } from "./crawls.ts";
+import { chartFile, fetchesIn, readChart } from "./charts.ts";
 import { matchSnapshot, runLesson, runOnce } from "./lessons.ts";
 
 const crawl = runOnce("4_callbacks");
@@ -33,17 +34,32 @@ test("4_callbacks: a failed fetch's stack trace shows the loop calling a callbac
 });
 
 test("4_callbacks --timeline: the fetches of one depth wait side by side", async () => {
-  const { status, stdout, stderr } = await runLesson("4_callbacks", [
-    "--articles",
-    "3",
-    "--timeline",
-  ]);
-  assert.is(status, 0, stderr);
-  const bars = timelineBars(stdout);
-  // The front page's links are fetched together: many bars cover one same column.
-  const [, firstEnd] = bars[0]!;
-  const together = bars.filter(([first, last]) => first <= firstEnd + 2 && last > firstEnd + 2);
-  assert.ok(together.length >= 8, stdout);
+  const { file, remove } = chartFile();
+  try {
+    const { status, stdout, stderr } = await runLesson("4_callbacks", [
+      "--articles",
+      "3",
+      "--timeline",
+      "--svg",
+      file,
+    ]);
+    assert.is(status, 0, stderr);
+    const bars = timelineBars(stdout);
+    // The front page's links are fetched together: many bars cover one same column.
+    const [, firstEnd] = bars[0]!;
+    const together = bars.filter(([first, last]) => first <= firstEnd + 2 && last > firstEnd + 2);
+    assert.ok(together.length >= 8, stdout);
+
+    // The chart of the same crawl: a row per fetch, and when the ninth fetch began, the seven
+    // before it (the front page's links, started with it) were still under way.
+    const fetches = fetchesIn(readChart(file));
+    assert.is(fetches.length, bars.length);
+    const moment = fetches[8]!.start;
+    const atOnce = fetches.filter(({ start, end }) => start <= moment && end > moment);
+    assert.ok(atOnce.length >= 8, `${atOnce.length} fetches at ${moment} ms`);
+  } finally {
+    remove();
+  }
 });
 
 test.run();

@@ -1,10 +1,12 @@
 // The four crawling lessons side by side, on the same fixture site with a latency that makes
 // concurrency show: they end with the same URLs and the same errors, and each takes a fraction of
 // what the same pages would take one after another.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { fetchesIn, readChart } from "./charts.ts";
 import { crawlLessons } from "./crawls.ts";
 import { type Run, figure, root, runOnce, siteProcesses } from "./lessons.ts";
 
@@ -12,8 +14,10 @@ const sitesBefore = siteProcesses();
 
 const LATENCY_MS = 500;
 const CONCURRENCY = 20;
+const charts = mkdtempSync(join(tmpdir(), "crawl-charts-"));
 const runs = crawlLessons.map((lesson) => ({
   lesson,
+  chart: join(charts, `${lesson}.svg`),
   run: runOnce(lesson, [
     "--latency",
     String(LATENCY_MS),
@@ -21,6 +25,8 @@ const runs = crawlLessons.map((lesson) => ({
     "30",
     "--concurrency",
     String(CONCURRENCY),
+    "--svg",
+    join(charts, `${lesson}.svg`),
   ]),
 }));
 
@@ -55,6 +61,19 @@ for (const { lesson, run } of runs) {
       `${pages} pages at ${LATENCY_MS} ms took ${seconds} s > ${bound} s`,
     );
     assert.is(figure(stdout, /^highest concurrency: (\d+)/m), CONCURRENCY);
+  });
+}
+
+for (const { lesson, run, chart } of runs) {
+  test(`${lesson}: its chart has a row per fetch, and as many side by side as it says`, async () => {
+    const { stdout } = await run();
+    const fetches = fetchesIn(readChart(chart));
+    assert.is(fetches.length, figure(stdout, /^(\d+) URLs fetched/m));
+    // At the moment each fetch began, how many were under way.
+    const busiest = Math.max(
+      ...fetches.map(({ start: t }) => fetches.filter((f) => f.start <= t && t < f.end).length),
+    );
+    assert.is(busiest, figure(stdout, /^highest concurrency: (\d+)/m));
   });
 }
 
@@ -95,5 +114,7 @@ for (const [before, after] of [
 test("no crawl leaves a fixture site running", () => {
   assert.equal(siteProcesses(), sitesBefore);
 });
+
+test.after(() => rmSync(charts, { recursive: true, force: true }));
 
 test.run();

@@ -8,12 +8,13 @@
 //   non-blocking sockets the other (1_bad_socket, then 2_good_socket). Redirects, robots.txt and
 //   politeness are left to the crawler lesson.
 // Run: pnpm run 0_blocking_socket [--url http://host:port/path] [--latency MS] [--pages N]
-//   [--timeline]
+//   [--timeline] [--svg FILE]
 import { OSError, Socket } from "@async-from-scratch/native";
 import {
   ProtocolError,
   buildRequest,
   type Span,
+  chartFlags,
   cpuVersusWall,
   decodeBody,
   drawTimeline,
@@ -30,6 +31,7 @@ const args = startLesson("0_blocking_socket", {
   ...siteFlags(200),
   pages: { type: "integer", default: 10, min: 1, max: 1000, help: "how many pages to crawl" },
   timeline: { type: "boolean", help: "draw each fetch on a time line after the crawl" },
+  ...chartFlags(),
 });
 const target = await openTarget(args.url, { latencyMs: args.latency });
 
@@ -116,3 +118,8 @@ if (args.url === undefined) {
 }
 console.log(`${cpuVersusWall(clock)}: blocked in recv, the process slept; it just slept in line`);
 if (args.timeline) console.log(`\n${drawTimeline(spans)}`);
+
+// The timeline as a picture, always (--svg names the file). The charting library is loaded only
+// now, after the crawl: it takes half a second, and that is not the crawl's time.
+const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
+console.log(await writeChart(timelineChart("0_blocking_socket", spans), args.svg));

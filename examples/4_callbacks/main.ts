@@ -12,7 +12,7 @@
 //   cancelling (6_async_await), keep-alive, robots.txt and politeness (the crawler). Every fetch
 //   is HTTP/1.0, one connection per page, as in the lessons before.
 // Run: pnpm run 4_callbacks [--url http://host:port/path] [--latency MS] [--articles N]
-//   [--concurrency N] [--max-pages N] [--timeline] [--stacks]
+//   [--concurrency N] [--max-pages N] [--timeline] [--stacks] [--svg FILE]
 import {
   AF_INET,
   type Address,
@@ -36,6 +36,7 @@ import {
   buildRequest,
   crawlFlags,
   crawlReport,
+  crawlSpans,
   describeFetch,
   openTarget,
   readResponse,
@@ -234,3 +235,8 @@ selector.close();
 await target.close();
 
 console.log(crawlReport({ records, peak, clock }, args));
+
+// The timeline as a picture, always (--svg names the file). The charting library is loaded only
+// now, after the crawl: it takes half a second, and that is not the crawl's time.
+const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
+console.log(await writeChart(timelineChart("4_callbacks", crawlSpans(records)), args.svg));

@@ -11,7 +11,7 @@
 // Leaves out: timeouts and cancelling, and the `async`/`await` syntax that does what Task does
 //   here (6_async_await); keep-alive, robots.txt and politeness (the crawler).
 // Run: pnpm run 5_coroutines [--url http://host:port/path] [--latency MS] [--articles N]
-//   [--concurrency N] [--max-pages N] [--timeline] [--stacks]
+//   [--concurrency N] [--max-pages N] [--timeline] [--stacks] [--svg FILE]
 import {
   AF_INET,
   type Address,
@@ -35,6 +35,7 @@ import {
   buildRequest,
   crawlFlags,
   crawlReport,
+  crawlSpans,
   describeFetch,
   openTarget,
   readResponse,
@@ -262,3 +263,8 @@ selector.close();
 await target.close();
 
 console.log(crawlReport({ records, peak, clock }, args));
+
+// The timeline as a picture, always (--svg names the file). The charting library is loaded only
+// now, after the crawl: it takes half a second, and that is not the crawl's time.
+const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
+console.log(await writeChart(timelineChart("5_coroutines", crawlSpans(records)), args.svg));

@@ -12,7 +12,8 @@
 // Leaves out: keep-alive, robots.txt and politeness (the crawler). Node's own loop, which does
 //   all of this for us, is 7_node_event_loop.
 // Run: pnpm run 6_async_await [--url http://host:port/path] [--latency MS] [--articles N]
-//   [--concurrency N] [--max-pages N] [--timeout MS] [--timeline] [--stacks] [--skip-microtasks]
+//   [--concurrency N] [--max-pages N] [--timeout MS] [--timeline] [--stacks]
+//   [--svg FILE] [--skip-microtasks]
 import { constants } from "node:os";
 import {
   AF_INET,
@@ -39,6 +40,7 @@ import {
   cancelFlags,
   crawlFlags,
   crawlReport,
+  crawlSpans,
   describeFetch,
   openTarget,
   readResponse,
@@ -333,3 +335,8 @@ selector.close();
 await target.close();
 
 console.log(crawlReport({ records, peak, clock }, args));
+
+// The timeline as a picture, always (--svg names the file). The charting library is loaded only
+// now, after the crawl: it takes half a second, and that is not the crawl's time.
+const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
+console.log(await writeChart(timelineChart("6_async_await", crawlSpans(records)), args.svg));

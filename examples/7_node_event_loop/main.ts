@@ -10,7 +10,8 @@
 //   README maps each piece of lessons 2-6 to the part of libuv that does it.
 // Leaves out: keep-alive, robots.txt and politeness (the crawler).
 // Run: pnpm run 7_node_event_loop [--url http://host:port/path] [--latency MS] [--articles N]
-//   [--concurrency N] [--max-pages N] [--timeout MS] [--timeline] [--stacks] [--compare]
+//   [--concurrency N] [--max-pages N] [--timeout MS] [--timeline] [--stacks]
+//   [--svg FILE] [--compare]
 import { lookup } from "node:dns/promises";
 import { once } from "node:events";
 import { type Socket, connect } from "node:net";
@@ -25,6 +26,7 @@ import {
   cancelFlags,
   crawlFlags,
   crawlReport,
+  crawlSpans,
   crawlSummary,
   describeFetch,
   openTarget,
@@ -166,6 +168,12 @@ await done;
 const clock = readClock();
 
 console.log(crawlReport({ records, peak, clock }, args));
+
+// The timeline as a picture, always (--svg names the file). The charting library is loaded only
+// now, after the crawl: it takes half a second, and that is not the crawl's time.
+const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
+console.log(await writeChart(timelineChart("7_node_event_loop", crawlSpans(records)), args.svg));
+
 if (args.compare) await compare();
 await target.close();
 
