@@ -17,6 +17,7 @@ import {
   runOnce,
   type Mask,
 } from "./lessons.ts";
+import { chartFile, readChart } from "./charts.ts";
 
 const N = 2000;
 const run = runOnce("c10k", ["--connections", String(N)]);
@@ -144,25 +145,42 @@ test("the servers' V8 flags are the same in package.json and where the lesson st
 
 test("bench:c10k: a small run prints a row per server and the table, with nothing lost", async () => {
   const bench = join(root, "examples", "c10k", "bench.ts");
-  const { status, stdout, stderr } = await runCommand(
-    process.execPath,
-    ["--import", "tsx", bench, "--connections", "200", "--seconds", "1"],
-    180_000,
-  );
-  assert.is(status, 0, stderr);
-  const rows = [
-    "scratch (ours)",
-    "node net",
-    ...(stdout.includes("nginx: not installed") ? [] : ["nginx"]),
-  ];
-  for (const row of rows) {
-    assert.match(
-      stdout,
-      new RegExp(`^ {2}${row.replace(/[()]/g, "\\$&")} +\\d+ requests/s, `, "m"),
+  const { file, remove } = chartFile();
+  try {
+    const { status, stdout, stderr } = await runCommand(
+      process.execPath,
+      ["--import", "tsx", bench, "--connections", "200", "--seconds", "1", "--svg", file],
+      180_000,
     );
-    assert.match(stdout, new RegExp(`^${row.replace(/[()]/g, "\\$&")} +\\d+ +[\\d.]+x +`, "m"));
+    assert.is(status, 0, stderr);
+    const rows = [
+      "scratch (ours)",
+      "node net",
+      ...(stdout.includes("nginx: not installed") ? [] : ["nginx"]),
+    ];
+    for (const row of rows) {
+      assert.match(
+        stdout,
+        new RegExp(`^ {2}${row.replace(/[()]/g, "\\$&")} +\\d+ requests/s, `, "m"),
+      );
+      assert.match(stdout, new RegExp(`^${row.replace(/[()]/g, "\\$&")} +\\d+ +[\\d.]+x +`, "m"));
+    }
+    assert.not.match(stdout, /^ {4}/m, "no run lost a connection or a reply");
+
+    // The chart: a bar per server, measured, and the thread's stack, computed from ulimit -s,
+    // which no server comes near.
+    assert.ok(stdout.endsWith(`\nchart: ${file}\n`), stdout);
+    const bars = readChart(file).marks("memory");
+    assert.equal(
+      bars.map((bar) => [bar.server, bar.how]),
+      [...rows.map((row) => [row, "measured"]), ["a thread's stack", "computed"]],
+    );
+    const stack = bars.at(-1)!.kib as number;
+    assert.ok(Math.abs(stack - threadStackSize() / 1024) < 0.01, `${stack} KiB`);
+    for (const bar of bars.slice(0, -1)) assert.ok((bar.kib as number) < stack / 100, file);
+  } finally {
+    remove();
   }
-  assert.not.match(stdout, /^ {4}/m, "no run lost a connection or a reply");
 });
 
 test.run();

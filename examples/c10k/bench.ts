@@ -11,12 +11,14 @@
 // each gets one, and the one near 100% of its core is the bottleneck.
 //
 // Run: pnpm run bench:c10k [--connections N] [--seconds S] [--rounds R] [--servers LIST]
+//   [--svg FILE]
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Socket } from "@async-from-scratch/native";
-import { buildRequest, startLesson } from "@async-from-scratch/shared";
+import { Socket, threadStackSize } from "@async-from-scratch/native";
+import { buildRequest, chartFlags, startLesson } from "@async-from-scratch/shared";
+import type { MemoryBar } from "@async-from-scratch/shared/chart";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { Crowd, type Outcome } from "./client.ts";
 import { cpuMs, limitProblems, openFds, readLimits, residentBytes, startServer } from "./common.ts";
@@ -53,6 +55,7 @@ const args = startLesson("bench:c10k", {
     default: SERVERS.join(","),
     help: "which servers, comma-separated: scratch, node, nginx (all of them by default; nginx only where it is installed)",
   },
+  ...chartFlags(),
 });
 
 const N = args.connections;
@@ -172,6 +175,18 @@ console.log(
     "and when it is the client, every server is faster than its figure here. CPU per request is\n" +
     "the server's own cost, whatever held the rate: on a busy machine, compare that.",
 );
+
+// The memory per connection as a picture, beside the stack a thread per connection would reserve
+// (--svg names the file). The charting library is loaded only now: every server has stopped, and
+// no loop of ours is running, so Node's own promises, which Vega's rendering is, can run.
+const { memoryChart, writeChart } = await import("@async-from-scratch/shared/chart");
+const bars: MemoryBar[] = [...summary].map(([kind, s]) => ({
+  server: label[kind],
+  bytes: s.bytes,
+  how: "measured",
+}));
+bars.push({ server: "a thread's stack", bytes: threadStackSize(), how: "computed" });
+console.log(await writeChart(memoryChart("c10k", bars, N), args.svg));
 
 // ---- one server, measured ---------------------------------------------------------------------
 
