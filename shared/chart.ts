@@ -75,9 +75,23 @@ textMetrics.width = (item, text) => {
   return item.limit !== undefined && item.limit > 0 ? Math.min(width, item.limit) : width;
 };
 
+// Vega-Lite warns when a spec asks for what it cannot do, and goes on with a guess. For the specs
+// in this file that is a mistake in this file: it throws, and the tests find it.
+type Logger = NonNullable<NonNullable<Parameters<typeof compile>[1]>["logger"]>;
+const complain = (...args: unknown[]): never => {
+  throw new Error(`vega-lite: ${args.join(" ")}`);
+};
+const strict: Logger = {
+  level: () => strict,
+  error: complain,
+  warn: complain,
+  info: () => strict,
+  debug: () => strict,
+};
+
 /** The chart as SVG text. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const compiled = compile({ config: CONFIG, ...spec } as TopLevelSpec).spec;
+  const compiled = compile({ config: CONFIG, ...spec } as TopLevelSpec, { logger: strict }).spec;
   // renderer "none": the scenegraph is laid out but drawn nowhere; toSVG() writes it as text.
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   try {
@@ -232,8 +246,6 @@ export function memoryChart(name: string, bars: readonly MemoryBar[], connection
   // past the largest, to leave room for its label.
   const low = 10 ** Math.floor(Math.log10(Math.min(...positive, 1) / 2));
   const high = 10 ** Math.ceil(Math.log10(Math.max(...positive, 1) * 3));
-  const decades: number[] = [];
-  for (let tick = low; tick <= high; tick *= 10) decades.push(Number(tick.toPrecision(1)));
   const values = bars.map((bar, i) => ({
     server: bar.server,
     how: bar.how,
@@ -254,7 +266,12 @@ export function memoryChart(name: string, bars: readonly MemoryBar[], connection
     type: "quantitative",
     scale: { type: "log", domain: [low, high] as number[] },
     stack: null,
-    axis: { title: "KiB per connection (log scale)", values: decades, format: ",~g", grid: true },
+    axis: {
+      title: "KiB per connection (log scale)",
+      values: decades(low, high),
+      format: ",~g",
+      grid: true,
+    },
   } as const;
   return {
     name,
@@ -300,4 +317,261 @@ export function memoryChart(name: string, bars: readonly MemoryBar[], connection
       ],
     } as TopLevelSpec,
   };
+}
+
+// ---- the wait of each backend against the number of fds (3_selectors) -------------------------
+
+/** One measured wait: the backend, how many idle fds it watched, and µs per wait. */
+export interface WaitPoint {
+  backend: string;
+  fds: number;
+  us: number;
+}
+
+/**
+ * µs per wait against the fds watched, a line per backend, both scales logarithmic: a cost that
+ * grows with the fds climbs at 45 degrees, one that does not stays flat. select's line ends where
+ * it refused an fd, and a rule marks FD_SETSIZE, the bitmap's size that it cannot pass.
+ */
+export function selectorsChart(
+  name: string,
+  points: readonly WaitPoint[],
+  fdSetSize: number,
+): Chart {
+  const backends = [...new Set(points.map((point) => point.backend))];
+  const x = {
+    field: "fds",
+    type: "quantitative",
+    scale: { type: "log" },
+    axis: { title: "idle fds watched (log scale)", format: ",~g" },
+  } as const;
+  return {
+    name,
+    spec: {
+      title: {
+        text: `${name}: µs per wait, one ready fd among many idle`,
+        subtitle:
+          "both scales logarithmic: a cost that grows with the fds climbs, one that does not stays flat",
+      },
+      width: 520,
+      height: 320,
+      layer: [
+        {
+          data: { values: points },
+          layer: [
+            { name: "waits_lines", mark: { type: "line" } },
+            { name: "waits", mark: { type: "point", filled: true, size: 50, opacity: 1 } },
+          ],
+          encoding: {
+            x,
+            y: {
+              field: "us",
+              type: "quantitative",
+              scale: { type: "log" },
+              axis: { title: "µs per wait (log scale)", format: ",~g" },
+            },
+            color: {
+              field: "backend",
+              type: "nominal",
+              title: null,
+              scale: { domain: backends },
+              legend: { orient: "top-left", fillColor: "white" },
+            },
+          },
+        },
+        {
+          name: "fd_setsize",
+          data: { values: [{ fds: fdSetSize, label: `FD_SETSIZE = ${fdSetSize}: select stops` }] },
+          layer: [
+            {
+              name: "fd_setsize",
+              mark: { type: "rule", strokeDash: [4, 3], color: "#888" },
+              encoding: { x },
+            },
+            {
+              name: "fd_setsize_label",
+              mark: {
+                type: "text",
+                align: "left",
+                baseline: "bottom",
+                dx: 4,
+                dy: -4,
+                color: "#555",
+              },
+              encoding: { x, y: { value: 320 }, text: { field: "label" } },
+            },
+          ],
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+// ---- what a thread costs, and threads that compute (0_threads) --------------------------------
+
+/** One kind of unit: how long one took to start, and its memory, each figure with what it is. */
+export interface UnitCost {
+  kind: string;
+  startUs: number;
+  /** "resident" (RSS or heap grown), "in the kernel", "stack reserved": whichever were measured. */
+  memory: { what: string; bytes: number }[];
+}
+
+/** N threads that compute: their work per second, as a multiple of one thread's. */
+export interface Throughput {
+  threads: number;
+  speedup: number;
+}
+
+/**
+ * Two pictures in one: what one unit of each kind costs (time to start it, memory in its forms),
+ * dots on log scales, for they are a million times apart; and the work that N threads that
+ * compute do per second against N, beside the most they could do (one core each, up to the
+ * number of cores): it climbs until N is the number of cores and is flat after it.
+ */
+export function threadsChart(
+  name: string,
+  costs: readonly UnitCost[],
+  throughput: readonly Throughput[],
+  cores: number,
+): Chart {
+  const kinds = costs.map((cost) => cost.kind);
+  const starts = costs.map((cost) => ({ kind: cost.kind, us: cost.startUs }));
+  const memory = costs.flatMap((cost) =>
+    cost.memory.map(({ what, bytes }) => ({ kind: cost.kind, what, kib: bytes / 1024 })),
+  );
+  const row = (labels: boolean) =>
+    ({
+      field: "kind",
+      type: "nominal",
+      sort: kinds,
+      axis: labels ? { title: null, labelLimit: 200 } : null,
+    }) as const;
+  const dots = { type: "point", filled: true, size: 70, opacity: 1 } as const;
+  const most = Math.max(...throughput.map((point) => point.threads));
+  const ceiling = throughput.map(({ threads }) => ({
+    threads,
+    speedup: Math.min(threads, cores),
+    series: "one core each, at most",
+  }));
+  const measured = throughput.map((point) => ({ ...point, series: "measured" }));
+  const threads = {
+    field: "threads",
+    type: "quantitative",
+    scale: { type: "log", base: 2, domain: [1, most] as number[] },
+    axis: { title: "threads (log scale)", values: throughput.map((point) => point.threads) },
+  } as const;
+  return {
+    name,
+    spec: {
+      title: { text: `${name}: what one costs, and what more threads than cores give` },
+      // The memory's kinds and the throughput's series are two different sets of colours.
+      resolve: { scale: { color: "independent" }, legend: { color: "independent" } },
+      vconcat: [
+        {
+          hconcat: [
+            {
+              name: "start",
+              title: "time to start one",
+              width: 220,
+              height: { step: 24 },
+              data: { values: starts },
+              mark: { ...dots, color: "#4e79a7" },
+              encoding: { y: row(true), x: logAxis("us", "µs (log scale)", starts) },
+            },
+            {
+              name: "memory",
+              title: "memory for one",
+              width: 300,
+              height: { step: 24 },
+              data: { values: memory },
+              mark: dots,
+              encoding: {
+                y: row(false),
+                x: logAxis("kib", "KiB (log scale)", memory),
+                color: {
+                  field: "what",
+                  type: "nominal",
+                  title: null,
+                  sort: null,
+                  scale: { range: ["#4e79a7", "#f28e2b", "#bab0ac"] },
+                  legend: { orient: "right" },
+                },
+              },
+            },
+          ],
+        },
+        {
+          title: `threads that compute: work per second against the number of threads (${cores} cores)`,
+          width: 560,
+          height: 200,
+          layer: [
+            {
+              data: { values: [...measured, ...ceiling] },
+              layer: [
+                { name: "throughput_lines", mark: { type: "line" } },
+                { name: "throughput", mark: { type: "point", filled: true, size: 50, opacity: 1 } },
+              ],
+              encoding: {
+                x: threads,
+                y: {
+                  field: "speedup",
+                  type: "quantitative",
+                  scale: { domainMin: 0 },
+                  axis: { title: "work per second, x one thread's" },
+                },
+                color: {
+                  field: "series",
+                  type: "nominal",
+                  title: null,
+                  scale: {
+                    domain: ["measured", "one core each, at most"],
+                    range: ["#4e79a7", "#bab0ac"],
+                  },
+                  legend: { orient: "bottom-right", fillColor: "white" },
+                },
+                strokeDash: {
+                  field: "series",
+                  type: "nominal",
+                  scale: {
+                    domain: ["measured", "one core each, at most"],
+                    range: [
+                      [1, 0],
+                      [4, 3],
+                    ],
+                  },
+                  legend: null,
+                },
+              },
+            },
+          ],
+        },
+      ],
+    } as TopLevelSpec,
+  };
+}
+
+/**
+ * A log-scale axis for dots, from the power of ten below half the smallest value to the one
+ * above the largest, with a tick and a grid line at each power of ten and none between.
+ */
+function logAxis(field: string, title: string, items: readonly Record<string, unknown>[]) {
+  const values = items.map((item) => Number(item[field])).filter((value) => value > 0);
+  const low = 10 ** Math.floor(Math.log10(Math.min(...values, 1) / 2));
+  const high = 10 ** Math.ceil(Math.log10(Math.max(...values, 1) * 1.5));
+  return {
+    field,
+    type: "quantitative",
+    scale: { type: "log", domain: [low, high] as number[] },
+    axis: { title, values: decades(low, high), format: ",~g", grid: true },
+  } as const;
+}
+
+/** 0.1, 1, 10, ... from low to high, each a power of ten. */
+function decades(low: number, high: number): number[] {
+  const ticks: number[] = [];
+  for (let exponent = Math.round(Math.log10(low)); 10 ** exponent <= high * 1.0001; exponent++) {
+    ticks.push(Number((10 ** exponent).toPrecision(1)));
+  }
+  return ticks;
 }

@@ -7,8 +7,13 @@ import * as assert from "uvu/assert";
 import {
   CHART_DIR,
   type MemoryBar,
+  type Throughput,
+  type UnitCost,
+  type WaitPoint,
   memoryChart,
   renderSvg,
+  selectorsChart,
+  threadsChart,
   timelineChart,
   writeChart,
 } from "@async-from-scratch/shared/chart";
@@ -100,6 +105,86 @@ test("memoryChart: a bar per figure on a log scale; one at or below zero is draw
     assert.equal(
       chart.marks("labels").map((label) => label.shown),
       ["-0.59 KiB", "3.50 KiB", "8.0 MiB"],
+    );
+  } finally {
+    remove();
+  }
+});
+
+test("selectorsChart: a line per backend, select's ending where it refused, and FD_SETSIZE", async () => {
+  const points: WaitPoint[] = [
+    { backend: "select", fds: 10, us: 1.5 },
+    { backend: "select", fds: 900, us: 9 },
+    { backend: "poll", fds: 10, us: 1.4 },
+    { backend: "poll", fds: 900, us: 8 },
+    { backend: "poll", fds: 10000, us: 90 },
+    { backend: "epoll", fds: 10, us: 0.8 },
+    { backend: "epoll", fds: 900, us: 0.8 },
+    { backend: "epoll", fds: 10000, us: 0.9 },
+  ];
+  const { file, remove } = chartFile();
+  try {
+    await writeChart(selectorsChart("3_selectors", points, 1024), file);
+    const chart = readChart(file);
+    // A line is one path per backend, and a point per measurement on it.
+    assert.equal(
+      chart.marks("waits_lines").map((line) => line.backend),
+      ["select", "poll", "epoll"],
+    );
+    assert.equal(chart.marks("waits"), points);
+    assert.ok(chart.texts.includes("FD_SETSIZE = 1024: select stops"), chart.texts.join("|"));
+  } finally {
+    remove();
+  }
+});
+
+test("threadsChart: a dot per kind and figure, and throughput against the ceiling", async () => {
+  const costs: UnitCost[] = [
+    { kind: "process", startUs: 1500, memory: [{ what: "resident", bytes: 1024 ** 2 }] },
+    {
+      kind: "thread",
+      startUs: 20,
+      memory: [
+        { what: "resident", bytes: 10 * 1024 },
+        { what: "stack reserved", bytes: 8 * 1024 ** 2 },
+      ],
+    },
+    { kind: "generator", startUs: 0.2, memory: [{ what: "resident", bytes: 102.4 }] },
+  ];
+  const throughput: Throughput[] = [
+    { threads: 1, speedup: 1 },
+    { threads: 2, speedup: 1.9 },
+    { threads: 4, speedup: 1.8 },
+  ];
+  const { file, remove } = chartFile();
+  try {
+    await writeChart(threadsChart("0_threads", costs, throughput, 2), file);
+    const chart = readChart(file);
+    assert.equal(chart.marks("start"), [
+      { us: 1500, kind: "process" },
+      { us: 20, kind: "thread" },
+      { us: 0.2, kind: "generator" },
+    ]);
+    assert.equal(
+      chart.marks("memory").map((dot) => [dot.kind, dot.what, dot.kib]),
+      [
+        ["process", "resident", 1024],
+        ["thread", "resident", 10],
+        ["thread", "stack reserved", 8192],
+        ["generator", "resident", 0.1],
+      ],
+    );
+    const points = chart.marks("throughput");
+    assert.equal(
+      points.map((point) => [point.series, point.threads, point.speedup]),
+      [
+        ["measured", 1, 1],
+        ["measured", 2, 1.9],
+        ["measured", 4, 1.8],
+        ["one core each, at most", 1, 1],
+        ["one core each, at most", 2, 2],
+        ["one core each, at most", 4, 2],
+      ],
     );
   } finally {
     remove();

@@ -33,11 +33,14 @@ export function readChart(file: string): ChartFile {
   const groups = [...root.getElementsByTagName("g")];
   return {
     marks(name) {
-      const group = groups.find((g) => classes(g).includes(`${name}_marks`));
-      assert.ok(group, `${file}: no mark named ${name}`);
-      return [...group.childNodes]
-        .filter((node): node is Element => node.nodeType === node.ELEMENT_NODE)
-        .map((element) => fields(element.getAttribute("aria-label") ?? ""));
+      // A line drawn in several colours is a group of its own for each colour.
+      const found = groups.filter((g) => classes(g).includes(`${name}_marks`));
+      assert.ok(found.length > 0, `${file}: no mark named ${name}`);
+      return found.flatMap((group) =>
+        [...group.childNodes]
+          .filter((node): node is Element => node.nodeType === node.ELEMENT_NODE)
+          .map((element) => fields(element.getAttribute("aria-label") ?? "")),
+      );
     },
     texts: [...root.getElementsByTagName("text")].map((element) => element.textContent ?? ""),
   };
