@@ -6,6 +6,7 @@ import { decodeBody, parsePage } from "./html.ts";
 import { parseResponse } from "./http.ts";
 import { startSite, type SiteOptions } from "./site/index.ts";
 import { MAX_LATENCY_MS } from "./site/server.ts";
+import type { Chart } from "./chart.ts";
 
 type Option =
   | {
@@ -231,16 +232,37 @@ export function siteFlags(latencyMs: number) {
 
 /**
  * The flag of every lesson that draws its figures as a chart (shared/chart.ts): --svg FILE. The
- * chart is always drawn; without the flag it goes to out/ in the project, named for the lesson.
+ * chart is drawn unless it is `--svg none`; without the flag it goes to out/ in the project,
+ * named for the lesson.
  */
 export function chartFlags() {
   return {
     svg: {
       type: "string",
       placeholder: "FILE",
-      help: "write the chart to FILE (default out/LESSON.svg in the project)",
+      help: "write the chart to FILE (default out/LESSON.svg in the project; none: no chart)",
     },
   } as const;
+}
+
+type Charts = typeof import("@async-from-scratch/shared/chart");
+
+/**
+ * Draws a lesson's chart after its measurements, and returns the line to print about it:
+ * "chart: out/4_callbacks.svg". `make` builds the chart with the chart module's functions.
+ *
+ * The chart module is imported only here, when there is a chart to draw: the charting library
+ * takes half a second to load, which a lesson that draws nothing should not pay, and which no
+ * measured figure should contain. With --svg none (a benchmark that times the whole program),
+ * it is not loaded at all.
+ */
+export async function drawChart(
+  file: string | undefined,
+  make: (charts: Charts) => Chart,
+): Promise<string> {
+  if (file === "none") return "chart: not drawn (--svg none)";
+  const charts = await import("@async-from-scratch/shared/chart");
+  return charts.writeChart(make(charts), file);
 }
 
 function describe(option: Option): string {

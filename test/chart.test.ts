@@ -17,8 +17,8 @@ import {
   timelineChart,
   writeChart,
 } from "@async-from-scratch/shared/chart";
-import type { Span } from "@async-from-scratch/shared";
-import { chartFile, readChart } from "./charts.ts";
+import { type Span, drawChart } from "@async-from-scratch/shared";
+import { chartFile, fetchesIn, readChart } from "./charts.ts";
 import { root } from "./lessons.ts";
 
 // Three fetches one after another, the second failed before its first byte, and the first
@@ -210,6 +210,27 @@ test("writeChart: a file outside the current folder is named in full, its folder
   try {
     assert.is(await writeChart(timelineChart("x", spans), deeper), `chart: ${deeper}`);
     assert.match(readFileSync(deeper, "utf8"), /^<svg /);
+  } finally {
+    remove();
+  }
+});
+
+test("drawChart: --svg none draws nothing, and says so", async () => {
+  let made = false;
+  const line = await drawChart("none", ({ timelineChart }) => {
+    made = true;
+    return timelineChart("x", spans);
+  });
+  assert.is(line, "chart: not drawn (--svg none)");
+  assert.not.ok(made);
+});
+
+test("drawChart: a chart made with the chart module's functions, written where --svg says", async () => {
+  const { file, remove } = chartFile();
+  try {
+    const line = await drawChart(file, ({ timelineChart }) => timelineChart("x", spans));
+    assert.is(line, `chart: ${file}`);
+    assert.is(fetchesIn(readChart(file)).length, 4);
   } finally {
     remove();
   }

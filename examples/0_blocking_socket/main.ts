@@ -15,6 +15,7 @@ import {
   buildRequest,
   type Span,
   chartFlags,
+  drawChart,
   cpuVersusWall,
   decodeBody,
   drawTimeline,
@@ -119,7 +120,8 @@ if (args.url === undefined) {
 console.log(`${cpuVersusWall(clock)}: blocked in recv, the process slept; it just slept in line`);
 if (args.timeline) console.log(`\n${drawTimeline(spans)}`);
 
-// The timeline as a picture, always (--svg names the file). The charting library is loaded only
-// now, after the crawl: it takes half a second, and that is not the crawl's time.
-const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
-console.log(await writeChart(timelineChart("0_blocking_socket", spans), args.svg));
+// The timeline as a picture (--svg names the file). The charting library is loaded only now,
+// after the crawl: it takes half a second, and that is not the crawl's time.
+console.log(
+  await drawChart(args.svg, ({ timelineChart }) => timelineChart("0_blocking_socket", spans)),
+);

@@ -38,6 +38,7 @@ import {
   crawlReport,
   crawlSpans,
   describeFetch,
+  drawChart,
   openTarget,
   readResponse,
   siteFlags,
@@ -236,7 +237,10 @@ await target.close();
 
 console.log(crawlReport({ records, peak, clock }, args));
 
-// The timeline as a picture, always (--svg names the file). The charting library is loaded only
-// now, after the crawl: it takes half a second, and that is not the crawl's time.
-const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
-console.log(await writeChart(timelineChart("4_callbacks", crawlSpans(records)), args.svg));
+// The timeline as a picture (--svg names the file). The charting library is loaded only now,
+// after the crawl: it takes half a second, and that is not the crawl's time.
+console.log(
+  await drawChart(args.svg, ({ timelineChart }) =>
+    timelineChart("4_callbacks", crawlSpans(records)),
+  ),
+);

@@ -42,6 +42,7 @@ import {
   crawlReport,
   crawlSpans,
   describeFetch,
+  drawChart,
   openTarget,
   readResponse,
   siteFlags,
@@ -336,7 +337,10 @@ await target.close();
 
 console.log(crawlReport({ records, peak, clock }, args));
 
-// The timeline as a picture, always (--svg names the file). The charting library is loaded only
-// now, after the crawl: it takes half a second, and that is not the crawl's time.
-const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
-console.log(await writeChart(timelineChart("6_async_await", crawlSpans(records)), args.svg));
+// The timeline as a picture (--svg names the file). The charting library is loaded only now,
+// after the crawl: it takes half a second, and that is not the crawl's time.
+console.log(
+  await drawChart(args.svg, ({ timelineChart }) =>
+    timelineChart("6_async_await", crawlSpans(records)),
+  ),
+);

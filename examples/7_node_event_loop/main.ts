@@ -29,6 +29,7 @@ import {
   crawlSpans,
   crawlSummary,
   describeFetch,
+  drawChart,
   openTarget,
   readResponse,
   runTypeScriptProgram,
@@ -169,10 +170,13 @@ const clock = readClock();
 
 console.log(crawlReport({ records, peak, clock }, args));
 
-// The timeline as a picture, always (--svg names the file). The charting library is loaded only
-// now, after the crawl: it takes half a second, and that is not the crawl's time.
-const { timelineChart, writeChart } = await import("@async-from-scratch/shared/chart");
-console.log(await writeChart(timelineChart("7_node_event_loop", crawlSpans(records)), args.svg));
+// The timeline as a picture (--svg names the file). The charting library is loaded only now,
+// after the crawl: it takes half a second, and that is not the crawl's time.
+console.log(
+  await drawChart(args.svg, ({ timelineChart }) =>
+    timelineChart("7_node_event_loop", crawlSpans(records)),
+  ),
+);
 
 if (args.compare) await compare();
 await target.close();

@@ -17,7 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Socket, threadStackSize } from "@async-from-scratch/native";
-import { buildRequest, chartFlags, startLesson } from "@async-from-scratch/shared";
+import { buildRequest, chartFlags, drawChart, startLesson } from "@async-from-scratch/shared";
 import type { MemoryBar } from "@async-from-scratch/shared/chart";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { Crowd, type Outcome } from "./client.ts";
@@ -179,14 +179,13 @@ console.log(
 // The memory per connection as a picture, beside the stack a thread per connection would reserve
 // (--svg names the file). The charting library is loaded only now: every server has stopped, and
 // no loop of ours is running, so Node's own promises, which Vega's rendering is, can run.
-const { memoryChart, writeChart } = await import("@async-from-scratch/shared/chart");
 const bars: MemoryBar[] = [...summary].map(([kind, s]) => ({
   server: label[kind],
   bytes: s.bytes,
   how: "measured",
 }));
 bars.push({ server: "a thread's stack", bytes: threadStackSize(), how: "computed" });
-console.log(await writeChart(memoryChart("c10k", bars, N), args.svg));
+console.log(await drawChart(args.svg, ({ memoryChart }) => memoryChart("c10k", bars, N)));
 
 // ---- one server, measured ---------------------------------------------------------------------
 
