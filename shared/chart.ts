@@ -20,7 +20,7 @@ import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { Span } from "./timeline.ts";
+import { CHART_ROWS, type Span } from "./timeline.ts";
 
 /** out/ in the project, where charts go when --svg names no file (git ignores it). */
 export const CHART_DIR = fileURLToPath(new URL("../out", import.meta.url));
@@ -130,9 +130,6 @@ export async function writeChart(chart: Chart, file?: string): Promise<string> {
 
 // ---- the crawl timeline (0_blocking_socket, 4_callbacks to 7_node_event_loop, crawler) -------
 
-// More rows than this would make a picture taller than anyone scrolls; the title says how many
-// more there were.
-const TIMELINE_ROWS = 150;
 const PHASES = ["connecting", "waiting for the first byte", "reading", "failed"] as const;
 
 /**
@@ -141,11 +138,20 @@ const PHASES = ["connecting", "waiting for the first byte", "reading", "failed"]
  * and a cross where a fetch failed. Fetches one after another make a staircase; fetches at once
  * stand one above the other.
  */
-export function timelineChart(name: string, spans: readonly Span[]): Chart {
+export function timelineChart(
+  name: string,
+  spans: readonly Span[],
+  /** For a long crawl that kept only its first spans: how many there were, when the last ended. */
+  all?: { count: number; endMs: number },
+): Chart {
   const rows = [...spans].sort((a, b) => a.startMs - b.startMs);
   const origin = rows[0]?.startMs ?? 0;
-  const totalMs = rows.length === 0 ? 0 : Math.max(...rows.map((span) => span.endMs)) - origin;
-  const drawn = rows.slice(0, TIMELINE_ROWS);
+  const lastEndMs = all?.endMs ?? Math.max(origin, ...rows.map((span) => span.endMs));
+  const totalMs = lastEndMs - origin;
+  const count = all?.count ?? rows.length;
+  // More rows would make a picture taller than anyone scrolls; the subtitle counts the rest.
+  const drawn = rows.slice(0, CHART_ROWS);
+  const drawnMs = Math.max(origin, ...drawn.map((span) => span.endMs)) - origin;
   // The row's name is the fetch's label; one fetched twice gets its number beside it, so that two
   // fetches never share a row.
   const seen = new Map<string, number>();
@@ -161,14 +167,16 @@ export function timelineChart(name: string, spans: readonly Span[]): Chart {
       [PHASES[1], span.connectedMs, span.firstByteMs ?? span.endMs],
       [PHASES[2], span.firstByteMs, span.endMs],
     ];
+    // A phase that took no time at all is not drawn: a request on a connection kept alive never
+    // connects.
     for (const [phase, from, to] of phases) {
-      if (from !== undefined && to !== undefined)
+      if (from !== undefined && to !== undefined && to > from)
         segments.push({ row: i, fetch, phase, from: ms(from), to: ms(to) });
     }
     if (span.failed) failures.push({ row: i, fetch, phase: PHASES[3], at: ms(span.endMs) });
   });
-  const more = rows.length - drawn.length;
-  const fetches = `${rows.length} ${rows.length === 1 ? "fetch" : "fetches"}`;
+  const more = count - drawn.length;
+  const fetches = `${count} ${count === 1 ? "fetch" : "fetches"}`;
   const color = {
     field: "phase",
     type: "nominal",
@@ -205,7 +213,8 @@ export function timelineChart(name: string, spans: readonly Span[]): Chart {
               field: "from",
               type: "quantitative",
               axis: { title: "ms since the first fetch began", tickCount: 10 },
-              scale: { domain: [0, Math.max(totalMs, 1)], nice: false },
+              // To the end of the last fetch drawn: those not drawn would only squeeze the rest.
+              scale: { domain: [0, Math.max(drawnMs, 1)], nice: false },
             },
             x2: { field: "to" },
             color,

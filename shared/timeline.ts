@@ -32,6 +32,12 @@ export interface TimelineOptions {
 
 const LABEL_WIDTH = 26;
 
+/**
+ * How many fetches the timeline chart (shared/chart.ts) draws at most; a long crawl need keep no
+ * more spans than these, the first to start.
+ */
+export const CHART_ROWS = 150;
+
 export function drawTimeline(spans: readonly Span[], options: TimelineOptions = {}): string {
   const width = options.width ?? (process.stdout.isTTY ? process.stdout.columns : 100);
   const maxRows = options.maxRows ?? 40;

@@ -11,6 +11,7 @@ import { startSite } from "@async-from-scratch/shared/site";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { CYRILLIC_PATH, PANGRAM } from "../shared/site/wild.ts";
+import { fetchesIn, readChart } from "./charts.ts";
 import {
   figure,
   matchSnapshot,
@@ -80,8 +81,14 @@ function memo<T>(make: () => Promise<T>): () => Promise<T> {
 }
 
 // The whole fixture site, once with each engine, side by side.
+// The node engine's draws its timeline chart here; the scratch one's goes to out/crawler.svg, as
+// the snapshot says.
+const nodeChart = join(scratchDir, "node-timeline.svg");
 const fullCrawls = memo(() =>
-  Promise.all([crawl("scratch", ["--engine", "scratch"]), crawl("node", ["--engine", "node"])]),
+  Promise.all([
+    crawl("scratch", ["--engine", "scratch"]),
+    crawl("node", ["--engine", "node", "--svg", nodeChart]),
+  ]),
 );
 const scratch = async () => (await fullCrawls())[0];
 
@@ -202,6 +209,25 @@ test("both engines find the same URLs, each with the same outcome", async () => 
   }
   const indexed = (crawl: Crawl) => new Set(crawl.pages.map((page) => page.text));
   assert.equal(indexed(node), indexed(ours), "the same texts in the index");
+});
+
+test("the timeline chart: the first requests, one row each; a connect only on a new connection", async () => {
+  const { stdout } = (await fullCrawls())[1];
+  assert.ok(stdout.endsWith(`\nchart: ${nodeChart}\n`), stdout);
+  const chart = readChart(nodeChart);
+  const title = chart.texts.find((text) => text.startsWith("crawler: "));
+  const fetches = Number(/^crawler: (\d+) fetches over [\d.]+ s$/.exec(title ?? "")?.[1]);
+  // A request sent again on a new connection, after a kept-alive one turned out closed, is one
+  // fetch and two requests.
+  const requests = figure(stdout, /^This run: (\d+) requests/m);
+  assert.ok(fetches <= requests && fetches > 600, `${fetches} fetches, ${requests} requests`);
+  const rows = fetchesIn(chart);
+  assert.is(rows.length, 150);
+  assert.is(rows[0]!.fetch, "/robots.txt");
+  rows.slice(1).forEach(({ start }, i) => assert.ok(start >= rows[i]!.start, "in start order"));
+  const connects = rows.filter(({ phases }) => phases.includes("connecting")).length;
+  const connections = figure(stdout, /^This run: .* on (\d+) connections/m);
+  assert.ok(connects >= 1 && connects <= connections, `${connects} of ${connections}`);
 });
 
 test("the report against its snapshot", async () => {

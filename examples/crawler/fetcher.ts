@@ -20,6 +20,24 @@ export interface FetcherOptions {
   /** A longer body is an error (ProtocolError "body exceeds N bytes"), not read to its end. */
   maxBodyBytes: number;
   userAgent: string;
+  /**
+   * Called as each request ends, well or not, with when its phases began on the engine's clock
+   * (the crawl's timeline chart is drawn from them); `index` counts the requests in the order
+   * they started.
+   */
+  onTiming?: (timing: Timing) => void;
+}
+
+/** One request's phases, for a timeline (shared/timeline.ts's Span). */
+export interface Timing {
+  index: number;
+  url: string;
+  startMs: number;
+  /** When the connection was ready: opened now, or startMs for one kept alive. */
+  connectedMs?: number;
+  firstByteMs?: number;
+  endMs: number;
+  failed: boolean;
 }
 
 export interface Fetched {
@@ -49,6 +67,12 @@ export interface FetcherStats {
 // stays usable; a larger one costs less as a new connection than as bytes read for nothing.
 const DRAIN_LIMIT = 64 * 1024;
 
+/** What arrived for one response: its bytes, and when the first of them came. */
+interface Wire {
+  bytes: number;
+  firstByteMs?: number;
+}
+
 interface Kept {
   connection: Connection;
   parser: ResponseParser;
@@ -67,6 +91,7 @@ export class Fetcher {
   readonly #engine: Engine;
   readonly #options: FetcherOptions;
   readonly #hosts = new Map<string, Host>();
+  #started = 0;
 
   constructor(engine: Engine, options: FetcherOptions) {
     this.#engine = engine;
@@ -87,23 +112,39 @@ export class Fetcher {
       async (signal) => {
         const host = this.#host(url);
         const started = this.#engine.time();
-        for (;;) {
-          const kept = host.idle.pop() ?? (await this.#open(host, signal));
-          const reused = kept.requests > 0;
-          const wire = { bytes: 0 };
-          try {
-            const fetched = await this.#exchange(kept, url, signal, wantBody, wire);
-            return { ...fetched, ms: this.#engine.time() - started };
-          } catch (error) {
-            kept.connection.close();
-            if (reused && wire.bytes === 0 && !signal.aborted) {
-              this.stats.stale++;
-              continue; // the server had closed it while idle: a new connection, once
+        const timing: Timing = {
+          index: this.#started++,
+          url: url.href,
+          startMs: started,
+          endMs: started,
+          failed: true,
+        };
+        try {
+          for (;;) {
+            const kept = host.idle.pop() ?? (await this.#open(host, signal));
+            const reused = kept.requests > 0;
+            // A connection kept alive was ready when the request began: it has no connect phase.
+            timing.connectedMs = reused ? started : this.#engine.time();
+            const wire: Wire = { bytes: 0 };
+            try {
+              const fetched = await this.#exchange(kept, url, signal, wantBody, wire);
+              timing.failed = false;
+              return { ...fetched, ms: this.#engine.time() - started };
+            } catch (error) {
+              kept.connection.close();
+              if (reused && wire.bytes === 0 && !signal.aborted) {
+                this.stats.stale++;
+                continue; // the server had closed it while idle: a new connection, once
+              }
+              throw error;
+            } finally {
+              this.stats.wireBytes += wire.bytes;
+              timing.firstByteMs = wire.firstByteMs;
             }
-            throw error;
-          } finally {
-            this.stats.wireBytes += wire.bytes;
           }
+        } finally {
+          timing.endMs = this.#engine.time();
+          this.#options.onTiming?.(timing);
         }
       },
       signal,
@@ -140,7 +181,7 @@ export class Fetcher {
     url: URL,
     signal: AbortSignal,
     wantBody: (head: ResponseEvent) => boolean,
-    wire: { bytes: number },
+    wire: Wire,
   ): Promise<Omit<Fetched, "ms">> {
     const { connection, parser } = kept;
     const request = buildRequest(url, {
@@ -163,6 +204,7 @@ export class Fetcher {
       const event = parser.nextEvent();
       if (event === NEED_DATA) {
         const data = await connection.recv(signal);
+        wire.firstByteMs ??= this.#engine.time();
         wire.bytes += data.length;
         parser.receiveData(data);
         continue;

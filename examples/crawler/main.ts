@@ -12,9 +12,17 @@
 //   and the lecture's full scale, a million pages over several processes (issue 15).
 // Run: pnpm run crawler [--url URL]... [--concurrency N] [--per-host N] [--max-pages N]
 //        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
+//        [--svg FILE]
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { startLesson, siteFlags } from "@async-from-scratch/shared";
+import {
+  CHART_ROWS,
+  type Span,
+  chartFlags,
+  drawChart,
+  startLesson,
+  siteFlags,
+} from "@async-from-scratch/shared";
 import { DEFAULT_INDEX_DIR, lock, unlock } from "@async-from-scratch/shared/search";
 import { startSite, type RunningSite } from "@async-from-scratch/shared/site";
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
@@ -127,6 +135,7 @@ const args = startLesson("crawler", {
     max: 10_000,
     help: "the fixture site's articles",
   },
+  ...chartFlags(),
 });
 const exclude = args.exclude.map((pattern) => {
   try {
@@ -202,12 +211,19 @@ const frontier = saved?.frontier ?? new MemoryFrontier();
 const seen = saved?.seen ?? new MemorySeenSet();
 const digests = saved?.digests ?? new MemorySeenSet();
 const heapBefore = process.memoryUsage().heapUsed;
+// The timeline chart (--svg) draws the crawl's first requests: those are kept, the rest counted.
+const timeline = { spans: [] as Span[], count: 0, endMs: 0 };
 
 const run = await engine.run(async () => {
   const fetcher = new Fetcher(engine, {
     timeoutMs: options.timeoutMs,
     maxBodyBytes: options.maxBodyBytes,
     userAgent: `${NAME}/1.0`,
+    onTiming: ({ index, url, ...span }) => {
+      if (index < CHART_ROWS) timeline.spans.push({ label: pathOf(url), ...span });
+      timeline.count++;
+      timeline.endMs = Math.max(timeline.endMs, span.endMs);
+    },
   });
   const readers = openReaders(engine, out, args.parsers, saved !== null);
   const crawler = new Crawler(
@@ -290,6 +306,15 @@ const report = formatReport({
   pathOf,
 });
 process.stdout.write(report);
+
+// The timeline as a picture (--svg names the file), drawn now that the loop has finished: the
+// charting library is loaded only now, and its rendering is a promise of Node's own. bench:crawler
+// says --svg none, so that its times do not include it.
+console.log(
+  await drawChart(args.svg, ({ timelineChart }) =>
+    timelineChart("crawler", timeline.spans, timeline),
+  ),
+);
 process.exitCode = interrupted === "SIGINT" ? 130 : interrupted === "SIGTERM" ? 143 : 0;
 
 // ---- helpers ---------------------------------------------------------------------------------------
