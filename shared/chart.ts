@@ -348,11 +348,24 @@ export function selectorsChart(
   fdSetSize: number,
 ): Chart {
   const backends = [...new Set(points.map((point) => point.backend))];
+  // Both axes from the power of ten at or below the smallest figure to the one at or above the
+  // largest, a tick at each.
+  const range = (values: number[]) => {
+    const low = 10 ** Math.floor(Math.log10(Math.min(...values)));
+    const high = 10 ** Math.ceil(Math.log10(Math.max(...values)));
+    return { low, high };
+  };
+  const fds = range([...points.map((point) => point.fds), fdSetSize]);
+  const us = range([...points.map((point) => point.us).filter((value) => value > 0), 1]);
   const x = {
     field: "fds",
     type: "quantitative",
-    scale: { type: "log" },
-    axis: { title: "idle fds watched (log scale)", format: ",~g" },
+    scale: { type: "log", domain: [fds.low, fds.high] as number[] },
+    axis: {
+      title: "idle fds watched (log scale)",
+      values: decades(fds.low, fds.high),
+      format: ",~g",
+    },
   } as const;
   return {
     name,
@@ -376,8 +389,12 @@ export function selectorsChart(
             y: {
               field: "us",
               type: "quantitative",
-              scale: { type: "log" },
-              axis: { title: "µs per wait (log scale)", format: ",~g" },
+              scale: { type: "log", domain: [us.low, us.high] as number[] },
+              axis: {
+                title: "µs per wait (log scale)",
+                values: decades(us.low, us.high),
+                format: ",~g",
+              },
             },
             color: {
               field: "backend",

@@ -2,10 +2,12 @@
 // its measured figures: poll's wait grows with the number of fds, epoll's stays flat, so epoll wins
 // when most fds are idle; with a few fds the choice does not matter; select stops at FD_SETSIZE,
 // poll and epoll do not.
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { availableSelectors } from "@async-from-scratch/native";
-import { figure, matchSnapshot, runLesson, runOnce } from "./lessons.ts";
+import { readChart } from "./charts.ts";
+import { figure, matchSnapshot, root, runLesson, runOnce } from "./lessons.ts";
 
 const run = runOnce("3_selectors");
 
@@ -63,6 +65,25 @@ test("3_selectors: select refuses fds from FD_SETSIZE up, by name; the others ta
   assert.match(stdout, /^ +10000 +500 +refused: fd ≥ FD_SETSIZE /m);
 });
 
+test("3_selectors: its chart, out/3_selectors.svg: a line per backend, select's ending below 1024", async () => {
+  const { stdout } = await run();
+  assert.ok(stdout.endsWith("\nchart: out/3_selectors.svg\n"), stdout);
+  const chart = readChart(join(root, "out", "3_selectors.svg"));
+  const lines = chart.marks("waits_lines").map((line) => line.backend);
+  assert.equal([...lines].sort(), [...availableSelectors].sort());
+  const points = chart.marks("waits");
+  const at = (backend: string) => points.filter((point) => point.backend === backend);
+  for (const backend of availableSelectors) {
+    const fds = at(backend).map((point) => point.fds as number);
+    if (backend === "select") assert.ok(Math.max(...fds) < 1024, `select: ${fds}`);
+    else assert.is(Math.max(...fds), 10000, `${backend}: ${fds}`);
+    // The same figures as the text: its conclusion line, to its one decimal.
+    const us = at(backend).find((point) => point.fds === 10)!.us as number;
+    assert.ok(Math.abs(us - waitMicros(stdout, backend, 10)) <= 0.05, `${backend}: ${us} µs`);
+  }
+  assert.ok(chart.texts.includes("FD_SETSIZE = 1024: select stops"), chart.texts.join("|"));
+});
+
 test("3_selectors: a wrong flag prints the usage and exits with status 2", async () => {
   for (const args of [
     ["--max", "20000"],
@@ -72,7 +93,7 @@ test("3_selectors: a wrong flag prints the usage and exits with status 2", async
     const wrong = await runLesson("3_selectors", args);
     assert.is(wrong.status, 2, `${args.join(" ")}: ${wrong.stderr}`);
     assert.is(wrong.stdout, "");
-    assert.match(wrong.stderr, /\nusage: pnpm run 3_selectors \[--max N\]\n/);
+    assert.match(wrong.stderr, /\nusage: pnpm run 3_selectors \[--max N\] \[--svg FILE\]\n/);
   }
 });
 

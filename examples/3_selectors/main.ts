@@ -7,7 +7,7 @@
 //   thousands of fds are registered, one of them is ready, and we time the wait itself.
 // Leaves out: real connections. Idle UDP sockets stand in for clients that say nothing, which is
 //   what most of a busy server's connections do at any moment; 10,000 real ones are c10k.
-// Run: pnpm run 3_selectors [--max N]
+// Run: pnpm run 3_selectors [--max N] [--svg FILE]
 import {
   AF_INET,
   AF_UNIX,
@@ -23,7 +23,7 @@ import {
   availableSelectors,
   socketpair,
 } from "@async-from-scratch/native";
-import { startLesson } from "@async-from-scratch/shared";
+import { chartFlags, drawChart, startLesson } from "@async-from-scratch/shared";
 
 const args = startLesson("3_selectors", {
   max: {
@@ -36,6 +36,7 @@ const args = startLesson("3_selectors", {
     max: 15_000,
     help: "the largest number of idle fds to wait on",
   },
+  ...chartFlags(),
 });
 
 // Oldest first, as the lecture lists them. epoll exists on Linux only, kqueue on macOS and BSD.
@@ -181,6 +182,20 @@ try {
     }
     console.log(`  ${name.padEnd(7)} ${figures.join(", ")}: ${why[name]}`);
   }
+
+  // The table as a picture (--svg names the file), drawn after every wait was timed.
+  // select's refused cells are no points: its line ends at the last F it took.
+  const measured = names.flatMap((backend) =>
+    sizes.flatMap((fds, i) => {
+      const us = microseconds.get(backend)![i];
+      return us === undefined ? [] : [{ backend, fds, us }];
+    }),
+  );
+  console.log(
+    await drawChart(args.svg, ({ selectorsChart }) =>
+      selectorsChart("3_selectors", measured, FD_SETSIZE),
+    ),
+  );
 } finally {
   for (const sock of opened) sock.close();
 }
