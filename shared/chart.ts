@@ -435,12 +435,16 @@ export function selectorsChart(
 
 // ---- what a thread costs, and threads that compute (0_threads) --------------------------------
 
-/** One kind of unit: how long one took to start, and its memory, each figure with what it is. */
+/** One kind of unit: how long one took to start, and its memory, as the lesson measured it. */
 export interface UnitCost {
   kind: string;
   startUs: number;
-  /** "resident" (RSS or heap grown), "in the kernel", "stack reserved": whichever were measured. */
-  memory: { what: string; bytes: number }[];
+  /** Its own memory: a process's RSS, the RSS or heap one more adds. */
+  bytes: number;
+  /** What the kernel keeps for it, in no process's RSS. */
+  kernelBytes?: number;
+  /** The address space reserved for its stack, a thread's. */
+  stackBytes?: number;
 }
 
 /** N threads that compute: their work per second, as a multiple of one thread's. */
@@ -463,8 +467,17 @@ export function threadsChart(
 ): Chart {
   const kinds = costs.map((cost) => cost.kind);
   const starts = costs.map((cost) => ({ kind: cost.kind, us: cost.startUs }));
-  const memory = costs.flatMap((cost) =>
-    cost.memory.map(({ what, bytes }) => ({ kind: cost.kind, what, kib: bytes / 1024 })),
+  // A figure at or below zero (the heap shrank while they were made) has no place on a log scale.
+  const memory = costs.flatMap(({ kind, bytes, kernelBytes, stackBytes }) =>
+    (
+      [
+        ["memory", bytes],
+        ["in the kernel", kernelBytes],
+        ["stack reserved", stackBytes],
+      ] as const
+    )
+      .filter(([, value]) => value !== undefined && value > 0)
+      .map(([what, value]) => ({ kind, what, kib: value! / 1024 })),
   );
   const row = (labels: boolean) =>
     ({
@@ -499,7 +512,7 @@ export function threadsChart(
             {
               name: "start",
               title: "time to start one",
-              width: 220,
+              width: 300,
               height: { step: 24 },
               data: { values: starts },
               mark: { ...dots, color: "#4e79a7" },
@@ -508,7 +521,7 @@ export function threadsChart(
             {
               name: "memory",
               title: "memory for one",
-              width: 300,
+              width: 280,
               height: { step: 24 },
               data: { values: memory },
               mark: dots,
@@ -520,7 +533,10 @@ export function threadsChart(
                   type: "nominal",
                   title: null,
                   sort: null,
-                  scale: { range: ["#4e79a7", "#f28e2b", "#bab0ac"] },
+                  scale: {
+                    domain: ["memory", "in the kernel", "stack reserved"],
+                    range: ["#4e79a7", "#f28e2b", "#bab0ac"],
+                  },
                   legend: { orient: "right" },
                 },
               },

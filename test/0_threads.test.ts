@@ -7,9 +7,19 @@ import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Socket as NodeSocket } from "node:net";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { figure, matchSnapshot, runLesson, runOnce, siteProcesses, type Mask } from "./lessons.ts";
+import { readChart } from "./charts.ts";
+import {
+  figure,
+  matchSnapshot,
+  root,
+  runLesson,
+  runOnce,
+  siteProcesses,
+  type Mask,
+} from "./lessons.ts";
 
 const sitesBefore = siteProcesses();
 
@@ -123,6 +133,56 @@ test("0_threads: threads that compute stop gaining past the core count", async (
   for (const row of rows) {
     assert.ok(row.busy <= cores * 1.25, `${row.label}: ${row.busy} cores busy of ${cores}`);
   }
+});
+
+test("0_threads: its chart, out/0_threads.svg: each kind's costs, and the work per second of N threads", async () => {
+  const { stdout } = await threads();
+  assert.ok(stdout.endsWith("\nchart: out/0_threads.svg\n"), stdout);
+  const chart = readChart(join(root, "out", "0_threads.svg"));
+  const kinds = [
+    "process (fork + exec)",
+    "OS thread (pthread)",
+    "worker_threads Worker",
+    "suspended generator",
+    "suspended async function",
+  ];
+  assert.equal(
+    chart.marks("start").map((dot) => dot.kind),
+    kinds,
+  );
+  // The same start time as the table, to the table's precision.
+  for (const dot of chart.marks("start")) {
+    const { startMs } = costOf(stdout, String(dot.kind));
+    assert.ok(
+      Math.abs((dot.us as number) / 1000 - startMs) <= startMs * 0.05 + 1e-3,
+      `${dot.kind}`,
+    );
+  }
+  const memory = chart.marks("memory");
+  const whats = (kind: string) => memory.filter((dot) => dot.kind === kind).map((dot) => dot.what);
+  assert.equal(
+    whats("OS thread (pthread)").filter((what) => what !== "in the kernel"),
+    ["memory", "stack reserved"],
+  );
+  assert.equal(whats("process (fork + exec)"), ["memory"]);
+  // Throughput: the measured line beside the ceiling, min(N, cores) times one thread's.
+  const cores = availableParallelism();
+  const points = chart.marks("throughput");
+  const counts = [...new Set([1, cores, 2 * cores, 4 * cores, 8 * cores])];
+  const ceiling = points.filter((point) => point.series === "one core each, at most");
+  assert.equal(
+    ceiling.map((point) => [point.threads, point.speedup]),
+    counts.map((n) => [n, Math.min(n, cores)]),
+  );
+  const printed = [...stdout.matchAll(computeRow)].map((match) => Number(match[3]));
+  const drawn = points.filter((point) => point.series === "measured");
+  assert.equal(
+    drawn.map((point) => point.threads),
+    counts,
+  );
+  drawn.forEach((point, i) =>
+    assert.ok(Math.abs((point.speedup as number) - printed[i]!) <= 0.05, `${point.threads}`),
+  );
 });
 
 test("0_threads: blocking fetches take K x latency in turn, about one latency in threads", async () => {

@@ -138,18 +138,11 @@ test("selectorsChart: a line per backend, select's ending where it refused, and 
   }
 });
 
-test("threadsChart: a dot per kind and figure, and throughput against the ceiling", async () => {
+test("threadsChart: a dot per kind and figure above zero, and throughput against the ceiling", async () => {
   const costs: UnitCost[] = [
-    { kind: "process", startUs: 1500, memory: [{ what: "resident", bytes: 1024 ** 2 }] },
-    {
-      kind: "thread",
-      startUs: 20,
-      memory: [
-        { what: "resident", bytes: 10 * 1024 },
-        { what: "stack reserved", bytes: 8 * 1024 ** 2 },
-      ],
-    },
-    { kind: "generator", startUs: 0.2, memory: [{ what: "resident", bytes: 102.4 }] },
+    { kind: "process", startUs: 1500, bytes: 1024 ** 2 },
+    { kind: "thread", startUs: 20, bytes: 10 * 1024, stackBytes: 8 * 1024 ** 2 },
+    { kind: "generator", startUs: 0.2, bytes: 102.4, kernelBytes: 0 },
   ];
   const throughput: Throughput[] = [
     { threads: 1, speedup: 1 },
@@ -168,10 +161,10 @@ test("threadsChart: a dot per kind and figure, and throughput against the ceilin
     assert.equal(
       chart.marks("memory").map((dot) => [dot.kind, dot.what, dot.kib]),
       [
-        ["process", "resident", 1024],
-        ["thread", "resident", 10],
+        ["process", "memory", 1024],
+        ["thread", "memory", 10],
         ["thread", "stack reserved", 8192],
-        ["generator", "resident", 0.1],
+        ["generator", "memory", 0.1],
       ],
     );
     const points = chart.marks("throughput");

@@ -9,7 +9,7 @@
 //   (0_blocking_socket) runs in one thread per page.
 // Leaves out: locks: these threads share nothing that they write. Waiting for many sockets in one
 //   thread, the cure the lecture turns to next, starts with 1_bad_socket.
-// Run: pnpm run 0_threads [--url http://host:port/path] [--latency MS] [--pages K]
+// Run: pnpm run 0_threads [--url http://host:port/path] [--latency MS] [--pages K] [--svg FILE]
 import { execFileSync } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
@@ -31,6 +31,8 @@ import {
 } from "@async-from-scratch/native";
 import {
   buildRequest,
+  chartFlags,
+  drawChart,
   openTarget,
   parseResponse,
   siteFlags,
@@ -89,6 +91,7 @@ const args = startLesson("0_threads", {
     max: 32,
     help: "how many pages part 3 fetches, in turn and then one per thread",
   },
+  ...chartFlags(),
 });
 
 // ---- part 1: N of each kind alive at once, and what each one costs -----------------------------
@@ -473,3 +476,15 @@ console.log(
   `one per thread:    ${threadedMs.toFixed(0)} ms, ${(serialMs / threadedMs).toFixed(1)}x faster`,
 );
 console.log(`each thread slept in recv until its page came; the threads slept side by side`);
+
+// Parts 1 and 2 as a picture (--svg names the file), drawn when everything is measured.
+const units = costs.map((cost) => ({ ...cost, startUs: (cost.startMs / cost.count) * 1000 }));
+const speedups = computed.map((row) => ({
+  threads: row.count,
+  speedup: perSecond(row) / oneThread,
+}));
+console.log(
+  await drawChart(args.svg, ({ threadsChart }) =>
+    threadsChart("0_threads", units, speedups, cores),
+  ),
+);
