@@ -503,7 +503,7 @@ export function threadsChart(
   return {
     name,
     spec: {
-      title: { text: `${name}: what one costs, and what more threads than cores give` },
+      title: { text: `${name}: what one costs, and what more threads than cores give`, offset: 12 },
       // The memory's kinds and the throughput's series are two different sets of colours.
       resolve: { scale: { color: "independent" }, legend: { color: "independent" } },
       vconcat: [
