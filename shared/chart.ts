@@ -6,9 +6,10 @@
 // few hundred lines of layout that Vega-Lite has already got right, and a student who wants
 // another picture changes a spec of a dozen lines, not a renderer.
 //
-// Vega takes half a second to load, so the lessons import this module only when they draw, after
-// their measurements, with `await import("@async-from-scratch/shared/chart")`: a lesson that
-// draws nothing never loads it, and its load time is never inside a measured figure. The tools
+// Vega takes a second to load (half of it in plain Node, the rest in tsx's loader, which sees each
+// of its modules), so the lessons import this module only when they draw, after their
+// measurements, with `await import("@async-from-scratch/shared/chart")`: a lesson that draws
+// nothing never loads it, and its load time is never inside a measured figure. The tools
 // that run on the scratch loop (crawler, bench:c10k) draw after their loop has finished: Vega's
 // rendering is a promise, and Node's own promises do not run while that loop sleeps in epoll.
 //

@@ -252,7 +252,7 @@ type Charts = typeof import("@async-from-scratch/shared/chart");
  * "chart: out/4_callbacks.svg". `make` builds the chart with the chart module's functions.
  *
  * The chart module is imported only here, when there is a chart to draw: the charting library
- * takes half a second to load, which a lesson that draws nothing should not pay, and which no
+ * takes about a second to load, which a lesson that draws nothing should not pay, and which no
  * measured figure should contain. With --svg none (a benchmark that times the whole program),
  * it is not loaded at all.
  */

@@ -121,7 +121,7 @@ console.log(`${cpuVersusWall(clock)}: blocked in recv, the process slept; it jus
 if (args.timeline) console.log(`\n${drawTimeline(spans)}`);
 
 // The timeline as a picture (--svg names the file). The charting library is loaded only now,
-// after the crawl: it takes half a second, and that is not the crawl's time.
+// after the crawl: it takes about a second, and that is not the crawl's time.
 console.log(
   await drawChart(args.svg, ({ timelineChart }) => timelineChart("0_blocking_socket", spans)),
 );

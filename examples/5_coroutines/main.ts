@@ -266,7 +266,7 @@ await target.close();
 console.log(crawlReport({ records, peak, clock }, args));
 
 // The timeline as a picture (--svg names the file). The charting library is loaded only now,
-// after the crawl: it takes half a second, and that is not the crawl's time.
+// after the crawl: it takes about a second, and that is not the crawl's time.
 console.log(
   await drawChart(args.svg, ({ timelineChart }) =>
     timelineChart("5_coroutines", crawlSpans(records)),
