@@ -89,13 +89,20 @@ export function parsePage(html: string, pageUrl: string): Page {
 
 function resolveLinks(hrefs: string[], base: URL): string[] {
   const links = new Set<string>();
+  // "page#a" and "page#b" are one page to a crawler, and pages link to themselves ("#section")
+  // and to the same pages over and over (a table of contents, an index): so the fragment goes
+  // first (the URL parser ends every part of a URL at the first "#"), and each distinct href is
+  // parsed once.
+  const distinct = new Set<string>();
   for (const href of hrefs) {
+    const hash = href.indexOf("#");
+    const unhashed = hash === -1 ? href : href.slice(0, hash);
+    if (distinct.has(unhashed)) continue;
+    distinct.add(unhashed);
     // The URL parser trims the surrounding whitespace an href may have, and "" means the base.
-    const url = parseUrl(href, base);
+    const url = parseUrl(unhashed, base);
     // mailto:, javascript:, data:, tel: and the like are not pages to fetch.
     if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
-    // "page#a" and "page#b" are one page to a crawler.
-    url.hash = "";
     links.add(url.href);
   }
   return [...links];
@@ -179,12 +186,21 @@ function metaCharset(body: Uint8Array): string | undefined {
 /** The label as TextDecoder names it, or undefined if it knows no such charset. */
 function knownCharset(label: string | undefined): string | undefined {
   if (label === undefined) return undefined;
-  try {
-    return new TextDecoder(label).encoding;
-  } catch {
-    return undefined; // RangeError: not an encoding TextDecoder knows
+  // Asked once per label: a TextDecoder is not cheap to make, and every page of a site that
+  // declares its charset only in <meta> would make one.
+  if (!charsetNames.has(label)) {
+    let name: string | undefined;
+    try {
+      name = new TextDecoder(label).encoding;
+    } catch {
+      name = undefined; // RangeError: not an encoding TextDecoder knows
+    }
+    if (charsetNames.size < 1000) charsetNames.set(label, name); // labels come from the web
+    return name;
   }
+  return charsetNames.get(label);
 }
+const charsetNames = new Map<string, string | undefined>();
 
 // The charset parameter of a media type: `text/html; Charset="koi8-r"` gives "koi8-r".
 function charsetOf(contentType: string): string | undefined {

@@ -41,6 +41,9 @@ import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
 import type { Frontier, Item, SeenSet } from "./stores.ts";
 import { normalizeUrl, siteOf } from "./urls.ts";
 
+// The reason #waitForChange's timer is stopped with: nobody sees it.
+const WOKEN = new Error("woken before the timer");
+
 export interface CrawlOptions {
   concurrency: number;
   perHost: number;
@@ -297,7 +300,9 @@ export class Crawler {
       .sleep(wakeAt - this.#c.engine.time(), timer.signal)
       .catch(() => {});
     await Promise.race([woken, slept]);
-    timer.abort(); // the timer, if woken first; the loop keeps no dead timers around
+    // The timer, if woken first: the loop keeps no dead timers around. With a reason of our own,
+    // since abort() with none makes a DOMException, and its stack trace, on every wake-up.
+    timer.abort(WOKEN);
   }
 
   #wake(): void {

@@ -24,7 +24,7 @@ import {
 } from "node:worker_threads";
 import { startTypeScriptWorker } from "../worker.ts";
 import type { EventLoop } from "./loop.ts";
-import { Waker, wake } from "./waker.ts";
+import { Waker, wake, type WakeHandle } from "./waker.ts";
 
 type Handlers = Record<string, (argument: never) => unknown>;
 
@@ -40,11 +40,11 @@ interface Member {
   inHand: Map<number, Job>;
 }
 
-// What a pool's worker finds in workerData under POOL_KEY: its port, and the fd of the Waker to
-// write to after each answer (-1 on Node's loop, which hears the 'message' event by itself).
+// What a pool's worker finds in workerData under POOL_KEY: its port, and the Waker to wake after
+// each answer (null on Node's loop, which hears the 'message' event by itself).
 interface PoolData {
   port: MessagePort;
-  wakeFd: number;
+  waker: WakeHandle | null;
 }
 
 type Answer = { id: number; result: unknown } | { id: number; error: unknown };
@@ -71,16 +71,16 @@ export class WorkerPool {
     for (let i = 0; i < size; i++) {
       const { port1: ours, port2: theirs } = new MessageChannel();
       const member: Member = { worker: undefined!, port: ours, inHand: new Map() };
-      let wakeFd = -1;
+      let waker: WakeHandle | null = null;
       if (loop === null) {
         ours.on("message", (answer: Answer) => this.#answer(member, answer));
         ours.unref(); // referenced only while tasks are in hand (run, #receive)
       } else {
-        const waker = new Waker(loop, () => this.#receive(member));
-        this.#wakers.push(waker);
-        wakeFd = waker.writeFd;
+        const ourWaker = new Waker(loop, () => this.#receive(member));
+        this.#wakers.push(ourWaker);
+        waker = ourWaker.handle;
       }
-      const data: PoolData = { port: theirs, wakeFd };
+      const data: PoolData = { port: theirs, waker };
       member.worker = startTypeScriptWorker(moduleUrl, { [POOL_KEY]: data }, [theirs]);
       // An idle pool must not keep the process alive: close() is for a clean end, not required.
       member.worker.unref();
@@ -146,7 +146,7 @@ export function serveTasks(handlers: Handlers): void {
   if (isMainThread) return;
   const pool = (workerData as Record<string, unknown> | null)?.[POOL_KEY] as PoolData | undefined;
   if (pool === undefined) return;
-  const { port, wakeFd } = pool;
+  const { port, waker } = pool;
   port.on(
     "message",
     async ({ id, task, argument }: { id: number; task: string; argument: never }) => {
@@ -165,7 +165,7 @@ export function serveTasks(handlers: Handlers): void {
         port.postMessage({ id, error: new Error(`task ${task}: ${(error as Error).message}`) });
       }
       // After the message is on the port: the loop reads the port when it wakes.
-      if (wakeFd >= 0) wake(wakeFd);
+      if (waker !== null) wake(waker);
     },
   );
 }

@@ -7,11 +7,15 @@
 // other thread writes to an fd that the loop watches (an eventfd on Linux, a pipe elsewhere), the
 // wait ends, and the loop runs the callback in its own thread. Here:
 //   - the main thread makes a Waker: a non-blocking pipe whose read end the loop watches;
-//   - a worker posts its message, then writes one byte to the pipe's write end (wake(fd));
+//   - a worker posts its message, then writes one byte to the pipe's write end (wake(handle));
 //   - the loop wakes, empties the pipe, and takes the messages with receiveMessageOnPort(), which
 //     reads a port's queue synchronously, without Node's loop.
 // Wake-ups coalesce, as uv_async_send's do: ten messages may come with one wake-up, so the callback
-// takes every message waiting, not just one. A full pipe means a wake-up is already on its way.
+// takes every message waiting, not just one. And as in uv_async_send, a flag in memory that both
+// threads share says whether a wake-up is already on its way: only the first wake() since the
+// loop last looked pays for a write() (a system call, which also wakes the sleeping thread); the
+// others find the flag set and return. The loop clears the flag before it takes the messages, so a
+// message posted after that finds it clear and writes again: none is left waiting unseen.
 import { BlockingIOError, close, pipe, read, setBlocking, write } from "@async-from-scratch/native";
 import type { MessagePort } from "node:worker_threads";
 import { receiveMessageOnPort } from "node:worker_threads";
@@ -19,18 +23,28 @@ import type { EventLoop } from "./loop.ts";
 
 const ONE_BYTE = new Uint8Array(1);
 
-/** Wakes the loop watching this fd (a Waker's writeFd); callable from any thread. */
-export function wake(writeFd: number): void {
+/**
+ * What another thread needs to wake a loop: the pipe's write end, and the flag that says a
+ * wake-up is on its way (1) or not (0). Post it to a worker as it is: the flag's memory is shared.
+ */
+export interface WakeHandle {
+  fd: number;
+  pending: Int32Array;
+}
+
+/** Wakes the loop of this handle (a Waker's); callable from any thread. */
+export function wake({ fd, pending }: WakeHandle): void {
+  if (Atomics.exchange(pending, 0, 1) === 1) return; // one is on its way already
   try {
-    write(writeFd, ONE_BYTE);
+    write(fd, ONE_BYTE);
   } catch (error) {
     if (!(error instanceof BlockingIOError)) throw error; // full: a wake-up is already pending
   }
 }
 
 export class Waker {
-  /** The pipe's write end: hand it to other threads, which call wake(writeFd). */
-  readonly writeFd: number;
+  /** Hand it to other threads, which call wake(handle). */
+  readonly handle: WakeHandle;
   readonly #readFd: number;
   readonly #loop: EventLoop;
   #closed = false;
@@ -41,17 +55,18 @@ export class Waker {
     setBlocking(readFd, false);
     setBlocking(writeFd, false);
     this.#readFd = readFd;
-    this.writeFd = writeFd;
+    this.handle = { fd: writeFd, pending: new Int32Array(new SharedArrayBuffer(4)) };
     this.#loop = loop;
     loop.addReader(readFd, () => {
       this.#drain();
+      Atomics.store(this.handle.pending, 0, 0); // before looking: see the comment at the top
       onWake();
     });
   }
 
-  /** Wakes the loop from its own thread (the same as wake(writeFd)). */
+  /** Wakes the loop from its own thread (the same as wake(handle)). */
   wake(): void {
-    wake(this.writeFd);
+    wake(this.handle);
   }
 
   close(): void {
@@ -59,7 +74,7 @@ export class Waker {
     this.#closed = true;
     this.#loop.removeReader(this.#readFd);
     close(this.#readFd);
-    close(this.writeFd);
+    close(this.handle.fd);
   }
 
   #drain(): void {
@@ -73,7 +88,7 @@ export class Waker {
 
 /**
  * Calls onMessage, in the loop's thread, for each message posted on port by a thread that calls
- * wake(waker.writeFd) after posting. Returns the Waker; close it when done.
+ * wake(waker.handle) after posting. Returns the Waker; close it when done.
  */
 export function watchPort(
   loop: EventLoop,
