@@ -6,6 +6,7 @@
 //   await crowd.open(10_000);   // non-blocking connects, at most `window` under way at once
 //   await crowd.requestAll();   // one request on each, every reply read
 //   await crowd.load(5000);     // (bench) each connection asks again as soon as it is answered
+//   await crowd.load(5000, 1000); // (bench) or all of them together 1,000 times a second
 //   crowd.closeAll();
 //
 // Nothing is lost: each connection ends with one outcome (its first request replied, refused,
@@ -59,7 +60,7 @@ class Peer {
   parser: ResponseParser | null = null;
   state = CONNECTING;
   outcome: Outcome | null = null;
-  since = 0; // when the current connect or request began, for its timeout
+  since = 0; // when the current connect or request began (or was due), for its timeout
   unsent: Uint8Array | null = null; // the part of a request the kernel did not take yet
 
   constructor(crowd: Crowd) {
@@ -72,7 +73,12 @@ export interface CrowdOptions {
   timeoutMs?: number;
   /** Connects under way at once; default WINDOW. */
   window?: number;
+  /** Keep every reply's latency in `latencies` (bench:search-server's percentiles). */
+  recordLatency?: boolean;
 }
+
+/** The bytes of one request: always the same, or made anew for each (a different query each). */
+export type Requests = Uint8Array | (() => Uint8Array);
 
 /**
  * How many connects may be under way at once. Ten thousand handshakes at once could find the
@@ -84,36 +90,42 @@ export const WINDOW = 1000;
 export class Crowd {
   readonly loop: EventLoop;
   readonly address: Address;
-  readonly request: Uint8Array;
+  readonly request: Requests;
   readonly peers: Peer[] = [];
   /** Connections open now, and at most at once. */
   openNow = 0;
   peakOpen = 0;
   /** Replies read, over every request. */
   replies = 0;
+  /** With recordLatency: ms from each request's send (or, in a paced load, its due time) to its reply. */
+  readonly latencies: number[] = [];
   /** The first error that stopped the opening (select's FD_SETSIZE, EMFILE), if any. */
   limit: Error | null = null;
   readonly #timeoutMs: number;
   readonly #window: number;
+  readonly #recordLatency: boolean;
   #connecting = 0;
   #waiting = 0;
   #toOpen = 0;
   #loading = false;
+  #intervalMs = 0; // in a paced load: the time between two requests on one connection
   #done: (() => void) | null = null;
   #sweep: TimerHandle | null = null;
 
-  constructor(loop: EventLoop, address: Address, request: Uint8Array, options: CrowdOptions = {}) {
+  constructor(loop: EventLoop, address: Address, request: Requests, options: CrowdOptions = {}) {
     this.loop = loop;
     this.address = address;
     this.request = request;
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#window = options.window ?? WINDOW;
+    this.#recordLatency = options.recordLatency ?? false;
   }
 
   static #onConnected = (peer: Peer) => peer.crowd.#connected(peer);
   static #onReadable = (peer: Peer) => peer.crowd.#read(peer);
   static #onWritable = (peer: Peer) => peer.crowd.#sendRest(peer);
   static #onSweep = (crowd: Crowd) => crowd.#expire();
+  static #onDue = (peer: Peer) => peer.crowd.#due(peer);
 
   /** Opens count connections; resolves when every connect has ended, well or not. */
   open(count: number): Promise<void> {
@@ -132,8 +144,15 @@ export class Crowd {
    * For durationMs, each open connection sends its next request as soon as the last one is
    * answered (keep-alive, one request in flight per connection); then waits for the last replies.
    * Resolves with the replies that arrived within durationMs.
+   *
+   * With a rate, the connections instead take turns to send `rate` requests a second between
+   * them, each on a schedule of its own (connection k of n first at k / rate s, then every
+   * n / rate s), whether or not the server keeps up: an open load, as wrk2 makes it. A request
+   * whose turn comes while its connection still waits for the last reply goes as soon as that
+   * reply is read, and its latency counts from its turn, so a slow server cannot hide its queue
+   * by slowing the client down ("coordinated omission").
    */
-  async load(durationMs: number): Promise<number> {
+  async load(durationMs: number, rate?: number): Promise<number> {
     const before = this.replies;
     let within = 0;
     this.#loading = true;
@@ -141,9 +160,11 @@ export class Crowd {
       this.#loading = false;
       within = this.replies - before;
     });
-    await this.requestAll();
+    if (rate === undefined) await this.requestAll();
+    else await this.#phase(() => this.#pace(rate));
     end.cancel();
     this.#loading = false;
+    this.#intervalMs = 0;
     return within || this.replies - before;
   }
 
@@ -242,7 +263,39 @@ export class Crowd {
     peer.state = WAITING;
     peer.since = this.loop.time();
     this.#waiting++;
-    this.#send(peer, this.request);
+    this.#send(peer, this.#nextRequest());
+  }
+
+  #nextRequest(): Uint8Array {
+    return typeof this.request === "function" ? this.request() : this.request;
+  }
+
+  // A paced load: each idle connection waits for its first turn. It counts as waiting from now
+  // on, so that the phase lasts until the last turn's reply.
+  #pace(rate: number): void {
+    const idle = this.peers.filter((peer) => peer.state === IDLE);
+    this.#intervalMs = (idle.length * 1000) / rate;
+    const now = this.loop.time();
+    idle.forEach((peer, k) => {
+      peer.state = WAITING;
+      this.#waiting++;
+      this.#schedule(peer, now + (k * 1000) / rate);
+    });
+  }
+
+  #schedule(peer: Peer, due: number): void {
+    peer.since = due;
+    const wait = due - this.loop.time();
+    if (wait <= 0) this.#send(peer, this.#nextRequest());
+    else this.loop.callLater(wait, Crowd.#onDue, peer);
+  }
+
+  #due(peer: Peer): void {
+    if (peer.state !== WAITING) return; // failed, or closed, while it waited for its turn
+    if (this.#loading) return this.#send(peer, this.#nextRequest());
+    peer.state = IDLE; // the load ended first: this turn never comes
+    this.#waiting--;
+    this.#checkDone();
   }
 
   #send(peer: Peer, bytes: Uint8Array): void {
@@ -298,6 +351,7 @@ export class Crowd {
   #replied(peer: Peer): void {
     const parser = peer.parser!;
     this.replies++;
+    if (this.#recordLatency) this.latencies.push(this.loop.time() - peer.since);
     peer.outcome ??= "replied";
     if (parser.mustClose) {
       this.#waiting--;
@@ -306,9 +360,11 @@ export class Crowd {
       return this.#checkDone();
     }
     parser.startNextCycle();
+    if (this.#loading && this.#intervalMs > 0)
+      return this.#schedule(peer, peer.since + this.#intervalMs);
     if (this.#loading) {
       peer.since = this.loop.time();
-      return this.#send(peer, this.request);
+      return this.#send(peer, this.#nextRequest());
     }
     peer.state = IDLE;
     this.#waiting--;

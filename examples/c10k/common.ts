@@ -113,8 +113,10 @@ export const SERVER_NODE_FLAGS = ["--max-semi-space-size=1"];
 export interface RunningServer {
   port: number;
   pid: number;
-  /** Stops the server (SIGTERM) and resolves with what it printed after its ready line. */
-  stop(): Promise<string>;
+  /** The line in which it said it was listening. */
+  ready: string;
+  /** Stops the server (SIGTERM, or the signal given); resolves with what it printed besides its ready line. */
+  stop(signal?: NodeJS.Signals): Promise<string>;
 }
 
 // A server says this when it listens: the port, the backend, and its pid.
@@ -124,16 +126,21 @@ const READY_LINE = /listening on http:\/\/127\.0\.0\.1:(\d+)\/ \(.*pid (\d+)\)/;
 const READY_TIMEOUT_MS = 20_000;
 
 /**
- * Starts one of this lesson's servers (server.ts, node_server.ts) in a process of its own, on a
- * port the kernel picks, and waits for its ready line. Its stdin is a pipe that closes when we
- * exit, so it stops even if we are killed; its stderr is ours.
+ * Starts one of this lesson's servers (server.ts, node_server.ts), or a later tool's
+ * ("../search-server/main.ts"), in a process of its own, on a port the kernel picks, and waits
+ * for its ready line. Its stdin is a pipe that closes when we exit, so it stops even if we are
+ * killed; its stderr is ours.
  */
-export async function startServer(program: string, args: string[]): Promise<RunningServer> {
+export async function startServer(
+  program: string,
+  args: string[],
+  nodeFlags = SERVER_NODE_FLAGS,
+): Promise<RunningServer> {
   const file = fileURLToPath(new URL(program, import.meta.url));
   const child = spawn(
     process.execPath,
     [
-      ...SERVER_NODE_FLAGS,
+      ...nodeFlags,
       "--import",
       import.meta.resolve("tsx"),
       file,
@@ -144,7 +151,8 @@ export async function startServer(program: string, args: string[]): Promise<Runn
     ],
     { stdio: ["pipe", "pipe", "inherit"] },
   );
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // "close", not "exit": the process can end before we have read the last of its output.
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const kill = () => child.kill();
   process.on("exit", kill);
   void exited.then(() => process.off("exit", kill));
@@ -170,8 +178,9 @@ export async function startServer(program: string, args: string[]): Promise<Runn
   return {
     port: Number(ready[1]),
     pid: Number(ready[2]),
-    async stop() {
-      child.kill("SIGTERM");
+    ready: ready.input,
+    async stop(signal = "SIGTERM") {
+      child.kill(signal);
       await exited;
       lines.close();
       return after;

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import MiniSearch from "minisearch";
 import { startLesson } from "@async-from-scratch/shared";
 import { Index, IndexWriter, termOf } from "@async-from-scratch/shared/search";
-import { fixturePages } from "./fixture.ts";
+import { QUERIES, TYPOS, fixturePages } from "./fixture.ts";
 
 const args = startLesson("bench:search", {
   articles: {
@@ -30,55 +30,6 @@ const args = startLesson("bench:search", {
   },
   rounds: { type: "integer", default: 30, min: 1, max: 10_000, help: "times each query is asked" },
 });
-
-// Topic words in both languages, two- and three-word queries, phrases (MiniSearch gets their
-// words without the quotes), punctuated words, and typos (MiniSearch has no correction: it finds
-// nothing for them, cheaply, so they are left out of its set).
-const QUERIES = [
-  "epoll",
-  "kqueue",
-  "sockets",
-  "сокеты",
-  "сокет",
-  "mutex",
-  "мьютексы",
-  "планировщик",
-  "корутины",
-  "generators",
-  "libuv",
-  "timers",
-  "таймеры",
-  "buffers",
-  "порты",
-  "threads",
-  "потоки",
-  "процессы",
-  "callbacks",
-  "futures",
-  "c10k",
-  "robots.txt",
-  "select()",
-  "poll()",
-  "epoll internals",
-  "сокеты основы",
-  "inverted index",
-  "обратный индекс",
-  "поисковый робот",
-  "event loop",
-  "цикл событий",
-  "non-blocking I/O",
-  "file descriptors",
-  "context switch",
-  "tcp connection python",
-  "async await node",
-  "эффективность epoll",
-  "kqueue performance",
-  '"event loop"',
-  '"цикл событий"',
-  '"inverted index" python',
-  '"non-blocking I/O"',
-];
-const TYPOS = ["sokcets", "epolll", "сакеты", "корутинны"];
 
 const scratch = mkdtempSync(join(tmpdir(), "bench-search-"));
 try {
@@ -128,6 +79,8 @@ try {
       ask: (q) => index.search(q, { snippets: false }).total,
     },
     {
+      // MiniSearch gets a phrase's words without the quotes, and no typos: it has no correction,
+      // and would find nothing for them, cheaply.
       name: "MiniSearch, ranking only",
       queries: QUERIES,
       ask: (q) => mini.search(q, { combineWith: "AND", boost: { title: 5 } }).length,
