@@ -6,7 +6,7 @@
 //   словам пользователя возвращать сайты, которые удовлетворяют поиску».
 // Builds on: crawler, which writes the index. Both use one module, shared/search: the crawler
 //   its IndexWriter, this its Index. Its README.md describes the format on disk and the ranking.
-// Leaves out: the web page and JSON API (search --serve, issue 14) and the million-page index
+// Leaves out: the web page and JSON API (search-server, the next lesson) and the million-page index
 //   (bench:million, issue 15); the same Index serves both.
 // Run: pnpm run search -- "query words" [--index DIR] [--limit N] [--json]
 import { startLesson } from "@async-from-scratch/shared";
