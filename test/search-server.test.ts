@@ -464,14 +464,44 @@ test("parseTarget decodes strictly; preferredLang reads Accept-Language's weight
   assert.is(preferredLang("fr"), "en");
 });
 
+// ---- the benchmark, small ------------------------------------------------------------------------
+
+test("bench:search-server: a small run prints both servers and the table, nothing lost", async () => {
+  const bench = join(root, "examples", "search-server", "bench.ts");
+  const small = ["--connections", "50", "--seconds", "1", "--rate", "50", "--articles", "100"];
+  const { status, stdout, stderr } = await runCommand(
+    process.execPath,
+    ["--import", "tsx", bench, ...small],
+    180_000,
+  );
+  assert.is(status, 0, stderr);
+  for (const row of ["scratch \\(ours\\)", "node:http"]) {
+    assert.match(stdout, new RegExp(`^ {2}${row} +full load \\d+ requests/s, p50 `, "m"));
+    assert.match(stdout, new RegExp(`^${row} +\\d+ +[\\d.]+x +`, "m"));
+  }
+  assert.match(
+    stdout,
+    /^goal, at least Node's throughput: (met|missed) \([\d.]+x\); p99 under 50 ms/m,
+  );
+  // A line indented by four is a problem: a query answered otherwise, a connection or reply lost.
+  assert.not.match(stdout, /^ {4}/m, "both servers answered alike, nothing lost");
+});
+
+// ---- last: what all of the above left behind ---------------------------------------------------
+
+test("after all of it, bad input included, the server stops with every connection and fd closed", async () => {
+  const said = await (await server()).stop();
+  running = null;
+  assert.match(said, /^ {2}fds left open: 0$/m);
+  const accepted = /accepted (\d+) = closed \1 \+ open 0/.exec(said);
+  assert.ok(accepted, said);
+  assert.ok(Number(accepted[1]) > 50, `${accepted[1]} connections, all closed`);
+  assert.match(said, /answered: .*\d+ x 400/);
+});
+
 test.after(async () => {
   index.close();
-  if (running !== null) {
-    const said = await running.stop();
-    // Everything above, bad input included, closed every connection and every fd.
-    assert.match(said, /^ {2}fds left open: 0$/m);
-    assert.match(said, /accepted (\d+) = closed \1 \+ open 0/);
-  }
+  await running?.stop();
   rmSync(scratch, { recursive: true, force: true });
 });
 
