@@ -21,7 +21,17 @@ import { buildRequest, chartFlags, drawChart, startLesson } from "@async-from-sc
 import type { MemoryBar } from "@async-from-scratch/shared/chart";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { Crowd, type Outcome } from "./client.ts";
-import { cpuMs, limitProblems, openFds, readLimits, residentBytes, startServer } from "./common.ts";
+import {
+  cpuMs,
+  limitProblems,
+  median,
+  openFds,
+  percent,
+  printTable,
+  readLimits,
+  residentBytes,
+  startServer,
+} from "./common.ts";
 import { BODY } from "./hello.ts";
 
 const NGINX = "/usr/sbin/nginx";
@@ -119,11 +129,6 @@ for (let round = 0; round < args.rounds; round++) {
 
 // The median of each figure over the rounds: a busy neighbour on the machine skews one round,
 // not the median of several.
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const summary = new Map(
   [...results].map(([kind, runs]) => [
     kind,
@@ -159,17 +164,8 @@ const rows = [
     `${s.microseconds.toFixed(1)} µs`,
   ]),
 ];
-const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
 console.log(args.rounds > 1 ? `\nmedians of ${args.rounds} rounds:` : "");
-for (const row of rows) {
-  console.log(
-    row
-      .map((cell, column) =>
-        (column === 0 ? cell.padEnd : cell.padStart).call(cell, widths[column]! + 2),
-      )
-      .join(""),
-  );
-}
+printTable(rows);
 console.log(
   "CPU: a share of one core over the load window; the process near 100% held the rate down,\n" +
     "and when it is the client, every server is faster than its figure here. CPU per request is\n" +
@@ -365,8 +361,4 @@ function childrenOf(pid: number): number[] {
 
 function kib(bytes: number): string {
   return `${(bytes / 1024).toFixed(2)} KiB`;
-}
-
-function percent(share: number): string {
-  return `${Math.round(share * 100)}%`;
 }

@@ -1,6 +1,7 @@
 // What the programs of this lesson share: the backends, a process's fds and resident memory, the
 // limits that decide how many connections one process may open, starting a server in a process
-// of its own, and the server's final accounting as text.
+// of its own, a server's way to stop, its final accounting as text, and the benchmarks' medians and tables
+// (bench:c10k's, and bench:search-server's, which loads its servers the same way).
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { createInterface } from "node:readline";
@@ -9,8 +10,12 @@ import {
   EpollSelector,
   KqueueSelector,
   PollSelector,
+  SIGINT,
+  SIGTERM,
   SelectSelector,
+  read,
 } from "@async-from-scratch/native";
+import type { EventLoop } from "@async-from-scratch/shared/loop";
 import type { ServerStats } from "@async-from-scratch/shared/server";
 
 export const backends = {
@@ -188,6 +193,43 @@ export async function startServer(
   };
 }
 
+/**
+ * How a server on our loop stops: shutdown is a parameter, an AbortSignal that SIGINT (Ctrl-C),
+ * SIGTERM, or, with untilStdinCloses, the parent closing our stdin abort; why() says which came
+ * first. The signals arrive through the loop (a self-pipe): Node's own process.on("SIGTERM")
+ * handlers cannot run while the loop sleeps in epoll_wait. done() takes stdin off the loop once
+ * the server has stopped, before the loop closes.
+ */
+export function stopSignal(
+  loop: EventLoop,
+  untilStdinCloses: boolean,
+): { signal: AbortSignal; why: () => string; done: () => void } {
+  const stop = new AbortController();
+  let why = "";
+  const stopFor = (reason: string) => () => {
+    why ||= reason;
+    stop.abort();
+  };
+  loop.addSignalHandler(SIGINT, stopFor("SIGINT"));
+  loop.addSignalHandler(SIGTERM, stopFor("SIGTERM"));
+  let reading = untilStdinCloses;
+  if (reading) {
+    // Readable means a byte or the end of file; a parent that dies closes the pipe either way.
+    loop.addReader(0, () => {
+      if (read(0, 64).length === 0) {
+        loop.removeReader(0);
+        reading = false;
+        stopFor("stdin closed")();
+      }
+    });
+  }
+  const done = () => {
+    if (reading) loop.removeReader(0);
+    reading = false;
+  };
+  return { signal: stop.signal, why: () => why, done };
+}
+
 /** The server's final accounting, in which every connection accepted ends in exactly one count. */
 export function accounting(stats: ServerStats): string[] {
   const { closed } = stats;
@@ -204,4 +246,29 @@ export function accounting(stats: ServerStats): string[] {
       `refused ${closed.refused}, at shutdown ${closed.shutdown}`,
     `accepted ${stats.accepted} = closed ${ends} + open ${stats.open}`,
   ];
+}
+
+// ---- the benchmarks' figures --------------------------------------------------------------------
+
+/** The middle value (the mean of the two middle ones, for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** A share of one core as a percentage. */
+export function percent(share: number): string {
+  return `${Math.round(share * 100)}%`;
+}
+
+/** Rows of cells as aligned columns: the first column to the left, the figures to the right. */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows) {
+    const cells = row.map((cell, column) =>
+      column === 0 ? cell.padEnd(widths[column]! + 2) : cell.padStart(widths[column]! + 2),
+    );
+    console.log(cells.join(""));
+  }
 }

@@ -9,11 +9,11 @@
 //   search tool is served by the same HttpServer with a handler of its own.
 // Run: pnpm run c10k-server [--port N] [--backend NAME] [--idle-timeout MS]
 //   then, in another terminal: curl -v http://127.0.0.1:8080/ or pnpm run c10k --url ...
-import { SIGINT, SIGTERM, availableSelectors, getpid, read } from "@async-from-scratch/native";
+import { availableSelectors, getpid } from "@async-from-scratch/native";
 import { startLesson } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { HttpServer } from "@async-from-scratch/shared/server";
-import { accounting, backends, openFds } from "./common.ts";
+import { accounting, backends, openFds, stopSignal } from "./common.ts";
 import { hello } from "./hello.ts";
 
 const args = startLesson("c10k-server", {
@@ -60,33 +60,17 @@ const server = new HttpServer(loop, hello, {
 });
 const [host, port] = server.address;
 
-// Shutdown is a parameter: SIGINT (Ctrl-C), SIGTERM, or the parent closing our stdin abort this.
-// The signals arrive through the loop (a self-pipe): Node's own process.on("SIGTERM") handlers
-// cannot run while the loop sleeps in epoll_wait.
-const stop = new AbortController();
-let why = "";
-const stopFor = (reason: string) => () => {
-  why ||= reason;
-  stop.abort();
-};
-loop.addSignalHandler(SIGINT, stopFor("SIGINT"));
-loop.addSignalHandler(SIGTERM, stopFor("SIGTERM"));
-if (args["until-stdin-closes"]) {
-  // Readable means a byte or the end of file; a parent that dies closes the pipe either way.
-  loop.addReader(0, () => {
-    if (read(0, 64).length === 0) {
-      loop.removeReader(0);
-      stopFor("stdin closed")();
-    }
-  });
-}
+// Shutdown is a parameter: Ctrl-C, SIGTERM, or the parent closing our stdin abort stop.signal.
+// They arrive through the loop (a self-pipe), since Node's own signal handlers cannot run while
+// the loop sleeps in epoll_wait (stopSignal, in c10k/common.ts).
+const stop = stopSignal(loop, args["until-stdin-closes"] ?? false);
 
 console.log(
   `c10k server: listening on http://${host}:${port}/ (${loop.selector.name}, pid ${getpid()})`,
 );
 const stats = await loop.run(server.serve(stop.signal));
-if (args["until-stdin-closes"]) loop.removeReader(0);
+stop.done();
 loop.close();
-console.log(`c10k server: stopped (${why}): stopped accepting, closed idle connections`);
+console.log(`c10k server: stopped (${stop.why()}): stopped accepting, closed idle connections`);
 for (const line of accounting(stats)) console.log(`  ${line}`);
 console.log(`  fds left open: ${openFds() - fdsBefore}`);

@@ -22,7 +22,16 @@ import { buildRequest, startLesson } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { IndexWriter } from "@async-from-scratch/shared/search";
 import { Crowd } from "../c10k/client.ts";
-import { cpuMs, limitProblems, openFds, readLimits, startServer } from "../c10k/common.ts";
+import {
+  cpuMs,
+  limitProblems,
+  median,
+  openFds,
+  percent,
+  printTable,
+  readLimits,
+  startServer,
+} from "../c10k/common.ts";
 import { QUERIES, TYPOS, fixturePages } from "../search/fixture.ts";
 
 const args = startLesson("bench:search-server", {
@@ -227,11 +236,6 @@ function apiUrl(port: number, query: string): string {
 
 function report(results: Map<Kind, Result[]>): void {
   // The median of each figure over the rounds: a busy neighbour skews one round, not the median.
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  };
   const summary = new Map(
     [...results].map(([kind, runs]) => {
       const of = (figure: keyof Omit<Result, "problems">) => median(runs.map((run) => run[figure]));
@@ -266,17 +270,8 @@ function report(results: Map<Kind, Result[]>): void {
       `${s.serverMicroseconds.toFixed(0)} µs`,
     ]),
   ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   console.log(args.rounds > 1 ? `\nmedians of ${args.rounds} rounds:` : "");
-  for (const row of rows) {
-    console.log(
-      row
-        .map((cell, column) =>
-          (column === 0 ? cell.padEnd : cell.padStart).call(cell, widths[column]! + 2),
-        )
-        .join(""),
-    );
-  }
+  printTable(rows);
   console.log(
     "p50, p99: at full load, mostly time spent queued behind the other connections' requests;\n" +
       `at ${args.rate}/s: from when each request was due, the latency a person would see.`,
@@ -299,8 +294,4 @@ function percentiles(samples: number[]): { p50: number; p99: number } {
 
 function ms(value: number): string {
   return `${value.toFixed(value < 10 ? 1 : 0)} ms`;
-}
-
-function percent(share: number): string {
-  return `${Math.round(share * 100)}%`;
 }

@@ -14,12 +14,12 @@
 //   crawler does with its parsing; then the loop would only move bytes.
 // Run: pnpm run search-server [--index DIR] [--port N] [--host ADDRESS]
 //   then open http://127.0.0.1:8000/ in a browser, or curl 'http://127.0.0.1:8000/api/search?q=epoll'
-import { SIGINT, SIGTERM, getpid, read } from "@async-from-scratch/native";
+import { getpid } from "@async-from-scratch/native";
 import { startLesson } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { DEFAULT_INDEX_DIR, Index, SearchIndexError } from "@async-from-scratch/shared/search";
 import { HttpServer } from "@async-from-scratch/shared/server";
-import { accounting, openFds } from "../c10k/common.ts";
+import { accounting, openFds, stopSignal } from "../c10k/common.ts";
 import { searchApp } from "./app.ts";
 
 const args = startLesson("search-server", {
@@ -74,25 +74,10 @@ try {
 }
 const [host, port] = server.address;
 
-// Shutdown is a parameter, as in c10k's server: Ctrl-C, SIGTERM, or stdin closing abort this.
-// The signals come through the loop (a self-pipe): Node's own handlers cannot run while the loop
-// sleeps in epoll_wait.
-const stop = new AbortController();
-let why = "";
-const stopFor = (reason: string) => () => {
-  why ||= reason;
-  stop.abort();
-};
-loop.addSignalHandler(SIGINT, stopFor("SIGINT"));
-loop.addSignalHandler(SIGTERM, stopFor("SIGTERM"));
-if (args["until-stdin-closes"]) {
-  loop.addReader(0, () => {
-    if (read(0, 64).length === 0) {
-      loop.removeReader(0);
-      stopFor("stdin closed")();
-    }
-  });
-}
+// Shutdown is a parameter: Ctrl-C, SIGTERM, or the parent closing our stdin abort stop.signal.
+// They arrive through the loop (a self-pipe), since Node's own signal handlers cannot run while
+// the loop sleeps in epoll_wait (stopSignal, in c10k/common.ts).
+const stop = stopSignal(loop, args["until-stdin-closes"] ?? false);
 
 const origin = `http://${host}:${port}`;
 const mib = (index.bytes / 2 ** 20).toFixed(1);
@@ -102,9 +87,9 @@ console.log(`  the page          ${origin}/?q=epoll`);
 console.log(`  the JSON API      ${origin}/api/search?q=epoll&limit=10&offset=0`);
 console.log(`  a stored page     ${origin}/page?url=URL&q=epoll`);
 const stats = await loop.run(server.serve(stop.signal));
-if (args["until-stdin-closes"]) loop.removeReader(0);
+stop.done();
 loop.close();
 index.close();
-console.log(`search-server: stopped (${why}): stopped accepting, closed idle connections`);
+console.log(`search-server: stopped (${stop.why()}): stopped accepting, closed idle connections`);
 for (const line of accounting(stats)) console.log(`  ${line}`);
 console.log(`  fds left open: ${openFds() - fdsBefore}`);
