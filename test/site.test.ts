@@ -526,7 +526,7 @@ test("startSite() rejects, and says why, when the site exits before it is ready"
   );
   assert.match(
     error?.message ?? "not rejected",
-    "fixture site exited (code 2) before it was ready: site: --articles must be an integer from 1 to 10000, got '0'",
+    "fixture site exited (code 2) before it was ready: site: --articles must be an integer from 1 to 10000000, got '0'",
   );
 });
 

@@ -1,6 +1,6 @@
 // What the site serves that is not an HTML page: robots.txt, a PDF and a JSON file. A crawler
 // must read robots.txt, and must look at Content-Type before it parses a body for links.
-import type { Wiki } from "./wiki.ts";
+import type { FrontPage } from "./pages.ts";
 
 export const ROBOTS_TXT = `# Polite crawlers stay out of /private/; the page is still linked from /trouble/.
 User-agent: *
@@ -17,13 +17,13 @@ export function robotsTxt(crawlDelayMs: number): string {
 }
 
 /** JSON that mentions page paths: a crawler that scans every body for URLs would follow them. */
-export function dataJson(wiki: Wiki): string {
+export function dataJson(wiki: Omit<FrontPage, "featured">): string {
   const categories = wiki.categories.map(({ slug, title, articles }) => ({
     path: `/category/${slug}`,
     title,
-    articles: articles.length,
+    articles,
   }));
-  return JSON.stringify({ name: "Mini-wiki", articles: wiki.articles.length, categories }, null, 2);
+  return JSON.stringify({ name: "Mini-wiki", articles: wiki.articles, categories }, null, 2);
 }
 
 /** A one-page PDF, small but valid, so a browser opens it too. */

@@ -21,6 +21,8 @@ export interface SiteOptions {
   crawlDelayMs?: number;
   /** The port on 127.0.0.1 (default 0: any free one). */
   port?: number;
+  /** Processes serving the port (default 1): a large wiki can keep one busy (main.ts). */
+  processes?: number;
 }
 
 export interface RunningSite {
@@ -49,6 +51,7 @@ export async function startSite(options: SiteOptions = {}): Promise<RunningSite>
   if (options.crawlDelayMs !== undefined) {
     flags.push("--crawl-delay", String(options.crawlDelayMs));
   }
+  if (options.processes !== undefined) flags.push("--processes", String(options.processes));
 
   // Node itself with tsx's loader, rather than the tsx command: one process, not two, so the
   // pid we signal is the site's. Its stdin is a pipe that only closes when we exit, which the

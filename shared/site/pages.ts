@@ -1,54 +1,74 @@
 // The mini-wiki's HTML pages, as strings. Article pages use the request's Host header for their
 // absolute links, and the 404 page names the path asked for; the front page and the category
 // pages are the same for every request, so their size never depends on the site's port.
-import type { Article, Category, LinkForm, Wiki } from "./wiki.ts";
+import type { Article, ArticleRef, LinkForm } from "./wiki.ts";
 
-export function indexPage(wiki: Wiki): string {
+/** What the front page shows: the wiki's size, its categories, a few articles. */
+export interface FrontPage {
+  articles: number;
+  categories: { slug: string; title: string; articles: number }[];
+  featured: ArticleRef[];
+}
+
+export function indexPage(front: FrontPage): string {
   // Relative links only ("wiki/x", not "/wiki/x"): the crawler lessons start here and resolve
   // them against the URL they fetched.
   return layout(
     "Mini-wiki — Мини-вики",
     `<h1>Mini-wiki — Мини-вики</h1>
-<p>${wiki.articles.length} articles about sockets, processes, event loops and crawlers, in English
+<p>${front.articles} articles about sockets, processes, event loops and crawlers, in English
 and Russian. <span lang="ru">Статьи о сокетах, процессах, циклах событий и поисковых роботах.</span></p>
 <h2>Categories — Разделы</h2>
 <ul>
-${wiki.categories
-  .map((c) => `<li><a href="category/${c.slug}">${esc(c.title)}</a> (${c.articles.length})</li>`)
+${front.categories
+  .map((c) => `<li><a href="category/${c.slug}">${esc(c.title)}</a> (${c.articles})</li>`)
   .join("\n")}
 </ul>
 <h2>Featured — Избранное</h2>
 <ul>
-${wiki.featured.map((a) => `<li><a href="wiki/${a.slug}">${esc(a.title)}</a></li>`).join("\n")}
+${front.featured.map((a) => `<li><a href="wiki/${a.slug}">${esc(a.title)}</a></li>`).join("\n")}
 </ul>
 <p><a href="trouble/">Hard cases for crawlers — Трудные случаи для поискового робота</a></p>`,
   );
 }
 
-export function categoryPage(category: Category): string {
+/**
+ * A category's page: its articles, or (`of`, on a large wiki) the first of them and how many
+ * there are in all.
+ */
+export function categoryPage(
+  category: { title: string; articles: ArticleRef[] },
+  of?: number,
+): string {
+  const more = of === undefined ? "" : `\n<p>The first ${category.articles.length} of ${of}.</p>`;
   return layout(
     category.title,
     `<p><a href="/">Mini-wiki</a></p>
 <h1>${esc(category.title)}</h1>
 <ul>
 ${category.articles.map((a) => `<li><a href="../wiki/${a.slug}">${esc(a.title)}</a></li>`).join("\n")}
-</ul>`,
+</ul>${more}`,
   );
 }
 
 /**
  * An article, with links of every kind a crawler meets. `host` is the request's Host header, e.g.
- * "127.0.0.1:8080", for the absolute ones.
+ * "127.0.0.1:8080", for the absolute ones. Without `history` (a large wiki), no links to the
+ * article's history views: a million articles are then a million pages, not three million.
  */
-export function articlePage(article: Article, host: string): string {
+export function articlePage(article: Article, host: string, history = true): string {
   const { slug, category } = article;
   const section = (id: string, heading: string, paragraphs: string[][]) =>
     `<h2 id="${id}">${heading}</h2>\n` +
     paragraphs.map((sentences) => `<p>${esc(sentences.join(" "))}</p>`).join("\n");
   const tools = [
-    `<a href="?action=history">History</a>`,
-    // "&amp;" on purpose: the href is ?action=history&oldid=1 only once the entity is decoded.
-    `<a href="/wiki/${slug}?action=history&amp;oldid=1">Previous version</a>`,
+    ...(history
+      ? [
+          `<a href="?action=history">History</a>`,
+          // "&amp;" on purpose: the href is ?action=history&oldid=1 only once the entity is decoded.
+          `<a href="/wiki/${slug}?action=history&amp;oldid=1">Previous version</a>`,
+        ]
+      : []),
     `<a href="http://${esc(host)}/wiki/${slug}">Permanent link</a>`,
     `<a title="Editing is switched off">Edit</a>`,
   ];
@@ -85,7 +105,7 @@ ${external.map((link) => `<li>${link}</li>`).join("\n")}
   );
 }
 
-function relatedHref(other: Article, form: LinkForm, host: string): string {
+function relatedHref(other: ArticleRef, form: LinkForm, host: string): string {
   switch (form) {
     case "bare":
       return other.slug;

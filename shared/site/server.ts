@@ -13,15 +13,19 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { upload } from "./busy.ts";
 import { REPORT_PDF, dataJson, robotsTxt } from "./files.ts";
+import { EAGER_MAX, LazyWiki } from "./lazy.ts";
 import { articlePage, categoryPage, historyPage, indexPage, notFoundPage } from "./pages.ts";
+import type { FrontPage } from "./pages.ts";
 import { HTML, redirect, send } from "./reply.ts";
 import * as trouble from "./trouble.ts";
 import { serveWild } from "./wild.ts";
 import { buildWiki } from "./wiki.ts";
-import type { Wiki } from "./wiki.ts";
 
 export interface SiteServerOptions {
+  /** Up to EAGER_MAX, the wiki is built up front; past it, each page is made when asked for. */
   articles: number;
+  /** Make pages when asked for even for a small wiki (tests of the large one's pages). */
+  lazy?: boolean;
   latencyMs: number;
   seed: number;
   /** How long a connection has to send a whole request head (default HEADERS_TIMEOUT_MS). */
@@ -46,8 +50,9 @@ export function createSiteServer({
   seed,
   headersTimeoutMs = HEADERS_TIMEOUT_MS,
   crawlDelayMs = 0,
+  lazy = articles > EAGER_MAX,
 }: SiteServerOptions): Server {
-  const wiki = buildWiki(articles, seed);
+  const wiki = lazy ? lazyPages(new LazyWiki(articles, seed)) : eagerPages(articles, seed);
   const robots = robotsTxt(crawlDelayMs);
   // node:http looks for expired connections every connectionsCheckingInterval (30 s by default),
   // so a connection is closed up to that much after its time is up: look every second instead.
@@ -65,8 +70,73 @@ export function createSiteServer({
   });
 }
 
+/** The wiki's pages, however they are made: built up front (wiki.ts) or when asked for (lazy.ts). */
+interface WikiPages {
+  front(): string;
+  category(slug: string): string | null;
+  article(slug: string, host: string): string | null;
+  history(slug: string): string | null;
+  /** Where /redirect/1 leads. */
+  firstSlug: string;
+  json: string;
+}
+
+function eagerPages(articles: number, seed: number): WikiPages {
+  const wiki = buildWiki(articles, seed);
+  const front: FrontPage = {
+    articles: wiki.articles.length,
+    categories: wiki.categories.map(({ slug, title, articles }) => ({
+      slug,
+      title,
+      articles: articles.length,
+    })),
+    featured: wiki.featured,
+  };
+  const categories = new Map(wiki.categories.map((c) => [c.slug, c]));
+  return {
+    front: () => indexPage(front),
+    category: (slug) => {
+      const category = categories.get(slug);
+      return category ? categoryPage(category) : null;
+    },
+    article: (slug, host) => {
+      const article = wiki.bySlug.get(slug);
+      return article ? articlePage(article, host) : null;
+    },
+    history: (slug) => {
+      const article = wiki.bySlug.get(slug);
+      return article ? historyPage(article) : null;
+    },
+    firstSlug: wiki.articles[0]!.slug, // buildWiki makes at least one
+    json: dataJson(front),
+  };
+}
+
+function lazyPages(wiki: LazyWiki): WikiPages {
+  const categories = wiki.categories.map(({ slug, title, count }) => ({
+    slug,
+    title,
+    articles: count,
+  }));
+  const front = indexPage({ articles: wiki.size, categories, featured: wiki.featured() });
+  return {
+    front: () => front,
+    category: (slug) => {
+      const category = wiki.category(slug);
+      return category ? categoryPage(category, category.count) : null;
+    },
+    article: (slug, host) => {
+      const article = wiki.article(slug);
+      return article ? articlePage(article, host, false) : null;
+    },
+    history: () => null,
+    firstSlug: wiki.ref(0).slug,
+    json: dataJson({ articles: wiki.size, categories }),
+  };
+}
+
 async function serve(
-  wiki: Wiki,
+  wiki: WikiPages,
   defaultLatencyMs: number,
   robots: string,
   req: IncomingMessage,
@@ -86,7 +156,7 @@ async function serve(
   const path = url.pathname;
   switch (path) {
     case "/":
-      return send(res, 200, HTML, indexPage(wiki));
+      return send(res, 200, HTML, wiki.front());
     case "/robots.txt":
       return send(res, 200, "text/plain; charset=utf-8", robots);
     case "/trouble/":
@@ -98,7 +168,7 @@ async function serve(
     case "/redirect/2":
       return redirect(res, `http://${host}/redirect/1`);
     case "/redirect/1":
-      return redirect(res, `../wiki/${wiki.articles[0]!.slug}`); // buildWiki makes at least one
+      return redirect(res, `../wiki/${wiki.firstSlug}`);
     case "/loop/a":
       return redirect(res, "/loop/b");
     case "/loop/b":
@@ -106,7 +176,7 @@ async function serve(
     case "/files/report.pdf":
       return send(res, 200, "application/pdf", REPORT_PDF);
     case "/files/data.json":
-      return send(res, 200, "application/json", dataJson(wiki));
+      return send(res, 200, "application/json", wiki.json);
     case "/huge":
       return trouble.huge(res);
     case "/slow-body":
@@ -124,15 +194,14 @@ async function serve(
   }
 
   if (path.startsWith("/wild/") && serveWild(res, decodePath(path))) return;
-  const category = wiki.categories.find((c) => path === `/category/${c.slug}`);
-  if (category) return send(res, 200, HTML, categoryPage(category));
-  const article = path.startsWith("/wiki/")
-    ? wiki.bySlug.get(path.slice("/wiki/".length))
-    : undefined;
-  if (article && url.searchParams.get("action") === "history") {
-    return send(res, 200, HTML, historyPage(article));
+  let page: string | null = null;
+  if (path.startsWith("/category/")) page = wiki.category(path.slice("/category/".length));
+  else if (path.startsWith("/wiki/")) {
+    const slug = path.slice("/wiki/".length);
+    page =
+      url.searchParams.get("action") === "history" ? wiki.history(slug) : wiki.article(slug, host);
   }
-  if (article) return send(res, 200, HTML, articlePage(article, host));
+  if (page !== null) return send(res, 200, HTML, page);
   send(res, 404, HTML, notFoundPage(path));
 }
 

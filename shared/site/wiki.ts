@@ -28,10 +28,13 @@ export interface Article {
  * "/wiki/other", "http://<host>/wiki/other" and "/wiki/other#see-also".
  */
 export type LinkForm = "bare" | "dot" | "dot-dot" | "root" | "absolute" | "fragment";
-const LINK_FORMS: LinkForm[] = ["bare", "dot", "dot-dot", "root", "absolute", "fragment"];
+export const LINK_FORMS: LinkForm[] = ["bare", "dot", "dot-dot", "root", "absolute", "fragment"];
+
+/** What a link to an article needs of it. */
+export type ArticleRef = Pick<Article, "slug" | "title">;
 
 export interface RelatedLink {
-  article: Article;
+  article: ArticleRef;
   form: LinkForm;
 }
 
@@ -109,7 +112,7 @@ export function buildWiki(articleCount: number, seed: number): Wiki {
 // Two or three paragraphs of two to four sentences. Most sentences are about the article's own
 // topic, which is what makes it rank first for that topic's words. Each template is used at most
 // once per article (there are more than 3 x 4 of them), so no sentence repeats.
-function paragraphs(random: Random, topic: Topic, templates: Template[]): string[][] {
+export function paragraphs(random: Random, topic: Topic, templates: Template[]): string[][] {
   const unused = random.shuffle(templates);
   return Array.from({ length: random.int(2, 3) }, () =>
     unused.splice(0, random.int(2, 4)).map((template) => {
@@ -122,7 +125,7 @@ function paragraphs(random: Random, topic: Topic, templates: Template[]): string
 
 // mulberry32: a tiny PRNG with a 32-bit state, good enough for made-up text. Math.random cannot be
 // seeded, and a seed is what makes two runs of the site serve the same bytes.
-class Random {
+export class Random {
   private state: number;
 
   constructor(seed: number) {
