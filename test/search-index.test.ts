@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  FORMAT_VERSION,
   Index,
   IndexWriter,
   SearchIndexError,
@@ -458,10 +459,15 @@ test("an index of another version, or a damaged manifest, says to rebuild it", (
   const dir = build(fixture.slice(0, 5)).dir;
   const manifest = join(dir, "index.json");
   const good = readFileSync(manifest, "utf8");
-  writeFileSync(manifest, good.replace('"version": 1', '"version": 0'));
+  writeFileSync(
+    manifest,
+    good.replace(`"version": ${FORMAT_VERSION}`, `"version": ${FORMAT_VERSION - 1}`),
+  );
   fails(
     "version",
-    /an older version of this program \(format 0, this one reads 1\): rebuild it with `pnpm run crawler`/,
+    new RegExp(
+      `an older version of this program \\(format ${FORMAT_VERSION - 1}, this one reads ${FORMAT_VERSION}\\): rebuild it with \`pnpm run crawler\``,
+    ),
     () => Index.open(dir),
   );
   writeFileSync(manifest, good.replace('"analyzer": 1', '"analyzer": 9'));
@@ -474,9 +480,17 @@ test("an index of another version, or a damaged manifest, says to rebuild it", (
   writeFileSync(manifest, good);
   const segment = join(dir, JSON.parse(good).segments[0].file);
   const bytes = readFileSync(segment);
-  bytes.writeUInt32LE(2, 8);
+  bytes.writeUInt32LE(FORMAT_VERSION + 1, 8);
   writeFileSync(segment, bytes);
-  fails("version", /newer version .*format 2/, () => Index.open(dir));
+  fails("version", new RegExp(`newer version .*format ${FORMAT_VERSION + 1}`), () =>
+    Index.open(dir),
+  );
+  // A segment of format 1 (flat postings, no skip data): an older version, to be rebuilt.
+  bytes.writeUInt32LE(1, 8);
+  writeFileSync(segment, bytes);
+  fails("version", /older version .*format 1, this one reads \d+\): rebuild it/, () =>
+    Index.open(dir),
+  );
 });
 
 test("a segment file that is gone is a damaged index", () => {
@@ -544,6 +558,68 @@ test("any damaged byte gives SearchIndexError or the right answer, never a crash
     }
   }
   assert.ok(detected > 100, `${detected} damaged bytes detected`);
+});
+
+// Pruning (postings.ts, search.ts) must never change the hits: only how many pages are looked at.
+test("block-max pruning gives the same hits as counting every page, over segments and merged", () => {
+  // 3,000 made-up pages whose words follow Zipf's law, in several segments, and merged.
+  let state = 7;
+  const random = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const vocabulary = Array.from({ length: 300 }, (_, i) => `w${i.toString(36)}x`);
+  const zipf = () => vocabulary[Math.floor(vocabulary.length ** random()) - 1]!;
+  const pages: Page[] = Array.from({ length: 3000 }, (_, i) => ({
+    url: `http://z.test/${i}`,
+    title: Array.from({ length: 1 + Math.floor(random() * 4) }, zipf).join(" "),
+    text: Array.from({ length: 5 + Math.floor(random() * 200) }, zipf).join(" "),
+  }));
+  const split = build(pages, { memoryBudget: 64 * 1024, merge: false }).dir;
+  const merged = build(pages).dir;
+  const queries = [
+    "w0x", // on most pages: a single term, skipped by block from the start
+    "w1x w2x",
+    "w0x w1x w2x",
+    "w5x w0x",
+    "w3x wax",
+    '"w0x w1x"',
+    '"w1x w0x" w2x',
+  ];
+  for (const dir of [split, merged]) {
+    const index = Index.open(dir);
+    try {
+      if (dir === split) assert.ok(index.segmentCount > 3, `${index.segmentCount} segments`);
+      for (const query of queries) {
+        for (const [limit, offset] of [
+          [10, 0],
+          [5, 40],
+        ] as const) {
+          const options = { limit, offset, snippets: false };
+          const all = index.search(query, { ...options, exactTotal: Infinity });
+          const pruned = index.search(query, { ...options, exactTotal: 0 });
+          assert.ok(all.totalExact, query);
+          assert.ok(all.hits.length > 0, query);
+          assert.equal(
+            pruned.hits.map((hit) => [hit.id, hit.score]),
+            all.hits.map((hit) => [hit.id, hit.score]),
+            `${query} (limit ${limit}, offset ${offset})`,
+          );
+          if (pruned.totalExact) assert.is(pruned.total, all.total, query);
+          else assert.ok(pruned.total < all.total, query);
+        }
+      }
+      // A single word's count is its page count, pruned or not.
+      const one = index.search("w0x", { exactTotal: 0 });
+      assert.ok(one.totalExact);
+      assert.is(one.total, index.search("w0x", { exactTotal: Infinity }).total);
+      // Something was skipped somewhere: pruning is not merely allowed, it happens.
+      assert.ok(
+        queries.some((query) => !index.search(query, { exactTotal: 0 }).totalExact),
+        "no query skipped a block",
+      );
+      assert.throws(() => index.search("w0x", { exactTotal: -1 }), RangeError);
+    } finally {
+      index.close();
+    }
+  }
 });
 
 test.after(() => {

@@ -82,7 +82,7 @@ test("search without a query, or with a bad flag, prints the usage and exits wit
     assert.is(run.status, 2, run.stderr);
     assert.match(
       run.stderr,
-      /\nusage: pnpm run search QUERY\.\.\. \[--index DIR\] \[--limit N\] \[--json\]\n/,
+      /\nusage: pnpm run search QUERY\.\.\. \[--index DIR\] \[--limit N\] \[--exact-total\] \[--json\]\n/,
     );
   }
   const empty = await runLesson("search", ["!!!", "--index", dir]);

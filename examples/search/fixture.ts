@@ -3,6 +3,7 @@
 // tests and the benchmark build their indexes from these, so they know what each page is about.
 import { parsePage } from "@async-from-scratch/shared";
 import type { Page } from "@async-from-scratch/shared/search";
+import { LazyWiki } from "../../shared/site/lazy.ts";
 import { articlePage } from "../../shared/site/pages.ts";
 import { buildWiki, type Article } from "../../shared/site/wiki.ts";
 
@@ -23,7 +24,19 @@ export function fixturePages(articles = 200, seed = 1): FixturePage[] {
   });
 }
 
-// What the benchmarks ask (bench:search, bench:search-server): topic words in both languages,
+/**
+ * Article i of the large wiki the site serves past 10,000 articles (shared/site/lazy.ts), as the
+ * crawler would index it: one page at a time, so that a million never sit in memory together.
+ */
+export function lazyFixturePage(wiki: LazyWiki, i: number): Page {
+  const host = new URL(FIXTURE_ORIGIN).host;
+  const article = wiki.article(wiki.ref(i).slug)!; // every number below wiki.size has one
+  const url = `${FIXTURE_ORIGIN}/wiki/${article.slug}`;
+  const { title, text } = parsePage(articlePage(article, host, false), url);
+  return { url, title, text };
+}
+
+// What the benchmarks ask (bench:search, bench:search-server, bench:search-large): topic words in both languages,
 // two- and three-word queries, phrases, punctuated words; and typos, which a search corrects.
 export const QUERIES = [
   "epoll",

@@ -7,7 +7,8 @@
 //
 //   header    16 bytes: "AFSINDEX", format version u32, analyzer version u32
 //   pages     per page: url, title, text, each a varint byte length and UTF-8
-//   postings  per term, in term order: its doc part, then its positions part
+//   postings  per term, in term order: its doc part (a skip table with each block's impact,
+//             then blocks of 128 pages: postings.ts), then its positions part
 //   docs      six u32 columns, one entry per page: page bytes, page CRC-32, title tokens,
 //             body tokens, and the 64-bit hash of title and text (two halves)
 //   terms     the dictionary: blocks of 32 front-coded terms, then one index entry per block
@@ -24,7 +25,7 @@ import { ByteBuffer, FileSink, Uint32List } from "./bytes.ts";
 import { ANALYZER_VERSION } from "./tokens.ts";
 
 /** Bumped whenever the bytes change meaning; the reader refuses any other version. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const MAGIC = Buffer.from("AFSINDEX", "latin1");
 export const HEADER_BYTES = 16;
 export const SECTIONS = ["pages", "postings", "docs", "terms", "urls"] as const;

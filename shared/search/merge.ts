@@ -6,18 +6,17 @@
 // as Lucene and LevelDB merge theirs) reads each postings section sequentially. Memory holds one
 // term's postings at a time, the dictionaries and the per-page columns, never the text.
 //
-// Doc ids are renumbered by concatenation: the first input's pages first. Each doc-id gap inside
-// a term's list stays what it was, so a list is copied as bytes, with only its first gap
-// rewritten. The exception is a page whose title and text an earlier page already has (two
-// crawler processes may each have fetched one of two URLs with the same body): it is dropped, and
-// the lists of its segment are re-encoded without it.
+// Doc ids are renumbered by concatenation: the first input's pages first, except a page whose
+// title and text an earlier page already has (two crawler processes may each have fetched one of
+// two URLs with the same body), which is dropped. Each term's lists are decoded and encoded again
+// (postings.ts): the blocks fall elsewhere once lists are joined, and each block's impact depends
+// on the merged index's average page lengths. Positions are copied as bytes, page by page.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { ByteBuffer, FileSource, HashMap64, Uint32List } from "./bytes.ts";
+import { FileSource, HashMap64, Uint32List } from "./bytes.ts";
 import { lock, publish, readManifest, segmentNamer, unlock } from "./directory.ts";
 import {
-  Cursor,
   DOC_COLUMNS,
   DocColumnLists,
   SegmentWriter,
@@ -25,6 +24,7 @@ import {
   corrupt,
   sortedUrls,
 } from "./format.ts";
+import { PostingsEncoder, PostingsReader } from "./postings.ts";
 import { Segment, type TermCursor } from "./segment.ts";
 
 export interface MergeSummary {
@@ -59,9 +59,6 @@ export function mergeSegments(inputs: Segment[], path: string): MergeSummary {
   const out = new SegmentWriter(path);
   try {
     const columns = copyPages(inputs, newIds, out);
-    out.startPostings();
-    const terms = mergePostings(inputs, newIds, out);
-    const urls = mergeUrls(inputs, newIds);
     let titleTokens = 0;
     let bodyTokens = 0;
     const docs = columns.views();
@@ -69,6 +66,15 @@ export function mergeSegments(inputs: Segment[], path: string): MergeSummary {
       titleTokens += docs.titleTokens[doc]!;
       bodyTokens += docs.bodyTokens[doc]!;
     }
+    out.startPostings();
+    const encoder = new PostingsEncoder({
+      titleTokens: docs.titleTokens,
+      bodyTokens: docs.bodyTokens,
+      averageTitle: titleTokens / pages || 1,
+      averageBody: bodyTokens / pages || 1,
+    });
+    const terms = mergePostings(inputs, newIds, out, encoder);
+    const urls = mergeUrls(inputs, newIds);
     const bytes = out.finish(docs, terms.finish(), urls, {
       pages,
       terms: terms.count,
@@ -100,21 +106,20 @@ function copyPages(inputs: Segment[], newIds: Int32Array[], out: SegmentWriter):
   return columns;
 }
 
-// The dictionaries merged in term order, each term's lists joined in input order.
-function mergePostings(inputs: Segment[], newIds: Int32Array[], out: SegmentWriter): TermsEncoder {
+// The dictionaries merged in term order, each term's lists joined in input order and encoded
+// again: the blocks and their impacts depend on the new doc ids and the new average lengths.
+function mergePostings(
+  inputs: Segment[],
+  newIds: Int32Array[],
+  out: SegmentWriter,
+  encoder: PostingsEncoder,
+): TermsEncoder {
   const cursors = inputs.map((input) => input.cursor());
   const sources = inputs.map((input) => input.source("postings"));
-  // A page dropped from an input means that input's lists must be re-encoded.
-  const dropsPages = newIds.map((ids) => ids.includes(-1));
   const heap = new CursorHeap(cursors);
   cursors.forEach((cursor, i) => cursor.next() && heap.push(i));
 
   const terms = new TermsEncoder();
-  const list: MergedList = {
-    docs: new ByteBuffer(1 << 16),
-    positions: new ByteBuffer(1 << 16),
-    lastDoc: 0,
-  };
   while (heap.size > 0) {
     // Every input with the smallest term, in input order: the heap breaks ties by input.
     const first = heap.pop();
@@ -123,10 +128,7 @@ function mergePostings(inputs: Segment[], newIds: Int32Array[], out: SegmentWrit
     const same = [first];
     while (heap.size > 0 && cursors[heap.peek()]!.term.equals(term)) same.push(heap.pop());
 
-    list.docs.clear();
-    list.positions.clear();
-    list.lastDoc = 0; // the first gap is from 0
-    let df = 0;
+    encoder.reset();
     for (const i of same) {
       const cursor = cursors[i]!;
       const input = inputs[i]!;
@@ -136,81 +138,29 @@ function mergePostings(inputs: Segment[], newIds: Int32Array[], out: SegmentWrit
       if (crc32(docs) !== cursor.docCrc || crc32(positions) !== cursor.positionCrc) {
         throw corrupt(input.path, "a term's postings fail their checksum");
       }
-      df += joinList(cursor, input, newIds[i]!, dropsPages[i]!, docs, positions, list);
+      const reader = new PostingsReader(docs, positions, cursor.df, input.pages, input.path);
+      const ids = newIds[i]!;
+      while (reader.next()) {
+        const newId = ids[reader.doc]!;
+        if (newId !== -1) encoder.add(newId, reader.inTitle, reader.inBody, reader.positions());
+      }
       if (cursor.next()) heap.push(i);
     }
-    if (df === 0) continue; // the term was only on dropped pages
+    if (encoder.df === 0) continue; // the term was only on dropped pages
+    const list = encoder.finish();
     const postingsOffset = out.postingsLength;
-    out.writePostings(list.docs.view());
-    out.writePostings(list.positions.view());
+    out.writePostings(list.docs);
+    out.writePostings(list.positions);
     terms.add(term, surface, {
-      df,
+      df: encoder.df,
       docBytes: list.docs.length,
       positionBytes: list.positions.length,
-      docCrc: crc32(list.docs.view()),
-      positionCrc: crc32(list.positions.view()),
+      docCrc: crc32(list.docs),
+      positionCrc: crc32(list.positions),
       postingsOffset,
     });
   }
   return terms;
-}
-
-// The merged list of one term being built: its doc part, its positions part, its last doc id.
-interface MergedList {
-  docs: ByteBuffer;
-  positions: ByteBuffer;
-  lastDoc: number;
-}
-
-// Appends one input's list for a term to the merged list; returns how many pages it added.
-// Every gap is decoded, to check it and to learn the last doc id, but when the input dropped no
-// page its ids are all shifted by the same amount, and only the first gap changes: the rest of
-// the bytes are copied as they are.
-function joinList(
-  cursor: TermCursor,
-  input: Segment,
-  newIds: Int32Array,
-  dropsPages: boolean,
-  docs: Uint8Array,
-  positions: Uint8Array,
-  list: MergedList,
-): number {
-  const reader = new Cursor(docs, 0, docs.length, input.path);
-  const positionReader = new Cursor(positions, 0, positions.length, input.path);
-  let local = 0;
-  let firstLocal = 0;
-  let afterFirstGap = 0;
-  let added = 0;
-  for (let n = 0; n < cursor.df; n++) {
-    const gap = reader.varint();
-    local += gap;
-    if (local >= input.pages || (n > 0 && gap === 0)) {
-      throw corrupt(input.path, "a doc id is out of order");
-    }
-    if (n === 0) [firstLocal, afterFirstGap] = [local, reader.at];
-    const inTitle = reader.varint();
-    const inBody = reader.varint();
-    if (!dropsPages) continue;
-    const positionStart = positionReader.at;
-    for (let k = inTitle + inBody; k > 0; k--) positionReader.varint();
-    const newId = newIds[local]!;
-    if (newId === -1) continue;
-    list.docs.varint(newId - list.lastDoc);
-    list.docs.varint(inTitle);
-    list.docs.varint(inBody);
-    list.positions.append(positions.subarray(positionStart, positionReader.at));
-    list.lastDoc = newId;
-    added++;
-  }
-  if (reader.at !== docs.length || (dropsPages && positionReader.at !== positions.length)) {
-    throw corrupt(input.path, "a term's postings do not match its page count");
-  }
-  if (dropsPages || cursor.df === 0) return added;
-  list.docs.varint(newIds[firstLocal]! - list.lastDoc);
-  list.docs.append(docs.subarray(afterFirstGap));
-  list.positions.append(positions);
-  list.lastDoc = newIds[local]!;
-  return cursor.df;
 }
 
 function mergeUrls(inputs: Segment[], newIds: Int32Array[]): Uint32Array {

@@ -29,7 +29,8 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DEFAULT_INDEX_DIR, MANIFEST, readManifest } from "./directory.ts";
-import { Cursor, corrupt, type TermEntry } from "./format.ts";
+import { corrupt, type TermEntry } from "./format.ts";
+import { BODY_B, K1, PostingsCursor, TITLE_B, TITLE_WEIGHT, lengthNorm } from "./postings.ts";
 import { Segment, type StoredPage } from "./segment.ts";
 import { highlight, snippet, type Part } from "./snippet.ts";
 import { fold, parseQuery, stem, type QueryWord } from "./tokens.ts";
@@ -37,10 +38,14 @@ import { fold, parseQuery, stem, type QueryWord } from "./tokens.ts";
 // k1 and the body's b are the usual values (Robertson & Zaragoza; Lucene's defaults). A title
 // is short and its length says little, so it is normalised less. A title word counts five body
 // words: tried on the fixture site, 3 let body noise outvote a title, past 8 little changes.
-export const K1 = 1.2;
-export const TITLE_WEIGHT = 5;
-export const TITLE_B = 0.5;
-export const BODY_B = 0.75;
+// (They live in postings.ts, which needs them to write each block's impact.)
+export { K1, TITLE_WEIGHT, TITLE_B, BODY_B };
+/**
+ * Pages that match are counted one by one up to this many; past it, blocks that cannot change
+ * the best hits are skipped, and `total` says "at least" (`totalExact: false`), as Lucene counts
+ * exactly only up to its totalHitsThreshold and Elasticsearch answers "10,000+".
+ */
+export const EXACT_TOTAL = 10_000;
 /** A query may have this many words; a longer one is refused (RangeError). */
 export const MAX_QUERY_WORDS = 32;
 export const MAX_LIMIT = 1000;
@@ -53,6 +58,12 @@ export interface SearchOptions {
   offset?: number;
   /** Whether to make snippets (default true); without them a hit's snippet is []. */
   snippets?: boolean;
+  /**
+   * Count matching pages exactly up to this many (default EXACT_TOTAL) before skipping blocks
+   * that cannot change the hits; Infinity counts them all, 0 skips from the start. The hits are
+   * the same either way; only `total` and the time differ.
+   */
+  exactTotal?: number;
 }
 
 export interface Hit {
@@ -75,6 +86,8 @@ export interface SearchResult {
   query: string;
   /** Pages that match, of which `hits` are the best, from `offset` on. */
   total: number;
+  /** Whether `total` is exact; if not, at least that many match (past EXACT_TOTAL). */
+  totalExact: boolean;
   hits: Hit[];
   /** When a word was replaced by one a typo away: the query as searched, and the replacements. */
   spelling: { query: string; corrections: Correction[] } | null;
@@ -91,16 +104,6 @@ export interface PageView extends StoredPage {
   parts: Part[];
 }
 
-// A term's postings across all segments, with global doc ids in order.
-interface Postings {
-  df: number;
-  docs: Int32Array;
-  inTitle: Uint32Array;
-  inBody: Uint32Array;
-  /** Only for terms in a phrase. */
-  positions: Positions | null;
-}
-
 interface ResolvedTerm {
   term: string;
   entries: (TermEntry | null)[]; // per segment
@@ -115,6 +118,9 @@ export class Index {
   private readonly bases: number[]; // the global doc id of each segment's first page
   private readonly titleNorm: Float32Array; // per page: 1 - b + b * length / average length
   private readonly bodyNorm: Float32Array;
+  // Per segment: how much more a term frequency can be under the index's average lengths than
+  // under the segment's own, which its impacts were computed with (postings.ts).
+  private readonly boundFactor: number[];
 
   /**
    * Opens the index in dir (default: out/index in the project). Reads the manifest and each
@@ -162,10 +168,19 @@ export class Index {
     segments.forEach((segment, i) => {
       for (let doc = 0; doc < segment.pages; doc++) {
         const id = this.bases[i]! + doc;
-        this.titleNorm[id] = 1 - TITLE_B + (TITLE_B * segment.titleTokens[doc]!) / averageTitle;
-        this.bodyNorm[id] = 1 - BODY_B + (BODY_B * segment.bodyTokens[doc]!) / averageBody;
+        this.titleNorm[id] = lengthNorm(TITLE_B, segment.titleTokens[doc]!, averageTitle);
+        this.bodyNorm[id] = lengthNorm(BODY_B, segment.bodyTokens[doc]!, averageBody);
       }
     });
+    // A norm 1 - b + b·len/avg shrinks by at most avg'/avg when avg grows to avg', and never
+    // grows when avg shrinks: so a term frequency grows by at most the larger of the two ratios.
+    this.boundFactor = segments.map((segment) =>
+      Math.max(
+        1,
+        averageTitle / (segment.titleTokensTotal / segment.pages || 1),
+        averageBody / (segment.bodyTokensTotal / segment.pages || 1),
+      ),
+    );
   }
 
   get segmentCount(): number {
@@ -186,6 +201,10 @@ export class Index {
     if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET) {
       throw new RangeError(`offset must be an integer from 0 to ${MAX_OFFSET}, got ${offset}`);
     }
+    const exactTotal = options.exactTotal ?? EXACT_TOTAL;
+    if (!(exactTotal >= 0)) {
+      throw new RangeError(`exactTotal must be 0 or more, got ${exactTotal}`);
+    }
     const clauses = parseQuery(query);
     const words = clauses.flatMap((clause) => clause.words);
     if (words.length > MAX_QUERY_WORDS) {
@@ -196,6 +215,7 @@ export class Index {
     const result: SearchResult = {
       query,
       total: 0,
+      totalExact: true,
       hits: [],
       spelling: null,
       unmatched: [],
@@ -224,57 +244,48 @@ export class Index {
     if (corrections.length > 0) result.spelling = spelling(query, corrections);
     if (words.length === 0 || result.unmatched.length > 0) return finish(result, started);
 
-    // Postings of each distinct term; with positions for the terms in phrases.
+    // Postings of each distinct term, read per segment; with positions for the terms in phrases.
     const inPhrase = new Set(
       clauses.filter((c) => c.phrase).flatMap((c) => c.words.map((w) => used.get(w)!)),
     );
-    const postings = new Map<string, Postings>();
-    for (const term of result.terms)
-      postings.set(term, this.postings(resolved.get(term)!, inPhrase.has(term)));
-
-    // The pages with every term: walk the rarest term's list, and look each page up in the rest.
-    const byRarity = [...postings.values()].sort((a, b) => a.df - b.df);
-    let candidates = byRarity[0]!.docs;
-    for (const list of byRarity.slice(1)) candidates = intersect(candidates, list.docs);
-    const where = new Map<string, Int32Array>(); // per term, each candidate's index in its list
-    for (const [term, list] of postings) where.set(term, indexesOf(candidates, list.docs));
-
-    // Everything the loop over candidates needs, looked up once: it runs for every page that
-    // has all the terms, a million on a large index, so it allocates nothing and calls no
-    // closure.
-    const phrases = clauses
-      .filter((clause) => clause.phrase)
-      .map((clause) =>
-        clause.words.map((word) => {
-          const term = used.get(word)!;
-          return {
-            positions: postings.get(term)!.positions!,
-            where: where.get(term)!,
-            offset: word.offset,
-          };
-        }),
-      );
-    const lists = result.terms.map((term) => postings.get(term)!);
-    const idfs = lists.map((list) => Math.log(1 + (this.pages - list.df + 0.5) / (list.df + 0.5)));
-    const wheres = result.terms.map((term) => where.get(term)!);
-    const { titleNorm, bodyNorm } = this;
+    const idfs = result.terms.map((term) => {
+      const { df } = resolved.get(term)!;
+      return Math.log(1 + (this.pages - df + 0.5) / (df + 0.5));
+    });
     const heap = new TopK(offset + limit);
-    let total = 0;
-    candidates: for (let k = 0; k < candidates.length; k++) {
-      for (let p = 0; p < phrases.length; p++) if (!hasPhrase(phrases[p]!, k)) continue candidates;
-      total++;
-      const doc = candidates[k]!;
-      let score = 0;
-      for (let t = 0; t < lists.length; t++) {
-        const list = lists[t]!;
-        const i = wheres[t]![k]!;
-        const tf =
-          (TITLE_WEIGHT * list.inTitle[i]!) / titleNorm[doc]! + list.inBody[i]! / bodyNorm[doc]!;
-        score += (idfs[t]! * tf) / (K1 + tf);
-      }
-      heap.push(score, doc);
-    }
-    result.total = total;
+    const count: Count = { total: 0, skipped: false };
+    // One word and no phrase: every page that has it matches, so the count is its df, and blocks
+    // may be skipped from the start. Otherwise pages are counted one by one up to exactTotal,
+    // and only then does pruning begin (and the count becomes "at least").
+    const phrases = clauses.filter((clause) => clause.phrase);
+    const known = result.terms.length === 1 && phrases.length === 0;
+    // Segment by segment, with one heap: what the first segment's best pages score lets the
+    // next one skip more.
+    this.segments.forEach((segment, s) => {
+      const entries = result.terms.map((term) => resolved.get(term)!.entries[s]!);
+      if (entries.some((entry) => entry === null)) return; // a term no page here has
+      const cursors = entries.map((entry, t) => {
+        const withPositions = inPhrase.has(result.terms[t]!);
+        const { docs, positions } = segment.readPostings(entry, withPositions);
+        return new PostingsCursor(
+          docs,
+          positions,
+          entry.df,
+          segment.pages,
+          this.boundFactor[s]!,
+          segment.path,
+        );
+      });
+      const phraseWords = phrases.map((clause) =>
+        clause.words.map((word) => ({
+          cursor: cursors[result.terms.indexOf(used.get(word)!)]!,
+          offset: word.offset,
+        })),
+      );
+      this.evaluate(cursors, idfs, phraseWords, heap, this.bases[s]!, count, known, exactTotal);
+    });
+    result.total = known ? resolved.get(result.terms[0]!)!.df : count.total;
+    result.totalExact = known || !count.skipped;
 
     const markTerms = new Set(result.terms);
     result.hits = heap
@@ -357,109 +368,126 @@ export class Index {
     return found === null ? null : { term: found, surface: surfaceOf(found) };
   }
 
-  private postings(term: ResolvedTerm, withPositions: boolean): Postings {
-    const docs = new Int32Array(term.df);
-    const inTitle = new Uint32Array(term.df);
-    const inBody = new Uint32Array(term.df);
-    const positionParts: Uint8Array[] = [];
-    let n = 0;
-    term.entries.forEach((entry, i) => {
-      if (entry === null) return;
-      const segment = this.segments[i]!;
-      const { docs: bytes, positions } = segment.readPostings(entry, withPositions);
-      const reader = new Cursor(bytes, 0, bytes.length, segment.path);
-      let doc = 0;
-      for (let k = 0; k < entry.df; k++, n++) {
-        const gap = reader.varint();
-        doc += gap;
-        if (doc >= segment.pages || (k > 0 && gap === 0)) {
-          throw corrupt(segment.path, "a doc id is out of order");
+  /**
+   * Scores one segment's pages that have every term (and every phrase) into the heap. Walks the
+   * rarest term's blocks (the lead), and for each of its pages moves the other terms' cursors up
+   * to it; a term that has no such page says where the next candidate can be, and the lead jumps
+   * there, skipping whole blocks by their last doc ids (leapfrog). Once pruning is on and the
+   * heap is full, a window of the lead's block whose pages could not beat the heap's worst even
+   * at every term's block impact is skipped without being decoded.
+   */
+  private evaluate(
+    cursors: PostingsCursor[],
+    idfs: number[],
+    phrases: PhraseWord[][],
+    heap: TopK,
+    base: number,
+    count: Count,
+    pruneNow: boolean,
+    exactTotal: number,
+  ): void {
+    // The rarest first: it has the fewest candidates, the others are only asked about them.
+    const order = cursors.map((_, t) => t).sort((a, b) => cursors[a]!.df - cursors[b]!.df);
+    const lists = order.map((t) => cursors[t]!);
+    const weights = order.map((t) => idfs[t]!);
+    const lead = lists[0]!;
+    const { titleNorm, bodyNorm } = this;
+    let target = 0; // the lead's next candidate is its first page at or after this
+    let b = 0;
+    for (;;) {
+      b = lead.blockOf(target, b);
+      if (b >= lead.blocks) return;
+      const last = lead.last[b]!;
+      if ((pruneNow || count.total >= exactTotal) && heap.full) {
+        const first = Math.max(target, b === 0 ? 0 : lead.last[b - 1]! + 1);
+        let bound = weights[0]! * saturate(lead.impact[b]!);
+        for (let t = 1; t < lists.length && bound !== -Infinity; t++) {
+          const impact = lists[t]!.maxImpact(first, last);
+          bound = impact < 0 ? -Infinity : bound + weights[t]! * saturate(impact);
         }
-        docs[n] = this.bases[i]! + doc;
-        inTitle[n] = reader.varint();
-        inBody[n] = reader.varint();
+        if (bound === -Infinity) return; // a term has no page left here
+        // The bound is exact arithmetic on rounded-up impacts; the scores use float32 norms.
+        if (bound * (1 + 1e-6) <= heap.threshold) {
+          count.skipped = true;
+          target = last + 1;
+          continue;
+        }
       }
-      // Each page's positions start from 0, so the segments' parts can simply be joined.
-      if (positions !== null) positionParts.push(positions);
-    });
-    const joined = positionParts.length === 1 ? positionParts[0]! : Buffer.concat(positionParts);
-    const positions = withPositions ? new Positions(joined, inTitle, inBody, term.term) : null;
-    return { df: term.df, docs, inTitle, inBody, positions };
+      if (lead.block !== b) lead.loadBlock(b);
+      lead.advance(target);
+      let resume = last + 1; // where the lead goes on once done with this block
+      for (;;) {
+        const doc = lead.doc;
+        let next = doc;
+        for (let t = 1; t < lists.length; t++) {
+          const list = lists[t]!;
+          list.advance(doc);
+          if (list.doc !== doc) {
+            next = list.doc;
+            break;
+          }
+        }
+        if (next === Infinity) return;
+        if (next !== doc) {
+          if (next > last) {
+            resume = next;
+            break;
+          }
+          lead.advance(next);
+          continue;
+        }
+        if (phrases.every(hasPhrase)) {
+          count.total++;
+          const id = base + doc;
+          let score = 0;
+          for (let t = 0; t < lists.length; t++) {
+            const list = lists[t]!;
+            const tf =
+              (TITLE_WEIGHT * list.inTitle[list.index]!) / titleNorm[id]! +
+              list.inBody[list.index]! / bodyNorm[id]!;
+            score += (weights[t]! * tf) / (K1 + tf);
+          }
+          heap.push(score, id);
+        }
+        if (!lead.nextInBlock()) break;
+      }
+      target = resume;
+    }
   }
 }
 
 interface PhraseWord {
-  positions: Positions;
-  where: Int32Array;
+  cursor: PostingsCursor;
   offset: number;
 }
 
-// Whether a phrase's words stand together, in order, on candidate k: some position p of the
-// first word has each other word at p + its offset.
-function hasPhrase(words: PhraseWord[], k: number): boolean {
-  const first = words[0]!;
-  const count = first.positions.load(first.where[k]!);
-  const starts = first.positions.loaded;
-  for (let w = 1; w < words.length; w++) words[w]!.positions.load(words[w]!.where[k]!);
+/** Pages counted so far in a search, and whether a block was skipped (the count is then "at least"). */
+interface Count {
+  total: number;
+  skipped: boolean;
+}
+
+/** BM25's saturation of a term frequency: what a term of idf 1 adds to a score. */
+function saturate(tf: number): number {
+  return tf / (K1 + tf);
+}
+
+// Whether a phrase's words stand together, in order, on the page every cursor is on: some
+// position p of the first word has each other word at p + its offset.
+function hasPhrase(words: PhraseWord[]): boolean {
+  const first = words[0]!.cursor;
+  first.loadPositions();
+  const count = first.loadedCount;
+  const starts = first.loaded;
+  for (let w = 1; w < words.length; w++) words[w]!.cursor.loadPositions();
   starting: for (let i = 0; i < count; i++) {
     for (let w = 1; w < words.length; w++) {
-      const { positions, offset } = words[w]!;
-      if (!contains(positions.loaded, positions.count, starts[i]! + offset)) continue starting;
+      const { cursor, offset } = words[w]!;
+      if (!contains(cursor.loaded, cursor.loadedCount, starts[i]! + offset)) continue starting;
     }
     return true;
   }
   return false;
-}
-
-/**
- * The positions part of one term's postings, decoded only for the pages a phrase asks about.
- * They are asked for in order (candidates ascend), so the pages between are skipped by counting
- * varints, with no array filled for them: a phrase of two common words costs the positions of
- * the pages that have both, not of every page that has either.
- */
-class Positions {
-  /** The positions last loaded, in the first `count` entries. */
-  loaded = new Int32Array(16);
-  count = 0;
-  private readonly bytes: Uint8Array;
-  private readonly inTitle: Uint32Array;
-  private readonly inBody: Uint32Array;
-  private readonly where: string;
-  private next = 0; // the page whose positions start at `at`
-  private at = 0;
-  private lastPage = -1;
-
-  constructor(bytes: Uint8Array, inTitle: Uint32Array, inBody: Uint32Array, term: string) {
-    this.bytes = bytes;
-    this.inTitle = inTitle;
-    this.inBody = inBody;
-    this.where = `the positions of "${term}"`;
-  }
-
-  /** Loads the positions on the page at index i of the term's list; returns how many. */
-  load(i: number): number {
-    if (i === this.lastPage) return this.count;
-    if (i < this.next)
-      throw new RangeError(`positions asked for out of order: ${i} < ${this.next}`);
-    const bytes = this.bytes;
-    for (; this.next < i; this.next++) {
-      for (let n = this.inTitle[this.next]! + this.inBody[this.next]!; n > 0;) {
-        if (this.at >= bytes.length) throw corrupt(this.where, "they end too soon");
-        if (bytes[this.at++]! < 0x80) n--;
-      }
-    }
-    this.count = this.inTitle[i]! + this.inBody[i]!;
-    if (this.count > this.loaded.length) this.loaded = new Int32Array(this.count * 2);
-    const reader = new Cursor(bytes, this.at, bytes.length, this.where);
-    for (let n = 0, position = 0; n < this.count; n++) {
-      position += reader.varint();
-      this.loaded[n] = position;
-    }
-    this.at = reader.at;
-    this.next = i + 1;
-    this.lastPage = i;
-    return this.count;
-  }
 }
 
 function finish(result: SearchResult, started: number): SearchResult {
@@ -521,42 +549,6 @@ export function oneEditApart(a: string, b: string): boolean {
   );
 }
 
-// The docs of `a` that are also in `b`; both sorted. Galloping search in b keeps it
-// O(|a| log(|b| / |a|)) when a is much shorter, as it is: a is the rarest term's list.
-function intersect(a: Int32Array, b: Int32Array): Int32Array {
-  const out = new Int32Array(Math.min(a.length, b.length));
-  let n = 0;
-  let j = 0;
-  for (let i = 0; i < a.length && j < b.length; i++) {
-    const doc = a[i]!;
-    if (b[j]! < doc) {
-      let step = 1;
-      while (j + step < b.length && b[j + step]! < doc) step *= 2;
-      let low = j + (step >> 1);
-      let high = Math.min(j + step, b.length - 1);
-      while (low < high) {
-        const middle = (low + high) >>> 1;
-        if (b[middle]! < doc) low = middle + 1;
-        else high = middle;
-      }
-      j = low;
-    }
-    if (b[j] === doc) out[n++] = doc;
-  }
-  return out.subarray(0, n);
-}
-
-// For each doc of `docs` (all in `list`, both sorted), its index in list.
-function indexesOf(docs: Int32Array, list: Int32Array): Int32Array {
-  const out = new Int32Array(docs.length);
-  let j = 0;
-  for (let i = 0; i < docs.length; i++) {
-    while (list[j]! < docs[i]!) j++;
-    out[i] = j;
-  }
-  return out;
-}
-
 // Whether the first `length` entries of a sorted array hold value.
 function contains(sorted: Int32Array, length: number, value: number): boolean {
   let low = 0;
@@ -595,6 +587,16 @@ class TopK {
       this.docs[0] = doc;
       this.down(0);
     }
+  }
+
+  /** Whether it holds k pages: only then can a page fail to get in. */
+  get full(): boolean {
+    return this.size === this.k;
+  }
+
+  /** The worst score kept: a page must beat it (a tie loses to the lower doc id kept). */
+  get threshold(): number {
+    return this.size === this.k ? this.scores[0]! : -Infinity;
   }
 
   /** Best first. */

@@ -29,6 +29,7 @@ import {
   sortedUrls,
 } from "./format.ts";
 import { mergeSegments } from "./merge.ts";
+import { PostingsEncoder } from "./postings.ts";
 import { Segment } from "./segment.ts";
 import { fold, forEachWord, stem } from "./tokens.ts";
 
@@ -353,6 +354,7 @@ export class IndexWriter {
 
     // Pass 2: each entry of the log goes to its term's place.
     const postings = Buffer.allocUnsafe(total);
+    const docStart = docAt.slice();
     lastDoc.fill(0);
     reader.at = 0;
     for (let doc = 0; reader.at < logEnd; doc++) {
@@ -372,27 +374,48 @@ export class IndexWriter {
       }
     }
 
+    // Pass 3, term by term in order: each flat list into blocks with their skip table and
+    // impacts (postings.ts), which need the pages' lengths and the segment's averages.
+    const columns = this.columns.views();
+    const encoder = new PostingsEncoder({
+      titleTokens: columns.titleTokens,
+      bodyTokens: columns.bodyTokens,
+      averageTitle: this.titleTokens / this.docs || 1,
+      averageBody: this.bodyTokens / this.docs || 1,
+    });
+    const docs = new LogReader(postings);
+    const positions = new LogReader(postings);
     file.startPostings();
-    file.writePostings(postings);
     const terms = new TermsEncoder();
-    let offset = 0;
     for (const id of order) {
-      const middle = offset + docBytes[id]!;
-      const end = middle + positionBytes[id]!;
+      encoder.reset();
+      docs.at = docStart[id]!;
+      positions.at = docStart[id]! + docBytes[id]!;
+      for (let n = 0, doc = 0; n < df[id]!; n++) {
+        doc += docs.varint();
+        const inTitle = docs.varint();
+        const inBody = docs.varint();
+        const start = positions.at;
+        positions.skip(inTitle + inBody);
+        encoder.add(doc, inTitle, inBody, postings.subarray(start, positions.at));
+      }
+      const list = encoder.finish();
+      const postingsOffset = file.postingsLength;
+      file.writePostings(list.docs);
+      file.writePostings(list.positions);
       const surface = this.surfaces[id];
       terms.add(encoded[id]!, surface == null ? null : Buffer.from(surface, "utf8"), {
         df: df[id]!,
-        docBytes: docBytes[id]!,
-        positionBytes: positionBytes[id]!,
-        docCrc: crc32(postings.subarray(offset, middle)),
-        positionCrc: crc32(postings.subarray(middle, end)),
-        postingsOffset: offset,
+        docBytes: list.docs.length,
+        positionBytes: list.positions.length,
+        docCrc: crc32(list.docs),
+        positionCrc: crc32(list.positions),
+        postingsOffset,
       });
-      offset = end;
     }
 
     const urls = sortedUrls(this.urlHi.view(), this.urlLo.view());
-    const bytes = file.finish(this.columns.views(), terms.finish(), urls, {
+    const bytes = file.finish(columns, terms.finish(), urls, {
       pages: this.docs,
       terms: termCount,
       titleTokens: this.titleTokens,
