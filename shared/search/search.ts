@@ -392,32 +392,47 @@ export class Index {
     const weights = order.map((t) => idfs[t]!);
     const lead = lists[0]!;
     const { titleNorm, bodyNorm } = this;
+    // Whether pages that score at most `bound` cannot get into the heap, once pruning may begin.
+    // The bounds are exact arithmetic on rounded-up impacts; the scores use float32 norms, hence
+    // the margin.
+    const hopeless = (bound: number) =>
+      (pruneNow || count.total >= exactTotal) && bound * (1 + 1e-6) <= heap.threshold;
     let target = 0; // the lead's next candidate is its first page at or after this
     let b = 0;
     for (;;) {
       b = lead.blockOf(target, b);
       if (b >= lead.blocks) return;
       const last = lead.last[b]!;
-      if ((pruneNow || count.total >= exactTotal) && heap.full) {
-        const first = Math.max(target, b === 0 ? 0 : lead.last[b - 1]! + 1);
-        let bound = weights[0]! * saturate(lead.impact[b]!);
-        for (let t = 1; t < lists.length && bound !== -Infinity; t++) {
-          const impact = lists[t]!.maxImpact(first, last);
-          bound = impact < 0 ? -Infinity : bound + weights[t]! * saturate(impact);
-        }
-        if (bound === -Infinity) return; // a term has no page left here
-        // The bound is exact arithmetic on rounded-up impacts; the scores use float32 norms.
-        if (bound * (1 + 1e-6) <= heap.threshold) {
-          count.skipped = true;
-          target = last + 1;
-          continue;
-        }
+      // The most the other terms can add to a page of this block: their blocks' impacts.
+      const first = Math.max(target, b === 0 ? 0 : lead.last[b - 1]! + 1);
+      let others = 0;
+      for (let t = 1; t < lists.length; t++) {
+        const impact = lists[t]!.maxImpact(first, last);
+        if (impact < 0) return; // a term has no page left here
+        others += weights[t]! * saturate(impact);
+      }
+      if (hopeless(weights[0]! * saturate(lead.impact[b]!) + others)) {
+        count.skipped = true;
+        target = last + 1;
+        continue;
       }
       if (lead.block !== b) lead.loadBlock(b);
       lead.advance(target);
       let resume = last + 1; // where the lead goes on once done with this block
       for (;;) {
         const doc = lead.doc;
+        // A page whose lead term scores so little that the others at their most could not lift
+        // it into the heap is passed over without moving the others' cursors: their blocks are
+        // not decoded for it (MaxScore's test, page by page).
+        const id = base + doc;
+        const leadTf =
+          (TITLE_WEIGHT * lead.inTitle[lead.index]!) / titleNorm[id]! +
+          lead.inBody[lead.index]! / bodyNorm[id]!;
+        if (lists.length > 1 && hopeless(weights[0]! * saturate(leadTf) + others)) {
+          count.skipped = true;
+          if (!lead.nextInBlock()) break;
+          continue;
+        }
         let next = doc;
         for (let t = 1; t < lists.length; t++) {
           const list = lists[t]!;
@@ -438,7 +453,6 @@ export class Index {
         }
         if (phrases.every(hasPhrase)) {
           count.total++;
-          const id = base + doc;
           let score = 0;
           for (let t = 0; t < lists.length; t++) {
             const list = lists[t]!;
