@@ -160,6 +160,7 @@ test("/api/search answers what the index answers, as JSON", async () => {
     assert.equal(Object.keys(answer), [
       "query",
       "total",
+      "totalExact",
       "offset",
       "limit",
       "pages",

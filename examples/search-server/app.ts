@@ -149,10 +149,11 @@ function apiSearch(index: Index, params: Map<string, string>) {
   const limit = number(params, "limit", 10, 1, MAX_API_LIMIT);
   const offset = number(params, "offset", 0, 0, MAX_OFFSET);
   const result = search(index, params.get("q") ?? "", limit, offset);
-  const { query, total, hits, spelling, unmatched, tookMs } = result;
+  const { query, total, totalExact, hits, spelling, unmatched, tookMs } = result;
   return {
     query,
     total,
+    totalExact,
     offset,
     limit,
     pages: index.pages,

@@ -199,7 +199,8 @@ function results(frame: PageFrame, result: SearchResult, page: number): string {
   const from = (page - 1) * PER_PAGE + 1;
   const to = from + result.hits.length - 1;
   const found = say(lang, "found", {
-    total: result.total,
+    // Past 10,000 matching pages the count stops being exact (shared/search): "10034+".
+    total: result.totalExact ? result.total : `${result.total}+`,
     pages,
     ms: milliseconds(lang, result.tookMs),
   });

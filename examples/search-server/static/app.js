@@ -83,7 +83,15 @@ function render(answer) {
   }
   const ms = milliseconds(answer.tookMs);
   shown.push(
-    element("p", "status", say("found", { total: answer.total, pages: answer.pages, ms })),
+    element(
+      "p",
+      "status",
+      say("found", {
+        total: answer.totalExact ? answer.total : `${answer.total}+`,
+        pages: answer.pages,
+        ms,
+      }),
+    ),
   );
   // A stored page marks the words the search used: the corrected ones, if it corrected any.
   const searched = answer.spelling?.query ?? answer.query;
