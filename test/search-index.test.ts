@@ -369,6 +369,19 @@ test("merging indexes from several writers equals one build, and drops repeated 
   opened.close();
 });
 
+test("merging one index it may consume moves its segment, and answers as a rewrite does", () => {
+  const source = build(fixture).dir;
+  const [copied, moved] = [newDir(), newDir()];
+  const rewritten = mergeIndexes([source], copied);
+  const taken = mergeIndexes([source], moved, { consume: true });
+  assert.equal(
+    [taken.pages, taken.terms, taken.duplicates],
+    [rewritten.pages, rewritten.terms, rewritten.duplicates],
+  );
+  assert.not.ok(readdirSync(source).some((file) => file.endsWith(".seg"))); // moved away
+  assert.equal(everything(moved), expected);
+});
+
 test("append: a resumed crawl adds to the index it left", () => {
   const dir = newDir();
   build(fixture.slice(0, 70), {}, dir);

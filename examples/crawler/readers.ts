@@ -86,7 +86,7 @@ export function openReaders(
       const summaries = await Promise.all(calls.map((call) => call<IndexSummary>("close", null)));
       const started = performance.now();
       const sources = [...(append && existsSync(join(out, "index.json")) ? [out] : []), ...parts];
-      const merged = mergeIndexes(sources, out);
+      const merged = mergeIndexes(sources, out, { consume: true });
       const mergeMs = performance.now() - started;
       rmSync(join(out, "parts"), { recursive: true, force: true });
       const added = summaries.reduce((sum, s) => sum + s.pages, 0);

@@ -11,8 +11,8 @@
 // two URLs with the same body), which is dropped. Each term's lists are decoded and encoded again
 // (postings.ts): the blocks fall elsewhere once lists are joined, and each block's impact depends
 // on the merged index's average page lengths. Positions are copied as bytes, page by page.
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, renameSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { crc32 } from "node:zlib";
 import { FileSource, HashMap64, Uint32List } from "./bytes.ts";
 import { lock, publish, readManifest, segmentNamer, unlock } from "./directory.ts";
@@ -252,9 +252,14 @@ export interface IndexMergeSummary extends MergeSummary {
 /**
  * Merges whole indexes (each a directory with its index.json), in order, into one index in
  * target, which may be one of them. This is how the indexes of several crawler processes become
- * the one that search reads.
+ * the one that search reads. With `consume`, the sources are scratch the caller deletes after:
+ * a lone segment may then be moved into target instead of rewritten.
  */
-export function mergeIndexes(sources: string[], target: string): IndexMergeSummary {
+export function mergeIndexes(
+  sources: string[],
+  target: string,
+  { consume = false }: { consume?: boolean } = {},
+): IndexMergeSummary {
   const manifests = sources.map((source) => ({ source, manifest: readManifest(source) }));
   mkdirSync(target, { recursive: true });
   lock(target);
@@ -264,6 +269,17 @@ export function mergeIndexes(sources: string[], target: string): IndexMergeSumma
       for (const { file } of manifest.segments) inputs.push(Segment.open(join(source, file)));
     }
     const name = segmentNamer(target)();
+    // One segment from elsewhere needs no merging: it is already what a merge would write (a
+    // writer stores each page once, and its impacts are computed from its own pages), so it is
+    // moved, not rewritten. A crawl with one reading thread ends this way.
+    if (consume && inputs.length === 1 && resolve(manifests[0]!.source) !== resolve(target)) {
+      const only = inputs.pop()!;
+      only.close();
+      renameSync(only.path, join(target, name));
+      publish(target, [{ file: name, pages: only.pages, bytes: only.bytes }]);
+      const { pages, terms, bytes } = only;
+      return { pages, terms, bytes, duplicates: 0, dir: target, segments: 1 };
+    }
     const merged = mergeSegments(inputs, join(target, name));
     const segments = [{ file: name, pages: merged.pages, bytes: merged.bytes }];
     publish(target, segments);
