@@ -2,6 +2,7 @@
 // extraction, the flags, target site and clock that every lesson shares, and the records,
 // summary and timeline of the crawling lessons.
 export * from "./http.ts";
+export * from "./resp.ts";
 export * from "./html.ts";
 export * from "./lesson.ts";
 export * from "./worker.ts";

@@ -26,6 +26,10 @@
 //            the thread indexes the text (unless noindex);
 //   the rest not HTML, or an error with its reason.
 //
+// Several crawlers can share one frontier (--frontier redis://, redis-stores.ts): then each
+// dispatcher takes URLs from it a batch at a time when its own queues run low (#takeMore), and
+// the crawl is over when the shared frontier says so, not when this crawler's queues are empty.
+//
 // Stopping (Ctrl-C): no new visits start, those under way finish, and what is left stays in the
 // frontier, to be saved for --resume. A second Ctrl-C aborts the visits under way too: their
 // fetches are cancelled and their URLs go back to the frontier, not counted.
@@ -38,7 +42,7 @@ import { bodyDigest, decodeContent } from "./page.ts";
 import type { PageReaders } from "./readers.ts";
 import type { ReadPage } from "./tasks.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
-import type { Frontier, Item, SeenSet } from "./stores.ts";
+import type { DigestSet, Frontier, Item, SeenSet } from "./stores.ts";
 import { normalizeUrl, siteOf } from "./urls.ts";
 
 // The reason #waitForChange's timer is stopped with: nobody sees it.
@@ -93,7 +97,7 @@ export interface Collaborators {
   fetcher: Fetcher;
   frontier: Frontier;
   seen: SeenSet;
-  digests: SeenSet;
+  digests: DigestSet;
   /** The threads that read pages and index them (readers.ts). */
   readers: PageReaders;
   tally: Tally;
@@ -144,6 +148,9 @@ export class Crawler {
   #active = 0; // fetches under way: visits and robots.txt
   #reading = 0; // pages fetched, being read and indexed by the threads
   #stopping = false;
+  #taking = false; // asking a shared frontier for more URLs
+  #drained = false; // a shared frontier said the crawl is over everywhere
+  #failure: unknown = null;
   readonly #abort = new AbortController();
   #changed: (() => void) | null = null;
 
@@ -182,11 +189,13 @@ export class Crawler {
     for (const url of this.#startUrls) this.#discover(url, 0, [], true);
     for (;;) {
       const wakeAt = this.#dispatch();
-      const idle = this.#active === 0 && this.#reading === 0;
+      const taking = this.#takeMore();
+      const idle = this.#active === 0 && this.#reading === 0 && !taking;
       if (idle && (this.#stopping || (wakeAt === null && this.#retries.length === 0))) break;
-      // Before sleeping: every visit, robots.txt and timer in flight can wake us (#wake).
+      // Before sleeping: every visit, robots.txt, timer and take in flight can wake us (#wake).
       await this.#waitForChange(wakeAt);
     }
+    if (this.#failure !== null) throw this.#failure;
     // A stopped crawl keeps its waiting retries, as fresh URLs in the frontier (so not fetched).
     for (const retry of this.#retries.splice(0)) {
       this.#c.frontier.push(retry.host, retry.item);
@@ -281,6 +290,33 @@ export class Crawler {
         host.active--;
         this.#wake();
       });
+  }
+
+  /**
+   * A shared frontier (several crawlers, redis-stores.ts): asks it for more URLs when the local
+   * queues run low, one request at a time. True while one is under way.
+   */
+  #takeMore(): boolean {
+    const { frontier } = this.#c;
+    if (this.#taking) return true;
+    if (frontier.take === undefined || this.#drained || this.#stopping) return false;
+    const enough = frontier.size >= this.#options.concurrency;
+    if (enough || this.stats.fetched >= this.#options.maxPages) return false;
+    this.#taking = true;
+    frontier
+      .take(2 * this.#options.concurrency)
+      .then(
+        (taken) => (this.#drained = taken === null),
+        (error: unknown) => {
+          this.#failure = error; // the store is gone: stop, and let run() say why
+          this.abort();
+        },
+      )
+      .finally(() => {
+        this.#taking = false;
+        this.#wake();
+      });
+    return true;
   }
 
   #host(key: string): Host {
@@ -431,8 +467,10 @@ export class Crawler {
     // A start URL that redirects to another host (http://example.org/ to www.example.com, say)
     // takes that host along: it is where the site lives now.
     if (item.depth === 0) this.#sites.add(siteOf(target));
-    this.#record({ ...entry, outcome: "redirected", to: target });
+    // The target first, then the outcome: a shared frontier lets go of item with its outcome, and
+    // a crawler that dies between the two leaves item to be fetched again, never the target lost.
     this.#discover(target, item.depth, chain);
+    this.#record({ ...entry, outcome: "redirected", to: target });
   }
 
   async #read(item: Item, fetched: Fetched, entry: Omit<Entry, "outcome">): Promise<void> {
@@ -444,7 +482,7 @@ export class Crawler {
     const tagNoindex = /\b(noindex|none)\b/.test(tag);
     // Decided here, before the page goes to a thread: a twin of a page seen before is read for
     // its links, never indexed.
-    const twin = !this.#c.digests.add(bodyDigest(body, contentEncoding));
+    const twin = !(await this.#c.digests.add(bodyDigest(body, contentEncoding), item.url));
     let page: ReadPage;
     try {
       page = await this.#c.readers.read(

@@ -8,11 +8,14 @@
 //   crawler.ts is the crawl itself; fetcher.ts speaks HTTP/1.1 over kept-alive connections;
 //   engine.ts is the seam under both (our loop, or Node's); page.ts reads a page in a worker
 //   thread and indexes it (readers.ts, tasks.ts); stores.ts holds the frontier and the seen sets.
-// Leaves out: TLS (https links are counted, not followed), JavaScript-rendered pages, sitemaps,
-//   and the lecture's full scale, a million pages over several processes (issue 15).
+//   With --frontier redis://host:port/ the frontier, the seen sets and the counts live in Redis
+//   (redis-stores.ts, on our own client: redis.ts), and several crawlers share the crawl:
+//   --workers N starts N of them (workers.ts), or start them by hand, on other machines too.
+// Leaves out: TLS (https links are counted, not followed), JavaScript-rendered pages, sitemaps.
 // Run: pnpm run crawler [--url URL]... [--concurrency N] [--per-host N] [--max-pages N]
 //        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
 //        [--svg FILE]
+//        [--frontier redis://host:port/ [--workers N] [--lease MS]]
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import {
@@ -28,10 +31,13 @@ import { startSite, type RunningSite } from "@async-from-scratch/shared/site";
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
 import { Fetcher } from "./fetcher.ts";
-import { Tally, formatReport, type Entry } from "./report.ts";
+import { Tally, formatReport, reasonOf, type Entry } from "./report.ts";
 import { openReaders } from "./readers.ts";
+import { RedisCrawl } from "./redis-stores.ts";
+import { parseRedisUrl } from "./redis.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "./stores.ts";
 import { normalizeUrl } from "./urls.ts";
+import { runWorkers, sharedTotalsLine } from "./workers.ts";
 
 const NAME = "async-from-scratch-crawler";
 
@@ -136,6 +142,25 @@ const args = startLesson("crawler", {
     help: "the fixture site's articles",
   },
   ...chartFlags(),
+  frontier: {
+    type: "string",
+    placeholder: "redis://HOST:PORT/",
+    help: "share the crawl through this Redis: frontier, seen sets, counts",
+  },
+  workers: {
+    type: "integer",
+    default: 0,
+    min: 0,
+    max: 64,
+    help: "start this many crawler processes sharing --frontier (0: crawl here)",
+  },
+  lease: {
+    type: "integer",
+    default: 30_000,
+    min: 100,
+    max: 3_600_000,
+    help: "ms a URL taken stays a dead crawler's before another takes it over",
+  },
 });
 const exclude = args.exclude.map((pattern) => {
   try {
@@ -145,6 +170,17 @@ const exclude = args.exclude.map((pattern) => {
     process.exit(2);
   }
 });
+const frontierUrl = args.frontier === undefined ? null : redisUrl(args.frontier);
+if (args.workers > 0 && frontierUrl === null)
+  usage("--workers needs --frontier redis://HOST:PORT/");
+// Crawlers that share a crawl must crawl the same URLs: a fixture site of each one's own would
+// not do (--workers starts one and gives them its URL).
+if (frontierUrl !== null && args.workers === 0 && args.url.length === 0) {
+  usage("--frontier needs --url: every crawler sharing it must start from the same site");
+}
+if (frontierUrl !== null && args.resume && args.url.length === 0) {
+  usage("--resume with --frontier needs --url: the fixture site would get a new port");
+}
 const out = resolve(args.out);
 const stateDir = join(out, "crawl");
 const logFile = join(out, "crawl-log.jsonl");
@@ -162,7 +198,8 @@ try {
 interface Saved extends CrawlSummary {
   fixture: { port: number; articles: number; latencyMs: number } | null;
 }
-const saved = args.resume ? loadSaved() : null;
+// With --frontier, the crawl is kept in Redis, not in --out: --resume just does not clear it.
+const saved = args.resume && frontierUrl === null ? loadSaved() : null;
 let site: RunningSite | null = null;
 let fixture = saved?.summary.fixture ?? null;
 let startUrls: string[];
@@ -185,6 +222,20 @@ if (fixture !== null) {
   if (saved === null) startUrls = [site.url, `${site.url}wild/`];
 }
 
+if (args.workers > 0) {
+  const code = await runWorkers({
+    count: args.workers,
+    frontier: frontierUrl!,
+    fresh: !args.resume,
+    startUrls,
+    out,
+    flags: childFlags(),
+  });
+  await site?.stop();
+  unlock(workDir);
+  process.exit(code);
+}
+
 const options: CrawlOptions = {
   concurrency: args.concurrency,
   perHost: args["per-host"],
@@ -204,17 +255,32 @@ const options: CrawlOptions = {
 };
 
 const engine = createEngine(args.engine as EngineName);
-const tally = saved === null ? new Tally() : Tally.fromJSON(saved.summary.tally);
-const log = openLog(logFile, saved !== null);
-tally.onEntry = (entry) => log.write(entry);
-const frontier = saved?.frontier ?? new MemoryFrontier();
-const seen = saved?.seen ?? new MemorySeenSet();
-const digests = saved?.digests ?? new MemorySeenSet();
+// Sharing a crawl, a crawler may be killed while the others go on: its log is written line by
+// line, so that it holds every URL it settled.
+const log = openLog(logFile, saved !== null, frontierUrl === null ? 100 : 1);
 const heapBefore = process.memoryUsage().heapUsed;
 // The timeline chart (--svg) draws the crawl's first requests: those are kept, the rest counted.
 const timeline = { spans: [] as Span[], count: 0, endMs: 0 };
 
 const run = await engine.run(async () => {
+  let shared: RedisCrawl | null = null;
+  if (frontierUrl !== null) {
+    try {
+      shared = await RedisCrawl.open(engine, frontierUrl, { leaseMs: args.lease, pollMs: 100 });
+    } catch (error) {
+      const reason = reasonOf(error, 10_000);
+      return { failed: new Error(`Redis at ${frontierUrl}: ${reason}`), crawler: null };
+    }
+  }
+  // The stores: in this process (and the saved crawl, with --resume), or shared through Redis.
+  const tally =
+    shared?.tally ?? (saved === null ? new Tally() : Tally.fromJSON(saved.summary.tally));
+  tally.onEntry = (entry) => log.write(entry);
+  const frontier = shared?.frontier ?? saved?.frontier ?? new MemoryFrontier();
+  const seen = shared?.seen ?? saved?.seen ?? new MemorySeenSet();
+  const digests = shared?.digests ?? saved?.digests ?? new MemorySeenSet();
+  const stores = { frontier, seen, digests, tally };
+
   const fetcher = new Fetcher(engine, {
     timeoutMs: options.timeoutMs,
     maxBodyBytes: options.maxBodyBytes,
@@ -238,6 +304,13 @@ const run = await engine.run(async () => {
     failed = error;
     crawler.abort();
   });
+  // So does losing Redis: the URLs this crawler holds go to another once their lease is out.
+  if (shared !== null) {
+    shared.onFailure = (error) => {
+      failed ??= new Error(`Redis at ${frontierUrl}: ${reasonOf(error, 10_000)}`);
+      crawler.abort();
+    };
+  }
 
   // Ctrl-C once: no new requests, those under way finish. Twice: those are cancelled too.
   let interrupted: "SIGINT" | "SIGTERM" | null = null;
@@ -256,9 +329,11 @@ const run = await engine.run(async () => {
   const began = engine.time();
   try {
     await crawler.run();
+    await shared?.close(); // gives back the URLs taken and left
   } catch (error) {
-    await readers.abort(); // a bug: the index stays as it was
-    throw error;
+    await readers.abort(); // the index stays as it was
+    if (failed !== null) return { failed: failed as Error, crawler: null };
+    throw error; // a bug
   } finally {
     progress?.abort();
     undoSignals();
@@ -270,7 +345,17 @@ const run = await engine.run(async () => {
     return { failed: failed as Error, crawler: null };
   }
   const indexLine = await readers.close();
-  return { crawler, fetcher, wallMs, indexLine, interrupted: interrupted as string | null };
+  const totals =
+    frontierUrl === null ? null : await sharedTotalsLine(engine, frontierUrl, shared!.takenOver);
+  return {
+    crawler,
+    fetcher,
+    stores,
+    wallMs,
+    indexLine,
+    totals,
+    interrupted: interrupted as string | null,
+  };
 });
 await engine.close();
 await site?.stop();
@@ -280,9 +365,12 @@ if (run.crawler === null) {
   process.stderr.write(`crawler: ${run.failed.message}\n`);
   process.exit(1);
 }
-const { crawler, fetcher, wallMs, indexLine, interrupted } = run;
-const summary: Saved = { ...crawler.summary(), fixture };
-saveCrawl(stateDir, { summary, frontier, seen, digests });
+const { crawler, fetcher, stores, wallMs, indexLine, totals, interrupted } = run;
+const { frontier, seen, digests, tally } = stores;
+if (totals === null) {
+  const summary: Saved = { ...crawler.summary(), fixture };
+  saveCrawl(stateDir, { summary, frontier, seen, digests: digests as MemorySeenSet });
+}
 
 // ---- the report ----------------------------------------------------------------------------------
 
@@ -292,8 +380,9 @@ const report = formatReport({
   engine: engine.name,
   options,
   tally,
-  discovered: seen.size,
-  left: frontier.size,
+  // A crawler sharing a crawl reports the URLs it settled itself; the line below, the whole crawl.
+  discovered: totals === null ? seen.size : tally.total,
+  left: totals === null ? frontier.size : 0,
   interrupted: interrupted !== null,
   crawl: crawler.stats,
   fetchedThisRun: crawler.stats.fetched - (saved?.summary.fetched ?? 0),
@@ -306,6 +395,7 @@ const report = formatReport({
   pathOf,
 });
 process.stdout.write(report);
+if (totals !== null) process.stdout.write(totals);
 
 // The timeline as a picture (--svg names the file), drawn now that the loop has finished: the
 // charting library is loaded only now, and its rendering is a promise of Node's own. bench:crawler
@@ -318,6 +408,30 @@ console.log(
 process.exitCode = interrupted === "SIGINT" ? 130 : interrupted === "SIGTERM" ? 143 : 0;
 
 // ---- helpers ---------------------------------------------------------------------------------------
+
+function usage(message: string): never {
+  process.stderr.write(`crawler: ${message}\n`);
+  process.exit(2);
+}
+
+function redisUrl(text: string): string {
+  try {
+    return parseRedisUrl(text).url;
+  } catch (error) {
+    return usage(`--frontier: ${(error as Error).message}`);
+  }
+}
+
+/** The flags every crawler started by --workers gets from this one, as given or by default. */
+function childFlags(): string[] {
+  const flags: string[] = [];
+  const integers = ["concurrency", "per-host", "max-pages", "max-depth", "parsers", "timeout"];
+  integers.push("max-redirects", "retries", "max-body", "lease");
+  for (const name of integers) flags.push(`--${name}`, String(args[name as keyof typeof args]));
+  for (const pattern of args.exclude) flags.push("--exclude", pattern);
+  flags.push("--engine", args.engine, "--svg", "none"); // a chart of each would overwrite the others
+  return flags;
+}
 
 function loadSaved() {
   try {
@@ -360,10 +474,10 @@ function showProgress(crawler: Crawler): AbortController {
 }
 
 /**
- * The crawl log: one JSON line per URL and its outcome, appended in batches of 100 (or what a
- * second brought), so that `tail -f` follows the crawl without a write per URL.
+ * The crawl log: one JSON line per URL and its outcome, appended in batches of `batch` (or what
+ * a second brought), so that `tail -f` follows the crawl without a write per URL.
  */
-function openLog(path: string, append: boolean) {
+function openLog(path: string, append: boolean, batch: number) {
   let lines: string[] = [];
   let flushed = performance.now();
   mkdirSync(dirname(path), { recursive: true });
@@ -377,7 +491,7 @@ function openLog(path: string, append: boolean) {
   return {
     write(entry: Entry): void {
       lines.push(JSON.stringify(entry));
-      if (lines.length >= 100 || performance.now() - flushed > 1000) flush();
+      if (lines.length >= batch || performance.now() - flushed > 1000) flush();
     },
     close: flush,
   };

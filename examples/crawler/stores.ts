@@ -1,14 +1,20 @@
-// What a crawl remembers, behind three small interfaces, so that each can move out of this
-// process's memory without the crawl changing (issue 15 takes the crawl to a million pages and to
-// several processes sharing one frontier):
+// What a crawl remembers, behind small interfaces, so that each can move out of this process's
+// memory without the crawl changing (issue 15 takes the crawl to a million pages and to several
+// processes sharing one frontier):
 //
 //   Frontier   URLs waiting to be fetched, a queue per host (so that one slow or polite host never
-//              holds up the others). In memory here; on disk as queue segments, or in Redis as a
-//              list per host and a set of hosts with work.
-//   SeenSet    every URL discovered, so that none is queued twice; and, as a second one, the
-//              digest of every body indexed, so that identical pages are indexed once. In memory a
-//              Set; on disk a compact hash table; in Redis SADD, which says "new" or "not" at once.
-//   PageSink   where pages go: the search index, written by its own thread (sink.ts).
+//              holds up the others). In memory here; on disk as queue segments; in Redis
+//              (redis-stores.ts) as a stream that several crawlers take URLs from.
+//   SeenSet    every URL discovered, so that none is queued twice. In memory a Set; on disk a
+//              compact hash table; with Redis, a Set in each crawler that spares it asking again,
+//              and the authority in Redis, asked inside the same step that queues the URL.
+//   DigestSet  the digest of every body read, so that identical pages are indexed once.
+//   PageReaders where pages go: the search index, written by its own threads (readers.ts).
+//
+// Synchronous on purpose where the crawl asks per URL: a Set answers at once, and an await per
+// link would cost the single-process crawl its speed. What a distant store cannot answer at once
+// is asked in bulk or per page: a shared frontier has take(), which the dispatcher calls when its
+// queues run low, and a DigestSet may answer with a promise (one per page read).
 //
 // saveCrawl() and loadCrawl() put a stopped crawl on disk and take it back (--resume).
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +39,13 @@ export interface Frontier {
   readonly size: number;
   /** Every item waiting, host by host: for saving. */
   items(): Iterable<[host: string, item: Item]>;
+  /**
+   * A frontier that other crawlers share (redis-stores.ts): fetches up to max more items into the
+   * queues above. Settles with how many came; 0 if none is ready now, though other crawlers are
+   * still at work (and may queue more); null once the crawl is over everywhere. A frontier of
+   * this process alone has none: its queues are all there is.
+   */
+  take?(max: number): Promise<number | null>;
 }
 
 export interface SeenSet {
@@ -40,6 +53,14 @@ export interface SeenSet {
   add(key: string): boolean;
   readonly size: number;
   keys(): Iterable<string>;
+}
+
+export interface DigestSet {
+  /**
+   * Adds the digest of url's body; true if no other URL had that digest before (url itself again
+   * is no twin: its page was read before and is being read once more after a crash).
+   */
+  add(digest: string, url: string): boolean | Promise<boolean>;
 }
 
 export class MemoryFrontier implements Frontier {
@@ -86,7 +107,8 @@ export class MemoryFrontier implements Frontier {
   }
 }
 
-export class MemorySeenSet implements SeenSet {
+/** Also a DigestSet: in one process, no URL is read twice. */
+export class MemorySeenSet implements SeenSet, DigestSet {
   readonly #keys = new Set<string>();
 
   add(key: string): boolean {

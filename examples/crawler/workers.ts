@@ -1,0 +1,149 @@
+// --workers N: starts N crawler processes that share one crawl through Redis (--frontier), waits
+// for them, and joins what they leave: their indexes merged into one in --out (which search
+// reads), their crawl logs into one, and the counts of the whole crawl from Redis.
+//
+// The crawlers are the same program (main.ts) started with --frontier and --url, each with an
+// --out of its own (out/workers/N): exactly what a person starts by hand on other machines. This
+// process only watches: a crawler that dies (killed, out of memory) is reported, not restarted,
+// and the others take its URLs over once their lease runs out (redis-stores.ts). Node's own
+// child_process and loop do the watching here: nothing in this process needs our loop.
+import { spawn } from "node:child_process";
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { mergeIndexes } from "@async-from-scratch/shared/search";
+import { createEngine, type Engine } from "./engine.ts";
+import { RedisCrawl } from "./redis-stores.ts";
+import { OUTCOMES } from "./report.ts";
+import { bytes, seconds } from "./report.ts";
+
+export interface WorkersOptions {
+  count: number;
+  /** redis://host:port/ */
+  frontier: string;
+  /** Clear what Redis holds of an earlier crawl first (not for --resume). */
+  fresh: boolean;
+  startUrls: string[];
+  out: string;
+  /** The other flags, for each crawler. */
+  flags: string[];
+}
+
+interface Ended {
+  pid: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Runs the crawlers, prints the report of the whole crawl; the exit code. */
+export async function runWorkers(options: WorkersOptions): Promise<number> {
+  const { count, frontier, out } = options;
+  const engine = createEngine("node");
+  const say = (line = "") => process.stdout.write(`${line}\n`);
+  const workersDir = join(out, "workers");
+  rmSync(workersDir, { recursive: true, force: true });
+  try {
+    if (options.fresh) await RedisCrawl.clear(engine, frontier);
+  } catch (error) {
+    process.stderr.write(`crawler: Redis at ${frontier}: ${(error as Error).message}\n`);
+    return 1;
+  }
+
+  say(`${count} crawlers share ${frontier}, from ${options.startUrls.join(" and ")}`);
+  const began = performance.now();
+  const ended = await Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      const args = [
+        ...process.execArgv,
+        process.argv[1]!,
+        "--frontier",
+        frontier,
+        ...options.startUrls.flatMap((url) => ["--url", url]),
+        "--out",
+        join(workersDir, String(i + 1)),
+        ...options.flags,
+      ];
+      return runOne(i + 1, args, say);
+    }),
+  );
+  const wallMs = performance.now() - began;
+  say();
+
+  // The crawlers' indexes (those that finished: a killed one's was never merged), and their logs.
+  const dirs = ended.map((_, i) => join(workersDir, String(i + 1)));
+  const finished = dirs.filter((dir) => existsSync(join(dir, "index.json")));
+  const sources = [
+    ...(!options.fresh && existsSync(join(out, "index.json")) ? [out] : []),
+    ...finished,
+  ];
+  const mergeBegan = performance.now();
+  const merged = sources.length > 0 ? mergeIndexes(sources, out) : null;
+  const mergeMs = performance.now() - mergeBegan;
+  const log = join(out, "crawl-log.jsonl");
+  if (options.fresh) writeFileSync(log, "");
+  for (const dir of dirs) {
+    const part = join(dir, "crawl-log.jsonl");
+    if (existsSync(part)) appendFileSync(log, readFileSync(part));
+  }
+  rmSync(workersDir, { recursive: true, force: true });
+
+  const totals = await RedisCrawl.totals(engine, frontier);
+  await engine.close();
+  const row = (name: string, value: number) => `  ${name.padEnd(16)}${String(value).padStart(7)}`;
+  say(`URLs discovered  ${String(totals.discovered).padStart(7)}`);
+  let sum = 0;
+  for (const outcome of OUTCOMES) {
+    say(row(outcome, totals.counts[outcome]));
+    sum += totals.counts[outcome];
+  }
+  if (totals.waiting > 0) say(row("still queued", totals.waiting));
+  sum += totals.waiting;
+  const mismatch =
+    sum === totals.discovered ? "" : `  (not ${totals.discovered}: a URL lost or counted twice)`;
+  say(`${row("sum", sum)}${mismatch}`);
+  say();
+  say(`Wall time ${seconds(wallMs)}: ${(sum / (wallMs / 1000)).toFixed(0)} URLs/s in all`);
+  if (merged !== null) {
+    say(
+      `Index: ${merged.pages} pages in ${out}: ${bytes(merged.bytes)}, merged from ` +
+        `${sources.length} part${sources.length === 1 ? "" : "s"} in ${seconds(mergeMs)}`,
+    );
+  }
+  const failed = ended.filter((end) => end.code !== 0);
+  return failed.length === 0 ? 0 : 1;
+}
+
+/** Starts crawler n and relays its stderr; settles when it ends, however it ends. */
+function runOne(n: number, args: string[], say: (line: string) => void): Promise<Ended> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  say(`  crawler ${n}: pid ${child.pid}`);
+  let report = "";
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (report += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => {
+    for (const line of text.split("\n").filter(Boolean))
+      process.stderr.write(`crawler ${n}: ${line}\n`);
+  });
+  return new Promise((resolve) => {
+    child.on("close", (code, signal) => {
+      if (signal !== null) {
+        say(`  crawler ${n}: killed by ${signal}; the others take over its URLs`);
+      } else {
+        // Its own report's count: the URLs it settled itself.
+        const settled = /^URLs discovered\s+(\d+)/m.exec(report)?.[1] ?? "?";
+        const takenOver = /(\d+) taken over here/.exec(report)?.[1] ?? "?";
+        say(`  crawler ${n}: exit ${code}, ${settled} URLs settled, ${takenOver} taken over`);
+      }
+      resolve({ pid: child.pid!, code: signal === null ? code : null, signal });
+    });
+  });
+}
+
+/** A line of the whole shared crawl's counts, for a crawler's own report. */
+export async function sharedTotalsLine(engine: Engine, frontier: string, takenOver: number) {
+  const totals = await RedisCrawl.totals(engine, frontier);
+  const settled = OUTCOMES.reduce((sum, outcome) => sum + totals.counts[outcome], 0);
+  return (
+    `Shared crawl in ${frontier}: ${totals.discovered} URLs discovered by all crawlers, ` +
+    `${settled} settled, ${totals.waiting} waiting or being fetched; ` +
+    `${takenOver} taken over here from crawlers gone silent\n`
+  );
+}
