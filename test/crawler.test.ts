@@ -2,7 +2,6 @@
 // and the counts add up; each hard case ends as it should; keep-alive; charsets and gzip; both
 // engines find the same; Crawl-delay is kept; redirect chains are capped; Ctrl-C stops cleanly
 // and --resume fetches nothing twice; --max-pages; the report against its snapshot.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import {
   runLesson,
   runPnpm,
   siteProcesses,
+  spawnLesson,
   type Run,
 } from "./lessons.ts";
 
@@ -294,19 +294,7 @@ test("--max-pages: that many fetched, the rest counted as limit and kept for --r
 test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twice", async () => {
   const out = outDir("resume");
   const args = ["--out", out, "--articles", "60", "--latency", "20", "--concurrency", "3"];
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(root, "examples/crawler/main.ts"), ...args],
-    {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
-  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
-  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  const { child, exited } = spawnLesson("crawler", args);
   // Interrupt once the log has its first 100 URLs: mid-crawl, whatever the machine's speed.
   const logFile = join(out, "crawl-log.jsonl");
   const deadline = Date.now() + 60_000;
@@ -315,7 +303,8 @@ test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twic
     if (existsSync(logFile) && readFileSync(logFile, "utf8").length > 0) break;
   }
   child.kill("SIGINT");
-  assert.is(await exited, 130, stderr);
+  const { status, stdout, stderr } = await exited;
+  assert.is(status, 130, stderr);
   assert.match(stderr, /SIGINT: stopping after the \d+ requests under way/);
   const saved = count(stdout, "not yet (saved)");
   assert.ok(saved > 0, stdout);

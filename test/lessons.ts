@@ -49,6 +49,26 @@ export function runLesson(lesson: string, args: string[] = []): Promise<Run> {
   return runCommand(process.execPath, ["--import", "tsx", main, ...args]);
 }
 
+/**
+ * Starts examples/<lesson>/main.ts with tsx and leaves it running, for a test that acts on it
+ * meanwhile (a signal, say): what it has printed so far, and its end.
+ */
+export function spawnLesson(lesson: string, args: string[] = []) {
+  const main = join(root, "examples", lesson, "main.ts");
+  const child = spawn(process.execPath, ["--import", "tsx", main, ...args], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const printed = { stdout: "", stderr: "" };
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (printed.stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (printed.stderr += text));
+  const exited = new Promise<Run>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ ...printed, status }));
+  });
+  return { child, printed, exited };
+}
+
 /** Runs a lesson once, on first use, and hands every caller the same result. */
 export function runOnce(lesson: string, args: string[] = []): () => Promise<Run> {
   let run: Promise<Run> | undefined;

@@ -15,7 +15,7 @@
 // Run: pnpm run crawler [--url URL]... [--concurrency N] [--per-host N] [--max-pages N]
 //        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
 //        [--svg FILE]
-//        [--frontier redis://host:port/ [--workers N] [--lease MS]]
+//        [--frontier redis://host:port/ [--workers N] [--lease MS]] [--merge DIR]...
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import {
@@ -26,12 +26,12 @@ import {
   startLesson,
   siteFlags,
 } from "@async-from-scratch/shared";
-import { DEFAULT_INDEX_DIR, lock, unlock } from "@async-from-scratch/shared/search";
+import { DEFAULT_INDEX_DIR, lock, mergeIndexes, unlock } from "@async-from-scratch/shared/search";
 import { startSite, type RunningSite } from "@async-from-scratch/shared/site";
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
 import { Fetcher } from "./fetcher.ts";
-import { Tally, formatReport, reasonOf, type Entry } from "./report.ts";
+import { Tally, bytes, formatReport, reasonOf, type Entry } from "./report.ts";
 import { openReaders } from "./readers.ts";
 import { RedisCrawl } from "./redis-stores.ts";
 import { parseRedisUrl } from "./redis.ts";
@@ -154,6 +154,12 @@ const args = startLesson("crawler", {
     max: 64,
     help: "start this many crawler processes sharing --frontier (0: crawl here)",
   },
+  merge: {
+    type: "string",
+    multiple: true,
+    placeholder: "DIR",
+    help: "only merge this crawler's index (again for more) into --out, and stop",
+  },
   lease: {
     type: "integer",
     default: 30_000,
@@ -182,6 +188,16 @@ if (frontierUrl !== null && args.resume && args.url.length === 0) {
   usage("--resume with --frontier needs --url: the fixture site would get a new port");
 }
 const out = resolve(args.out);
+// The indexes of crawlers started by hand (each with an --out of its own), joined into one.
+if (args.merge.length > 0) {
+  try {
+    const merged = mergeIndexes([...new Set(args.merge.map((dir) => resolve(dir)))], out);
+    process.stdout.write(`${merged.pages} pages in ${out}: ${bytes(merged.bytes)}\n`);
+    process.exit(0);
+  } catch (error) {
+    usage(`--merge: ${(error as Error).message}`);
+  }
+}
 const stateDir = join(out, "crawl");
 const logFile = join(out, "crawl-log.jsonl");
 // One crawl at a time per --out: the lock of out/parts, where the threads write their indexes.

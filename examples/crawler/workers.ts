@@ -9,7 +9,7 @@
 // child_process and loop do the watching here: nothing in this process needs our loop.
 import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { mergeIndexes } from "@async-from-scratch/shared/search";
 import { createEngine, type Engine } from "./engine.ts";
 import { RedisCrawl } from "./redis-stores.ts";
@@ -104,7 +104,7 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
   say(`Wall time ${seconds(wallMs)}: ${(sum / (wallMs / 1000)).toFixed(0)} URLs/s in all`);
   if (merged !== null) {
     say(
-      `Index: ${merged.pages} pages in ${out}: ${bytes(merged.bytes)}, merged from ` +
+      `Index: ${merged.pages} pages in ${shortPath(out)}: ${bytes(merged.bytes)}, merged from ` +
         `${sources.length} part${sources.length === 1 ? "" : "s"} in ${seconds(mergeMs)}`,
     );
   }
@@ -146,4 +146,10 @@ export async function sharedTotalsLine(engine: Engine, frontier: string, takenOv
     `${settled} settled, ${totals.waiting} waiting or being fetched; ` +
     `${takenOver} taken over here from crawlers gone silent\n`
   );
+}
+
+/** A path relative to here, unless that climbs out. */
+function shortPath(path: string): string {
+  const here = relative(process.cwd(), path);
+  return here.startsWith("..") ? path : here || ".";
 }

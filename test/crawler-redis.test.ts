@@ -1,0 +1,141 @@
+// Several crawlers, one frontier: `crawler --frontier redis://... --workers 3` against a
+// redis-server the test starts. One crawler is killed (SIGKILL) in the middle of the crawl; the
+// others must take its URLs over, and the whole crawl must end as one crawler alone ends it:
+// every URL discovered in exactly one outcome, each logged once, the same counts.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Index } from "@async-from-scratch/shared/search";
+import { type Run, runLesson, spawnLesson } from "./lessons.ts";
+import { startRedis, whyNoRedis } from "./redis.ts";
+import { testOrSkip } from "./skips.ts";
+
+const withRedis = testOrSkip(whyNoRedis);
+const scratchDir = mkdtempSync(join(tmpdir(), "crawler-redis-test-"));
+// Enough latency that a crawler is always in the middle of fetches when it is killed, and a
+// short lease, so that its URLs are taken over within the test's time.
+const SITE = ["--articles", "60", "--latency", "40"];
+const CRAWL = ["--concurrency", "4", "--per-host", "4", "--lease", "1000"];
+
+/** The counts of a report, by row name ("URLs discovered", "indexed", ..., "sum"). */
+function counts(stdout: string): Map<string, number> {
+  const rows = [...stdout.matchAll(/^ {0,2}([a-zA-Z. ]+?) {2,}(\d+)$/gm)];
+  return new Map(rows.map(([, name, count]) => [name!.trim(), Number(count)]));
+}
+
+withRedis("3 crawlers share a Redis frontier; one killed mid-crawl loses nothing", async () => {
+  const redis = await startRedis();
+  try {
+    const alone = await runLesson("crawler", [
+      ...SITE,
+      ...CRAWL,
+      "--out",
+      join(scratchDir, "alone"),
+    ]);
+    assert.is(alone.status, 0, alone.stderr);
+
+    const out = join(scratchDir, "shared");
+    const args = ["--frontier", redis.url, "--workers", "3", "--out", out, ...SITE, ...CRAWL];
+    const shared = await runKillingOne(args, join(out, "workers", "2", "crawl-log.jsonl"));
+    assert.is(shared.status, 1, "a crawler was killed: the exit code says so");
+    assert.match(shared.stdout, /^ {2}crawler 2: killed by SIGKILL/m);
+    assert.match(shared.stdout, /^ {2}crawler 1: exit 0, \d+ URLs settled, \d+ taken over$/m);
+    assert.match(shared.stdout, /^ {2}crawler 3: exit 0, \d+ URLs settled, \d+ taken over$/m);
+    const takenOver = [...shared.stdout.matchAll(/(\d+) taken over$/gm)].map(([, n]) => Number(n));
+    assert.ok(
+      takenOver.reduce((a, b) => a + b, 0) > 0,
+      `the killed crawler held URLs, which the others took over:\n${shared.stdout}`,
+    );
+
+    // The whole crawl's counts, from Redis: they add up, and they are the lone crawler's.
+    const together = counts(shared.stdout);
+    const single = counts(alone.stdout);
+    assert.not.match(shared.stdout, /lost or counted twice|still queued/);
+    assert.is(together.get("sum"), together.get("URLs discovered"));
+    for (const row of [
+      "URLs discovered",
+      "indexed",
+      "duplicate",
+      "redirected",
+      "not HTML",
+      "error",
+    ]) {
+      assert.is(together.get(row), single.get(row), `${row}:\n${shared.stdout}\n${alone.stdout}`);
+    }
+
+    // Each URL settled once: the crawlers' logs, joined, hold every URL once.
+    const urls = readFileSync(join(out, "crawl-log.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { url: string }).url);
+    const twice = urls.filter((url, i) => urls.indexOf(url) !== i);
+    assert.equal(twice, [], "no URL settled twice");
+    assert.is(urls.length, together.get("sum"), "every URL settled is in a log");
+
+    // The survivors' indexes are merged into the one search reads.
+    assert.ok(existsSync(join(out, "index.json")));
+    assert.not.ok(existsSync(join(out, "workers")), "the crawlers' own folders are gone");
+    const index = Index.open(out);
+    try {
+      assert.ok(index.pages > 0 && index.pages <= together.get("indexed")!);
+    } finally {
+      index.close();
+    }
+  } finally {
+    await redis.stop();
+  }
+});
+
+withRedis("--workers without --frontier, and a Redis that is not there: clear errors", async () => {
+  const noFrontier = await runLesson("crawler", ["--workers", "2"]);
+  assert.is(noFrontier.status, 2);
+  assert.match(noFrontier.stderr, /--workers needs --frontier redis:\/\/HOST:PORT\//);
+  const noUrl = await runLesson("crawler", ["--frontier", "redis://127.0.0.1:1/"]);
+  assert.is(noUrl.status, 2);
+  assert.match(noUrl.stderr, /--frontier needs --url/);
+  const bad = await runLesson("crawler", ["--frontier", "http://x/", "--workers", "2"]);
+  assert.match(bad.stderr, /--frontier: "http:\/\/x\/" is not a redis:\/\/ URL/);
+  const redis = await startRedis();
+  await redis.stop(); // its port: nobody listens there now
+  const away = await runLesson("crawler", [
+    "--frontier",
+    redis.url,
+    "--url",
+    "http://127.0.0.1:9/",
+    "--out",
+    join(scratchDir, "away"),
+  ]);
+  assert.is(away.status, 1);
+  assert.match(
+    away.stderr,
+    /^crawler: Redis at redis:\/\/127\.0\.0\.1:\d+\/: connection refused$/m,
+  );
+});
+
+/**
+ * Runs the crawler with args; once the log at killLog has a few lines (the crawl is under way),
+ * SIGKILLs the crawler whose pid the report gave as "crawler 2".
+ */
+async function runKillingOne(args: string[], killLog: string): Promise<Run> {
+  const { child, printed, exited } = spawnLesson("crawler", args);
+  const timeout = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  const watch = setInterval(() => {
+    const pid = /^ {2}crawler 2: pid (\d+)$/m.exec(printed.stdout)?.[1];
+    if (pid === undefined || !existsSync(killLog)) return;
+    if (readFileSync(killLog, "utf8").split("\n").length < 10) return;
+    clearInterval(watch);
+    process.kill(Number(pid), "SIGKILL");
+  }, 20);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timeout);
+    clearInterval(watch);
+  }
+}
+
+test.after(() => rmSync(scratchDir, { recursive: true, force: true }));
+
+test.run();
