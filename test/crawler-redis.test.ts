@@ -65,14 +65,17 @@ withRedis("3 crawlers share a Redis frontier; one killed mid-crawl loses nothing
       assert.is(together.get(row), single.get(row), `${row}:\n${shared.stdout}\n${alone.stdout}`);
     }
 
-    // Each URL settled once: the crawlers' logs, joined, hold every URL once.
+    // Each URL settled once: the crawlers' logs, joined, name no URL twice. They may miss the
+    // last few URLs the killed crawler settled: counted in Redis, their replies not yet read by
+    // it (at most what it had under way: --concurrency 4, and 16 pages being read).
     const urls = readFileSync(join(out, "crawl-log.jsonl"), "utf8")
       .split("\n")
       .filter(Boolean)
       .map((line) => (JSON.parse(line) as { url: string }).url);
     const twice = urls.filter((url, i) => urls.indexOf(url) !== i);
     assert.equal(twice, [], "no URL settled twice");
-    assert.is(urls.length, together.get("sum"), "every URL settled is in a log");
+    const sum = together.get("sum")!;
+    assert.ok(urls.length <= sum && urls.length >= sum - 20, `${urls.length} logged of ${sum}`);
 
     // The survivors' indexes are merged into the one search reads.
     assert.ok(existsSync(join(out, "index.json")));

@@ -7,7 +7,7 @@
 // process only watches: a crawler that dies (killed, out of memory) is reported, not restarted,
 // and the others take its URLs over once their lease runs out (redis-stores.ts). Node's own
 // child_process and loop do the watching here: nothing in this process needs our loop.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { mergeIndexes } from "@async-from-scratch/shared/search";
@@ -49,6 +49,17 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
   }
 
   say(`${count} crawlers share ${frontier}, from ${options.startUrls.join(" and ")}`);
+  // Ctrl-C (or SIGTERM) reaches this process alone, since each crawler has a process group of
+  // its own, and is passed on to each crawler once: they stop as one crawler stops, giving back
+  // what they took. (From the terminal's group, they would get a second one from us: "at once".)
+  const children: ChildProcess[] = [];
+  let interrupted: NodeJS.Signals | null = null;
+  const relay = (signal: NodeJS.Signals) => {
+    interrupted ??= signal;
+    for (const child of children) child.kill(signal);
+  };
+  process.on("SIGINT", relay);
+  process.on("SIGTERM", relay);
   const began = performance.now();
   const ended = await Promise.all(
     Array.from({ length: count }, (_, i) => {
@@ -62,9 +73,11 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
         join(workersDir, String(i + 1)),
         ...options.flags,
       ];
-      return runOne(i + 1, args, say);
+      return runOne(i + 1, args, say, children);
     }),
   );
+  process.off("SIGINT", relay);
+  process.off("SIGTERM", relay);
   const wallMs = performance.now() - began;
   say();
 
@@ -95,26 +108,38 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
     say(row(outcome, totals.counts[outcome]));
     sum += totals.counts[outcome];
   }
+  const settled = sum;
   if (totals.waiting > 0) say(row("still queued", totals.waiting));
   sum += totals.waiting;
   const mismatch =
     sum === totals.discovered ? "" : `  (not ${totals.discovered}: a URL lost or counted twice)`;
   say(`${row("sum", sum)}${mismatch}`);
   say();
-  say(`Wall time ${seconds(wallMs)}: ${(sum / (wallMs / 1000)).toFixed(0)} URLs/s in all`);
+  say(
+    `Wall time ${seconds(wallMs)}: ${(settled / (wallMs / 1000)).toFixed(0)} URLs settled/s in all`,
+  );
   if (merged !== null) {
     say(
       `Index: ${merged.pages} pages in ${shortPath(out)}: ${bytes(merged.bytes)}, merged from ` +
         `${sources.length} part${sources.length === 1 ? "" : "s"} in ${seconds(mergeMs)}`,
     );
   }
-  const failed = ended.filter((end) => end.code !== 0);
-  return failed.length === 0 ? 0 : 1;
+  if (interrupted !== null) return interrupted === "SIGINT" ? 130 : 143;
+  return ended.every((end) => end.code === 0) ? 0 : 1;
 }
 
 /** Starts crawler n and relays its stderr; settles when it ends, however it ends. */
-function runOne(n: number, args: string[], say: (line: string) => void): Promise<Ended> {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+function runOne(
+  n: number,
+  args: string[],
+  say: (line: string) => void,
+  children: ChildProcess[],
+): Promise<Ended> {
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  children.push(child);
   say(`  crawler ${n}: pid ${child.pid}`);
   let report = "";
   child.stdout.setEncoding("utf8").on("data", (text: string) => (report += text));
@@ -125,7 +150,7 @@ function runOne(n: number, args: string[], say: (line: string) => void): Promise
   return new Promise((resolve) => {
     child.on("close", (code, signal) => {
       if (signal !== null) {
-        say(`  crawler ${n}: killed by ${signal}; the others take over its URLs`);
+        say(`  crawler ${n}: killed by ${signal}; its URLs go to the others when its lease is out`);
       } else {
         // Its own report's count: the URLs it settled itself.
         const settled = /^URLs discovered\s+(\d+)/m.exec(report)?.[1] ?? "?";
