@@ -158,14 +158,14 @@ const args = startLesson("crawler", {
     type: "string",
     multiple: true,
     placeholder: "DIR",
-    help: "only merge this crawler's index (again for more) into --out, and stop",
+    help: "merge the index in DIR (again for more) into --out, and stop",
   },
   lease: {
     type: "integer",
     default: 30_000,
     min: 100,
     max: 3_600_000,
-    help: "ms a URL taken stays a dead crawler's before another takes it over",
+    help: "ms before the URLs a silent crawler took go to another",
   },
 });
 const exclude = args.exclude.map((pattern) => {

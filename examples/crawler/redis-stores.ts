@@ -28,7 +28,9 @@
 // Leases. An entry a crawler has taken is its lease. While alive, the crawler renews its leases
 // every third of --lease (XCLAIM of its own entries, which resets their idle time). Every take()
 // first claims, with XAUTOCLAIM, entries idle for longer than --lease: those of a crawler that
-// died (or hung). So a killed crawler's URLs are fetched by another --lease later.
+// died (or hung). So a killed crawler's URLs are fetched by another --lease later. One that hung
+// longer than --lease and then wakes renews its leases, even those taken over meanwhile: then two
+// crawlers fetch the URL, and FINISH counts it once.
 // Why Streams and not a list per host with BRPOPLPUSH (RPOPLPUSH's "reliable queue"): the pending
 // list, its idle times and XAUTOCLAIM are that lease scheme, built in and atomic; a hand-made
 // one needs a processing list per crawler, a timestamp per entry and a reaper that scans them.
@@ -36,6 +38,7 @@
 // crawler, not across them (see the README: real crawlers give each host to one crawler).
 //
 // The client is our own (redis.ts): the scratch loop owns the thread.
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { RespReply } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
@@ -111,8 +114,11 @@ export class RedisCrawl {
   readonly seen = new MemorySeenSet();
   readonly digests: DigestSet;
   readonly tally: RedisTally;
-  /** This crawler's name in the consumer group: host and pid, unique while it runs. */
-  readonly consumer = `${hostname()}:${process.pid}`;
+  /**
+   * This crawler's name in the consumer group: host and pid, and a few random bytes, since
+   * containers on several machines may share a host name, and all be pid 1.
+   */
+  readonly consumer = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   readonly #client: RedisClient;
   readonly #engine: Engine;
   readonly #options: RedisStoreOptions;
@@ -139,7 +145,7 @@ export class RedisCrawl {
 
   /** Connects, and makes the consumer group if this is the crawl's first crawler. */
   static async open(engine: Engine, url: string, options: RedisStoreOptions): Promise<RedisCrawl> {
-    const client = await RedisClient.connect(engine, url, AbortSignal.timeout(10_000));
+    const client = await connect(engine, url);
     try {
       await client.call("XGROUP", "CREATE", KEYS.frontier, GROUP, "0", "MKSTREAM");
     } catch (error) {
@@ -155,7 +161,7 @@ export class RedisCrawl {
 
   /** Deletes the crawl kept in the Redis at url: the next crawler starts a new one. */
   static async clear(engine: Engine, url: string): Promise<void> {
-    const client = await RedisClient.connect(engine, url, AbortSignal.timeout(10_000));
+    const client = await connect(engine, url);
     try {
       await client.call("DEL", ...Object.values(KEYS));
     } finally {
@@ -165,7 +171,7 @@ export class RedisCrawl {
 
   /** The whole crawl's counts, from the Redis at url. */
   static async totals(engine: Engine, url: string): Promise<SharedTotals> {
-    const client = await RedisClient.connect(engine, url, AbortSignal.timeout(10_000));
+    const client = await connect(engine, url);
     try {
       const [counts, discovered, waiting] = await Promise.all([
         client.call("HGETALL", KEYS.counts),
@@ -328,6 +334,11 @@ export class RedisCrawl {
       // closed, or the connection failed (and #call said so)
     }
   }
+}
+
+/** A connection, or a TimeoutError after 10 s (from the engine's clock: Node's may be asleep). */
+function connect(engine: Engine, url: string): Promise<RedisClient> {
+  return engine.withTimeout(10_000, (signal) => RedisClient.connect(engine, url, signal));
 }
 
 /** The frontier the Crawler sees: its own queues, filled from the shared stream by take(). */
