@@ -389,6 +389,9 @@ export class Crawler {
   }
 
   async #visit(key: string, host: Host, item: Item, attempt: number): Promise<void> {
+    // Depth 0 is a start URL or where one redirected: its site is the crawl's, also when the
+    // crawler that followed the redirect is another one sharing the frontier.
+    if (item.depth === 0) this.#sites.add(siteOf(item.url));
     let fetched: Fetched;
     try {
       fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, wantsBody);
