@@ -63,13 +63,14 @@ export function startLesson<Spec extends Record<string, Option>>(
 ): Values<Spec> {
   const names = Object.keys(spec);
   const words = names.find((name) => spec[name]!.type === "words");
+  const flags = names.map((name) =>
+    spec[name]!.type === "words" ? label(name, spec[name]!) : `--${name}`,
+  );
+  // A column wide enough for the longest flag, so that no help text runs into its flag.
+  const width = Math.max(14, ...flags.map((flag) => flag.length + 1));
   const usage = [
     `usage: pnpm run ${lesson} ${names.map((name) => synopsis(name, spec[name]!)).join(" ")}`,
-    ...names.map((name) => {
-      const option = spec[name]!;
-      const flag = option.type === "words" ? label(name, option) : `--${name}`;
-      return `  ${flag.padEnd(14)} ${describe(option)}`;
-    }),
+    ...names.map((name, i) => `  ${flags[i]!.padEnd(width)} ${describe(spec[name]!)}`),
   ].join("\n");
   const fail = (message: string): never => {
     process.stderr.write(`${lesson}: ${message}\n${usage}\n`);
