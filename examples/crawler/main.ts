@@ -7,16 +7,17 @@
 //   HTTP helper with its keep-alive cycle (shared/http.ts); the HTML reader (shared/html.ts).
 //   crawler.ts is the crawl itself; fetcher.ts speaks HTTP/1.1 over kept-alive connections;
 //   engine.ts is the seam under both (our loop, or Node's); page.ts reads a page in a worker
-//   thread and indexes it (readers.ts, tasks.ts); stores.ts holds the frontier and the seen sets.
-//   With --frontier redis://host:port/ the frontier, the seen sets and the counts live in Redis
-//   (redis-stores.ts, on our own client: redis.ts), and several crawlers share the crawl:
-//   --workers N starts N of them (workers.ts), or start them by hand, on other machines too.
+//   thread and indexes it (readers.ts, tasks.ts); stores.ts holds the frontier and the seen sets,
+//   disk.ts the same on disk past --memory-urls. With --frontier redis://host:port/ the
+//   frontier, the seen sets and the counts live in Redis (redis-stores.ts, on our own client:
+//   redis.ts), and several crawlers share the crawl: --workers N starts N of them (workers.ts),
+//   or start them by hand, on other machines too.
 // Leaves out: TLS (https links are counted, not followed), JavaScript-rendered pages, sitemaps.
 // Run: pnpm run crawler [--url URL]... [--concurrency N] [--per-host N] [--max-pages N]
 //        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
-//        [--svg FILE]
+//        [--memory-urls N] [--svg FILE]
 //        [--frontier redis://host:port/ [--workers N] [--lease MS]] [--merge DIR]...
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import {
   CHART_ROWS,
@@ -33,9 +34,10 @@ import { ENGINES, createEngine, type EngineName } from "./engine.ts";
 import { Fetcher } from "./fetcher.ts";
 import { Tally, bytes, formatReport, reasonOf, type Entry } from "./report.ts";
 import { openReaders } from "./readers.ts";
+import { DiskFrontier, DiskSeenSet } from "./disk.ts";
 import { RedisCrawl } from "./redis-stores.ts";
 import { parseRedisUrl } from "./redis.ts";
-import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "./stores.ts";
+import { loadCrawl, saveCrawl } from "./stores.ts";
 import { normalizeUrl } from "./urls.ts";
 import { runWorkers, sharedTotalsLine } from "./workers.ts";
 
@@ -133,6 +135,13 @@ const args = startLesson("crawler", {
     max: 2 ** 30,
     help: "bytes of a page at most (decompressed)",
   },
+  "memory-urls": {
+    type: "integer",
+    default: 100_000,
+    min: 0,
+    max: 100_000_000,
+    help: "URLs the frontier and each seen set keep in memory; past them, on disk in --out",
+  },
   latency: siteFlags(0).latency,
   articles: {
     type: "integer",
@@ -200,11 +209,15 @@ if (args.merge.length > 0) {
 }
 const stateDir = join(out, "crawl");
 const logFile = join(out, "crawl-log.jsonl");
+// Where the stores go past --memory-urls: the files of this run only (what --resume needs is
+// saved into stateDir at the end). A crawl that crashed left its own: they are deleted.
+const spillDir = join(out, "spill");
 // One crawl at a time per --out: the lock of out/parts, where the threads write their indexes.
 const workDir = join(out, "parts");
 try {
   mkdirSync(workDir, { recursive: true });
   lock(workDir);
+  rmSync(spillDir, { recursive: true, force: true });
 } catch (error) {
   process.stderr.write(`crawler: ${(error as Error).message}\n`);
   process.exit(1);
@@ -214,8 +227,10 @@ try {
 interface Saved extends CrawlSummary {
   fixture: { port: number; articles: number; latencyMs: number } | null;
 }
-// With --frontier, the crawl is kept in Redis, not in --out: --resume just does not clear it.
-const saved = args.resume && frontierUrl === null ? loadSaved() : null;
+// The stores of a crawl of this process alone: in memory, then on disk past --memory-urls. With
+// --frontier, the crawl is kept in Redis, not in --out: --resume just does not clear it.
+const local = frontierUrl === null ? newStores() : null;
+const saved = args.resume && local !== null ? loadSaved(local) : null;
 let site: RunningSite | null = null;
 let fixture = saved?.summary.fixture ?? null;
 let startUrls: string[];
@@ -274,7 +289,10 @@ const engine = createEngine(args.engine as EngineName);
 // Sharing a crawl, a crawler may be killed while the others go on: its log is written line by
 // line, so that it holds every URL it settled.
 const log = openLog(logFile, saved !== null, frontierUrl === null ? 100 : 1);
-const heapBefore = process.memoryUsage().heapUsed;
+// With node --expose-gc, garbage is collected before memory is measured: the figures are then
+// what the crawl keeps, not what the collector has not got to yet (the tests use it).
+globalThis.gc?.();
+const before = process.memoryUsage();
 // The timeline chart (--svg) draws the crawl's first requests: those are kept, the rest counted.
 const timeline = { spans: [] as Span[], count: 0, endMs: 0 };
 
@@ -292,9 +310,9 @@ const run = await engine.run(async () => {
   const tally =
     shared?.tally ?? (saved === null ? new Tally() : Tally.fromJSON(saved.summary.tally));
   tally.onEntry = (entry) => log.write(entry);
-  const frontier = shared?.frontier ?? saved?.frontier ?? new MemoryFrontier();
-  const seen = shared?.seen ?? saved?.seen ?? new MemorySeenSet();
-  const digests = shared?.digests ?? saved?.digests ?? new MemorySeenSet();
+  const frontier = shared?.frontier ?? local!.frontier;
+  const seen = shared?.seen ?? local!.seen;
+  const digests = shared?.digests ?? local!.digests;
   const stores = { frontier, seen, digests, tally };
 
   const fetcher = new Fetcher(engine, {
@@ -383,13 +401,23 @@ if (run.crawler === null) {
 }
 const { crawler, fetcher, stores, wallMs, indexLine, totals, interrupted } = run;
 const { frontier, seen, digests, tally } = stores;
-if (totals === null) {
+if (local !== null) {
   const summary: Saved = { ...crawler.summary(), fixture };
-  saveCrawl(stateDir, { summary, frontier, seen, digests: digests as MemorySeenSet });
+  saveCrawl(stateDir, { summary, ...local });
 }
+const disk =
+  local === null
+    ? null
+    : {
+        memoryUrls: args["memory-urls"],
+        seenBytes: local.seen.diskBytes,
+        digestBytes: local.digests.diskBytes,
+        frontierBytes: local.frontier.peakDiskBytes,
+      };
 
 // ---- the report ----------------------------------------------------------------------------------
 
+globalThis.gc?.();
 const memory = process.memoryUsage();
 const report = formatReport({
   where: (fixture !== null ? "the fixture site, " : "") + startUrls.join(" and "),
@@ -405,13 +433,19 @@ const report = formatReport({
   http: fetcher.stats,
   wallMs,
   memory,
-  heapPerUrl: Math.max(0, memory.heapUsed - heapBefore) / Math.max(1, seen.size),
+  before,
+  peakRss: process.resourceUsage().maxRSS * 1024,
+  disk,
   index: indexLine,
   stateDir: shortPath(stateDir),
   pathOf,
 });
 process.stdout.write(report);
 if (totals !== null) process.stdout.write(totals);
+if (local !== null) {
+  for (const store of [local.frontier, local.seen, local.digests]) store.close();
+}
+rmSync(spillDir, { recursive: true, force: true });
 
 // The timeline as a picture (--svg names the file), drawn now that the loop has finished: the
 // charting library is loaded only now, and its rendering is a promise of Node's own. bench:crawler
@@ -449,9 +483,19 @@ function childFlags(): string[] {
   return flags;
 }
 
-function loadSaved() {
+/** The frontier and the seen sets: in memory up to --memory-urls, on disk past them. */
+function newStores() {
+  const memoryUrls = args["memory-urls"];
+  return {
+    frontier: new DiskFrontier(join(spillDir, "frontier"), memoryUrls),
+    seen: new DiskSeenSet(join(spillDir, "seen"), memoryUrls),
+    digests: new DiskSeenSet(join(spillDir, "digests"), memoryUrls),
+  };
+}
+
+function loadSaved(into: ReturnType<typeof newStores>) {
   try {
-    return loadCrawl<Saved>(join(resolve(args.out), "crawl"));
+    return loadCrawl<Saved>(join(resolve(args.out), "crawl"), into);
   } catch (error) {
     process.stderr.write(`crawler: ${(error as Error).message}\n`);
     process.exit(2);

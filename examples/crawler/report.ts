@@ -39,6 +39,11 @@ interface Saved {
 
 const SLOWEST = 5;
 const URLS_PER_REASON = 3;
+// Reasons kept apart, at most: a reason may name a URL ("redirect loop: /a → /b → /a"), and a
+// million pages must not mean a million reasons in memory. The rest are counted together, and
+// each is in the crawl log with its URL.
+const MAX_REASONS_KEPT = 1_000;
+const OTHER_REASONS = "other reasons (each in the crawl log)";
 
 export class Tally {
   readonly counts = Object.fromEntries(OUTCOMES.map((outcome) => [outcome, 0])) as Record<
@@ -63,7 +68,8 @@ export class Tally {
       this.statuses.set(entry.status, (this.statuses.get(entry.status) ?? 0) + 1);
     }
     if (entry.outcome === "error") {
-      const reason = entry.reason ?? "unknown";
+      let reason = entry.reason ?? "unknown";
+      if (!this.errors.has(reason) && this.errors.size >= MAX_REASONS_KEPT) reason = OTHER_REASONS;
       const known = this.errors.get(reason) ?? { count: 0, urls: [] };
       known.count++;
       if (known.urls.length < URLS_PER_REASON) known.urls.push(entry.url);
@@ -160,8 +166,17 @@ export interface ReportInput {
   fetchedThisRun: number;
   http: FetcherStats;
   wallMs: number;
+  /** Memory at the end, at the start, and the most the process held (RSS). */
   memory: NodeJS.MemoryUsage;
-  heapPerUrl: number;
+  before: NodeJS.MemoryUsage;
+  peakRss: number;
+  /** The stores past --memory-urls: bytes on disk (the frontier's at most); null if in Redis. */
+  disk: {
+    memoryUrls: number;
+    seenBytes: number;
+    digestBytes: number;
+    frontierBytes: number;
+  } | null;
   index: string;
   stateDir: string;
   /** How a URL is shown: its path, on a start host. */
@@ -228,11 +243,24 @@ export function formatReport(r: ReportInput): string {
     for (const { url, ms } of r.tally.slowest)
       say(`  ${seconds(ms).padStart(8)}  ${r.pathOf(url)}`);
   }
-  const { rss, heapUsed } = r.memory;
+  const perUrl = (count: number) =>
+    bytes(Math.round(Math.max(0, count) / Math.max(1, r.discovered)));
   say(
-    `Memory: RSS ${bytes(rss)}, heap ${bytes(heapUsed)}: ` +
-      `${bytes(Math.round(r.heapPerUrl))} of heap per URL discovered`,
+    `Memory: peak RSS ${bytes(r.peakRss)}, ${perUrl(r.peakRss - r.before.rss)} per URL discovered ` +
+      `over the start; heap ${bytes(r.memory.heapUsed)}, ` +
+      `${perUrl(r.memory.heapUsed - r.before.heapUsed)} per URL discovered over the start`,
   );
+  if (r.disk !== null) {
+    const { memoryUrls, seenBytes, digestBytes, frontierBytes } = r.disk;
+    const onDisk = seenBytes + digestBytes + frontierBytes;
+    say(
+      onDisk === 0
+        ? `Stores: in memory (up to --memory-urls ${memoryUrls} URLs each, then on disk)`
+        : `Stores: on disk past --memory-urls ${memoryUrls}: seen set ${bytes(seenBytes)}, ` +
+            `body digests ${bytes(digestBytes)}, frontier ${bytes(frontierBytes)} at most: ` +
+            `${perUrl(onDisk)} per URL discovered`,
+    );
+  }
   say(`Index: ${r.index}`);
   if (r.left > 0) say(`Saved ${r.left} URLs to fetch in ${r.stateDir}: --resume goes on`);
   return `${lines.join("\n")}\n`;

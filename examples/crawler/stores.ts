@@ -3,11 +3,12 @@
 // processes sharing one frontier):
 //
 //   Frontier   URLs waiting to be fetched, a queue per host (so that one slow or polite host never
-//              holds up the others). In memory here; on disk as queue segments; in Redis
+//              holds up the others). In memory here; on disk as queue segments (disk.ts); in Redis
 //              (redis-stores.ts) as a stream that several crawlers take URLs from.
 //   SeenSet    every URL discovered, so that none is queued twice. In memory a Set; on disk a
-//              compact hash table; with Redis, a Set in each crawler that spares it asking again,
-//              and the authority in Redis, asked inside the same step that queues the URL.
+//              compact hash table (disk.ts); with Redis, a Set in each crawler that spares it
+//              asking again, and the authority in Redis, asked inside the same step that queues
+//              the URL.
 //   DigestSet  the digest of every body read, so that identical pages are indexed once.
 //   PageReaders where pages go: the search index, written by its own threads (readers.ts).
 //
@@ -16,8 +17,19 @@
 // is asked in bulk or per page: a shared frontier has take(), which the dispatcher calls when its
 // queues run low, and a DigestSet may answer with a promise (one per page read).
 //
+// The stores here live in memory; disk.ts has those that move to disk past --memory-urls.
 // saveCrawl() and loadCrawl() put a stopped crawl on disk and take it back (--resume).
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 
 /** A URL waiting in the frontier. */
@@ -173,8 +185,20 @@ export function saveCrawl<Summary>(dir: string, crawl: SavedCrawl<Summary>): voi
   rmSync(previous, { recursive: true, force: true });
 }
 
-/** The crawl saved in dir, into fresh in-memory stores; an Error that says why if there is none. */
-export function loadCrawl<Summary>(dir: string): SavedCrawl<Summary> {
+export type Stores = Pick<SavedCrawl<unknown>, "frontier" | "seen" | "digests">;
+
+/**
+ * The crawl saved in dir, put into `into` (empty stores; by default fresh in-memory ones), a
+ * line at a time; an Error that says why if there is none.
+ */
+export function loadCrawl<Summary>(
+  dir: string,
+  into: Stores = {
+    frontier: new MemoryFrontier(),
+    seen: new MemorySeenSet(),
+    digests: new MemorySeenSet(),
+  },
+): SavedCrawl<Summary> {
   const statePath = join(dir, FILES.state);
   if (!existsSync(statePath)) {
     throw new Error(`no saved crawl in ${dir}: nothing to resume (start one without --resume)`);
@@ -189,14 +213,12 @@ export function loadCrawl<Summary>(dir: string): SavedCrawl<Summary> {
         "start a new crawl without --resume",
     );
   }
-  const frontier = new MemoryFrontier();
+  const { frontier, seen, digests } = into;
   for (const line of readLines(join(dir, FILES.frontier))) {
     const { host, ...item } = JSON.parse(line) as Item & { host: string };
     frontier.push(host, item);
   }
-  const seen = new MemorySeenSet();
   for (const line of readLines(join(dir, FILES.seen))) seen.add(line);
-  const digests = new MemorySeenSet();
   for (const line of readLines(join(dir, FILES.digests))) digests.add(line);
   return { summary: state.summary, frontier, seen, digests };
 }
@@ -216,9 +238,39 @@ function writeLines(path: string, lines: Iterable<string>): void {
   if (batch.length > 0) writeFileSync(path, `${batch.join("\n")}\n`, { flag: "a" });
 }
 
-function readLines(path: string): string[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line !== "");
+/** The lines of a file, a batch at a time: a million of them never sit in memory at once. */
+function* readLines(path: string): Iterable<string> {
+  if (!existsSync(path)) return;
+  for (let offset = 0; ;) {
+    const batch = readLineBatch(path, offset, 1024 * 1024);
+    if (batch.lines.length === 0) return;
+    yield* batch.lines.filter((line) => line !== "");
+    offset = batch.next;
+  }
+}
+
+/**
+ * The whole lines of path from byte `offset` on, about maxBytes of them (more if one line is
+ * longer); `next` is where the next batch starts. Split as bytes, before decoding, so that a
+ * batch never ends inside a character.
+ */
+export function readLineBatch(
+  path: string,
+  offset: number,
+  maxBytes: number,
+): { lines: string[]; next: number } {
+  const fd = openSync(path, "r");
+  try {
+    for (let size = maxBytes; ; size *= 2) {
+      const buffer = Buffer.allocUnsafe(size);
+      const got = readSync(fd, buffer, 0, size, offset);
+      if (got === 0) return { lines: [], next: offset };
+      const end = buffer.lastIndexOf(0x0a, got - 1);
+      if (end !== -1)
+        return { lines: buffer.toString("utf8", 0, end).split("\n"), next: offset + end + 1 };
+      if (got < size) throw new Error(`${path}: the last line has no end (a write cut short?)`);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
