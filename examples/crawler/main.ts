@@ -227,6 +227,10 @@ try {
 interface Saved extends CrawlSummary {
   fixture: { port: number; articles: number; latencyMs: number } | null;
 }
+// With node --expose-gc, garbage is collected before memory is measured: the figures are then
+// what the crawl keeps, not what the collector has not got to yet (the tests use it).
+globalThis.gc?.();
+const before = process.memoryUsage();
 // The stores of a crawl of this process alone: in memory, then on disk past --memory-urls. With
 // --frontier, the crawl is kept in Redis, not in --out: --resume just does not clear it.
 const local = frontierUrl === null ? newStores() : null;
@@ -289,10 +293,6 @@ const engine = createEngine(args.engine as EngineName);
 // Sharing a crawl, a crawler may be killed while the others go on: its log is written line by
 // line, so that it holds every URL it settled.
 const log = openLog(logFile, saved !== null, frontierUrl === null ? 100 : 1);
-// With node --expose-gc, garbage is collected before memory is measured: the figures are then
-// what the crawl keeps, not what the collector has not got to yet (the tests use it).
-globalThis.gc?.();
-const before = process.memoryUsage();
 // The timeline chart (--svg) draws the crawl's first requests: those are kept, the rest counted.
 const timeline = { spans: [] as Span[], count: 0, endMs: 0 };
 
