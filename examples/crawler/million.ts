@@ -32,10 +32,10 @@ import { bytes, seconds } from "./report.ts";
 const args = startLesson("bench:million", {
   articles: {
     type: "integer",
-    default: 10_000,
+    default: 1_000_000,
     min: 1,
-    max: 10_000,
-    help: "the fixture site's articles",
+    max: 10_000_000,
+    help: "the fixture site's articles (past 10000, each page is made when asked for)",
   },
   "memory-urls": {
     type: "integer",
