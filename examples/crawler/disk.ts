@@ -52,7 +52,14 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { MemorySeenSet, readLineBatch, type Frontier, type Item, type SeenSet } from "./stores.ts";
+import {
+  Fifo,
+  MemorySeenSet,
+  readLineBatch,
+  type Frontier,
+  type Item,
+  type SeenSet,
+} from "./stores.ts";
 
 const PAGE = 4096;
 const SLOTS = PAGE / 8;
@@ -281,9 +288,8 @@ interface Segment {
 }
 
 interface Queue {
-  /** Items in memory, oldest first, from `at` on: pushed before the host had to spill, or read back. */
-  head: Item[];
-  at: number;
+  /** Items in memory, oldest first: pushed before the host had to spill, or read back. */
+  head: Fifo<Item>;
   /** On disk, oldest first; the last one is written to. */
   segments: Segment[];
   /** Pushed after everything on disk, not yet written. */
@@ -312,7 +318,7 @@ export class DiskFrontier implements Frontier {
   push(host: string, item: Item): void {
     let queue = this.#queues.get(host);
     if (queue === undefined) {
-      queue = { head: [], at: 0, segments: [], tail: [], id: this.#hosts++ };
+      queue = { head: new Fifo(), segments: [], tail: [], id: this.#hosts++ };
       this.#queues.set(host, queue);
     }
     this.#size++;
@@ -329,18 +335,12 @@ export class DiskFrontier implements Frontier {
   shift(host: string): Item | undefined {
     const queue = this.#queues.get(host);
     if (queue === undefined) return undefined;
-    if (queue.at === queue.head.length) this.#refill(queue);
-    const item = queue.head[queue.at]!; // a queue in the map is never empty
-    queue.head[queue.at++] = undefined!; // let it be collected
+    if (queue.head.length === 0) this.#refill(queue);
+    const item = queue.head.shift()!; // a queue in the map is never empty
     this.#size--;
     this.#inMemory--;
-    if (queue.at === queue.head.length) {
-      queue.head = [];
-      queue.at = 0;
-      if (queue.segments.length === 0 && queue.tail.length === 0) this.#queues.delete(host);
-    } else if (queue.at * 2 > queue.head.length && queue.at > 1024) {
-      queue.head = queue.head.slice(queue.at);
-      queue.at = 0;
+    if (queue.head.length === 0 && queue.segments.length === 0 && queue.tail.length === 0) {
+      this.#queues.delete(host);
     }
     return item;
   }
@@ -355,7 +355,7 @@ export class DiskFrontier implements Frontier {
 
   *items(): Iterable<[string, Item]> {
     for (const [host, queue] of this.#queues) {
-      for (let i = queue.at; i < queue.head.length; i++) yield [host, queue.head[i]!];
+      for (const item of queue.head) yield [host, item];
       for (const segment of [...queue.segments]) {
         for (const line of readLines(segment.path, segment.read, segment.written)) {
           yield [host, JSON.parse(line) as Item];
@@ -407,13 +407,12 @@ export class DiskFrontier implements Frontier {
   #refill(queue: Queue): void {
     const segment = queue.segments[0];
     if (segment === undefined) {
-      [queue.head, queue.tail] = [queue.tail, []];
-      queue.at = 0;
+      queue.head = new Fifo(queue.tail);
+      queue.tail = [];
       return;
     }
     const batch = readLineBatch(segment.path, segment.read, READ_BYTES);
-    queue.head = batch.lines.map((line) => JSON.parse(line) as Item);
-    queue.at = 0;
+    queue.head = new Fifo(batch.lines.map((line) => JSON.parse(line) as Item));
     this.#inMemory += queue.head.length;
     segment.read = batch.next;
     if (segment.read >= segment.written) {

@@ -75,32 +75,63 @@ export interface DigestSet {
   add(digest: string, url: string): boolean | Promise<boolean>;
 }
 
+/** A first-in first-out list: shift() from an array is O(n), from this O(1). */
+export class Fifo<T> {
+  // The items from #head on; those before it are taken.
+  #items: T[] = [];
+  #head = 0;
+
+  constructor(items: T[] = []) {
+    this.#items = items;
+  }
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.length === 0) return undefined;
+    const item = this.#items[this.#head]!;
+    this.#items[this.#head++] = undefined!; // let it be collected
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head * 2 > this.#items.length && this.#head > 1024) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  *[Symbol.iterator](): Iterator<T> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!;
+  }
+}
+
 export class MemoryFrontier implements Frontier {
-  // Per host a list and the index of its head: shift() from an array is O(n), this is O(1).
-  readonly #queues = new Map<string, { items: Item[]; head: number }>();
+  readonly #queues = new Map<string, Fifo<Item>>();
   #size = 0;
 
   push(host: string, item: Item): void {
     let queue = this.#queues.get(host);
     if (queue === undefined) {
-      queue = { items: [], head: 0 };
+      queue = new Fifo();
       this.#queues.set(host, queue);
     }
-    queue.items.push(item);
+    queue.push(item);
     this.#size++;
   }
 
   shift(host: string): Item | undefined {
     const queue = this.#queues.get(host);
     if (queue === undefined) return undefined;
-    const item = queue.items[queue.head]!; // a queue in the map is never empty
-    queue.items[queue.head++] = undefined!; // let it be collected
+    const item = queue.shift()!; // a queue in the map is never empty
     this.#size--;
-    if (queue.head === queue.items.length) this.#queues.delete(host);
-    else if (queue.head * 2 > queue.items.length && queue.head > 1024) {
-      queue.items = queue.items.slice(queue.head);
-      queue.head = 0;
-    }
+    if (queue.length === 0) this.#queues.delete(host);
     return item;
   }
 
@@ -114,7 +145,7 @@ export class MemoryFrontier implements Frontier {
 
   *items(): Iterable<[string, Item]> {
     for (const [host, queue] of this.#queues) {
-      for (let i = queue.head; i < queue.items.length; i++) yield [host, queue.items[i]!];
+      for (const item of queue) yield [host, item];
     }
   }
 }
