@@ -11,7 +11,12 @@
 // its own; its RSS is read from /proc/PID/status every second (Linux), and the pages it has done
 // from the length of its crawl log.
 //
-// Run: pnpm run bench:million [--articles N] [--memory-urls N] [--concurrency N] [--per-host N]
+// A million pages take the better part of an hour on a small machine: Ctrl-C (or SIGINT to this
+// process) stops the crawl as the crawler's own Ctrl-C does, and the figures are printed for the
+// pages done, the index merged from them included.
+//
+// Run: pnpm run bench:million [--articles N] [--max-pages N] [--memory-urls N] [--concurrency N]
+//        [--per-host N]
 import { spawn, spawnSync } from "node:child_process";
 import {
   closeSync,
@@ -36,6 +41,13 @@ const args = startLesson("bench:million", {
     min: 1,
     max: 10_000_000,
     help: "the fixture site's articles (past 10000, each page is made when asked for)",
+  },
+  "max-pages": {
+    type: "integer",
+    default: 100_000_000,
+    min: 1,
+    max: 100_000_000,
+    help: "stop after this many pages (default: all of them)",
   },
   "memory-urls": {
     type: "integer",
@@ -89,7 +101,11 @@ try {
 
 const figure = (pattern: RegExp) => pattern.exec(report)?.[1] ?? "?";
 const discovered = Number(figure(/^URLs discovered +(\d+)$/m));
+// URLs with an outcome: all of them, unless the crawl was stopped.
+const done = Math.max(0, ...samples.map((sample) => sample.pages));
 line(`URLs discovered: ${discovered}`);
+if (report.includes("stopped by Ctrl-C"))
+  line("Stopped by Ctrl-C: the figures are for the pages done.");
 line(figure(/^(Wall time .*)$/m));
 line();
 // The highest RSS up to each point: if memory does not grow with the pages, it levels off.
@@ -98,7 +114,7 @@ const peakAt = (share: number) => {
   let peak: Sample | undefined;
   for (const sample of samples) {
     if (peak === undefined || sample.rss > peak.rss) peak = { ...sample, rss: sample.rss };
-    if (sample.pages >= share * discovered) return { pages: sample.pages, rss: peak.rss };
+    if (sample.pages >= share * done) return { pages: sample.pages, rss: peak.rss };
   }
   return peak === undefined ? undefined : { pages: samples.at(-1)!.pages, rss: peak.rss };
 };
@@ -119,7 +135,7 @@ for (const name of ["Memory", "Stores", "Index"])
 /** Runs the crawler to its end, sampling its RSS and its progress; its report. */
 function crawl(samples: Sample[]): Promise<string> {
   const flags = [
-    ...["--url", site.url, "--out", out, "--max-pages", "100000000"],
+    ...["--url", site.url, "--out", out, "--max-pages", String(args["max-pages"])],
     ...["--memory-urls", String(args["memory-urls"])],
     ...["--concurrency", String(args.concurrency), "--per-host", String(args["per-host"])],
   ];
@@ -143,15 +159,22 @@ function crawl(samples: Sample[]): Promise<string> {
       );
     }
   }, 1000);
+  // Ctrl-C in a terminal reaches the crawler itself too; a SIGINT sent to this process alone
+  // is passed on. Either way the crawler stops, saves, merges its index and reports (status 130).
+  const interrupt = () => child.kill("SIGINT");
+  process.on("SIGINT", interrupt);
   let stdout = "";
   child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
   return new Promise((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (status) => {
       clearInterval(timer);
+      process.off("SIGINT", interrupt);
       if (process.stderr.isTTY) process.stderr.write("\r\x1b[K");
-      if (status !== 0) reject(new Error(`crawler ${flags.join(" ")}: status ${status}`));
-      else resolve(stdout);
+      if (status === 130) stdout += "\n(stopped by Ctrl-C: the figures are for the pages done)\n";
+      if (status !== 0 && status !== 130) {
+        reject(new Error(`crawler ${flags.join(" ")}: status ${status}`));
+      } else resolve(stdout);
     });
   });
 }
