@@ -63,7 +63,7 @@ import {
 
 const PAGE = 4096;
 const SLOTS = PAGE / 8;
-/** Items appended to a segment at once, and read back at most at once (in bytes). */
+/** Items (or keys) appended to a file at once; bytes read back at once. */
 const WRITE_BATCH = 1024;
 const READ_BYTES = 256 * 1024;
 /** A host's segment file is closed for writing at this size, and deleted once read. */
@@ -112,7 +112,6 @@ export class DiskSeenSet implements SeenSet {
   /** Closes and deletes the files. */
   close(): void {
     this.#table?.close();
-    this.#log?.flush();
     this.#table = null;
     this.#log = null;
     this.#memory = new MemorySeenSet();
