@@ -28,7 +28,7 @@ import {
   siteFlags,
 } from "@async-from-scratch/shared";
 import { DEFAULT_INDEX_DIR, lock, mergeIndexes, unlock } from "@async-from-scratch/shared/search";
-import { startSite, type RunningSite } from "@async-from-scratch/shared/site";
+import { LAZY_MAX, startSite, type RunningSite } from "@async-from-scratch/shared/site";
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
 import { Fetcher } from "./fetcher.ts";
@@ -147,8 +147,8 @@ const args = startLesson("crawler", {
     type: "integer",
     default: 200,
     min: 1,
-    max: 10_000,
-    help: "the fixture site's articles",
+    max: LAZY_MAX,
+    help: "the fixture site's articles (past 10000, each page is made when asked for)",
   },
   ...chartFlags(),
   frontier: {

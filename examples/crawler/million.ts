@@ -31,7 +31,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startLesson } from "@async-from-scratch/shared";
-import { startSite } from "@async-from-scratch/shared/site";
+import { LAZY_MAX, startSite } from "@async-from-scratch/shared/site";
 import { bytes, seconds } from "./report.ts";
 
 const args = startLesson("bench:million", {
@@ -39,7 +39,7 @@ const args = startLesson("bench:million", {
     type: "integer",
     default: 1_000_000,
     min: 1,
-    max: 10_000_000,
+    max: LAZY_MAX,
     help: "the fixture site's articles (past 10000, each page is made when asked for)",
   },
   "max-pages": {

@@ -38,6 +38,8 @@ export interface RunningSite {
 // Starting takes a few hundred milliseconds (node, then tsx compiling the site); this is for a
 // machine so busy that something else is wrong.
 export { ACCEPT_DELAY_MS } from "./busy.ts";
+/** The most articles the site has (past 10,000 each page is made when asked for: lazy.ts). */
+export { LAZY_MAX } from "./lazy.ts";
 
 const READY_TIMEOUT_MS = 15_000;
 const READY_LINE = /^Fixture site: http:\/\/127\.0\.0\.1:(\d+)\/ .*busy port (\d+)\)$/;
