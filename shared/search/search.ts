@@ -31,9 +31,10 @@ import { join } from "node:path";
 import { DEFAULT_INDEX_DIR, MANIFEST, readManifest } from "./directory.ts";
 import { corrupt, type TermEntry } from "./format.ts";
 import { BODY_B, K1, PostingsCursor, TITLE_B, TITLE_WEIGHT, lengthNorm } from "./postings.ts";
-import { Segment, type StoredPage } from "./segment.ts";
+import { Segment, TermCursor, type StoredPage } from "./segment.ts";
 import { highlight, snippet, type Part } from "./snippet.ts";
-import { fold, parseQuery, stem, type QueryWord } from "./tokens.ts";
+import { fold, parseQuery, type QueryWord } from "./tokens.ts";
+import { WordList } from "./typos.ts";
 
 // k1 and the body's b are the usual values (Robertson & Zaragoza; Lucene's defaults). A title
 // is short and its length says little, so it is normalised less. A title word counts five body
@@ -121,6 +122,7 @@ export class Index {
   // Per segment: how much more a term frequency can be under the index's average lengths than
   // under the segment's own, which its impacts were computed with (postings.ts).
   private readonly boundFactor: number[];
+  private lists: { terms: WordList; surfaces: WordList } | null = null; // see vocabulary()
 
   /**
    * Opens the index in dir (default: out/index in the project). Reads the manifest and each
@@ -337,35 +339,53 @@ export class Index {
   }
 
   // The most common indexed term one typo away from the word: first from its stem ("sokets" ->
-  // "soket" -> "socket"), then from the word itself, stemming each variant, for a typo in the
-  // ending the stemmer saw ("epolll" -> "epoll" -> "epol"). A variant's stem can be far from
-  // what was typed ("dying" -> "bying" -> "by"), so there the word a person would see, the
-  // term's surface form, must itself be one typo away. Words under three letters are left
-  // alone: too many short words are one typo from each other.
+  // "soket" -> "socket"), then from the word itself, for a typo in the ending the stemmer saw
+  // ("epolll" -> "epoll" -> "epol"): a term whose surface form, the word a person would see, is
+  // one typo from what was typed. (Not the stems of the typed word's variants: a variant's stem
+  // can be far from what was typed, "dying" -> "bying" -> "by".) Words under three letters are
+  // left alone: too many short words are one typo from each other.
   private correct(word: QueryWord, resolved: Map<string, ResolvedTerm>) {
     const folded = fold(word.text);
     if ([...folded].length < 3) return null;
+    const { terms, surfaces } = this.vocabulary();
     const surfaceOf = (term: ResolvedTerm) =>
       term.entries.find((entry) => entry !== null)?.surface ?? term.term;
-    const best = (candidates: Iterable<string>, accept: (term: ResolvedTerm) => boolean) => {
-      let found: ResolvedTerm | null = null;
-      for (const candidate of candidates) {
-        const term = this.resolve(candidate, resolved);
+    let found: ResolvedTerm | null = null;
+    const best = (ids: number[]) => {
+      for (const id of ids) {
+        const term = this.resolve(terms.words[id]!, resolved);
         if (
-          term.df === 0 ||
-          (found !== null &&
-            (term.df < found.df || (term.df === found.df && term.term > found.term)))
+          term.df > 0 &&
+          (found === null || term.df > found.df || (term.df === found.df && term.term < found.term))
         ) {
-          continue;
+          found = term;
         }
-        if (accept(term)) found = term;
       }
       return found;
     };
-    const found =
-      best(variants(word.term), () => true) ??
-      best([...variants(folded)].map(stem), (term) => oneEditApart(folded, surfaceOf(term)));
-    return found === null ? null : { term: found, surface: surfaceOf(found) };
+    const term: ResolvedTerm | null = best(terms.near(word.term)) ?? best(surfaces.near(folded));
+    return term === null ? null : { term, surface: surfaceOf(term) };
+  }
+
+  // Every indexed term and its surface form (as `correct` shows it: the first segment's), in two
+  // lists searchable for the words one edit away. Made at the first correction, not at open: a
+  // search that never meets a typo never pays for it.
+  private vocabulary(): { terms: WordList; surfaces: WordList } {
+    if (this.lists === null) {
+      const surfaceOf = new Map<string, string>();
+      for (const segment of this.segments) {
+        const cursor = new TermCursor(segment, 0);
+        while (cursor.next()) {
+          const term = cursor.term.toString("utf8");
+          if (!surfaceOf.has(term)) surfaceOf.set(term, cursor.surfaceBytes()?.toString() ?? term);
+        }
+      }
+      this.lists = {
+        terms: new WordList([...surfaceOf.keys()]),
+        surfaces: new WordList([...surfaceOf.values()]),
+      };
+    }
+    return this.lists;
   }
 
   /**
@@ -519,48 +539,6 @@ function spelling(query: string, corrections: { word: QueryWord; used: string }[
     query: corrected,
     corrections: corrections.map(({ word, used }) => ({ word: word.text, used })),
   };
-}
-
-const CYRILLIC = "абвгдежзийклмнопрстуфхцчшщъыьэюя";
-const LATIN = "abcdefghijklmnopqrstuvwxyz";
-
-/** Every string one edit from word (Norvig's edits1, with transpositions). */
-export function variants(word: string): Set<string> {
-  const letters = [...word];
-  const first = letters[0] ?? "";
-  let alphabet = /[а-я]/.test(first)
-    ? CYRILLIC
-    : /[a-z]/.test(first)
-      ? LATIN
-      : [...new Set(letters)].join("");
-  if (/\d/.test(word)) alphabet += "0123456789";
-  const out = new Set<string>();
-  const at = (i: number) => letters.slice(0, i).join("");
-  const from = (i: number) => letters.slice(i).join("");
-  for (let i = 0; i <= letters.length; i++) {
-    const [head, tail] = [at(i), from(i)];
-    if (i < letters.length) {
-      out.add(head + from(i + 1)); // deletion
-      if (i + 1 < letters.length) out.add(head + letters[i + 1] + letters[i] + from(i + 2)); // swap
-      for (const c of alphabet) out.add(head + c + from(i + 1)); // substitution
-    }
-    for (const c of alphabet) out.add(head + c + tail); // insertion
-  }
-  out.delete(word);
-  return out;
-}
-
-/** Whether a and b differ by at most one edit (deletion, insertion, substitution or swap). */
-export function oneEditApart(a: string, b: string): boolean {
-  const [x, y] = [[...a], [...b]];
-  if (Math.abs(x.length - y.length) > 1) return false;
-  let i = 0;
-  while (i < x.length && i < y.length && x[i] === y[i]) i++;
-  const rest = (dx: number, dy: number) => x.slice(i + dx).join("") === y.slice(i + dy).join("");
-  if (i === x.length && i === y.length) return true;
-  return (
-    rest(1, 1) || rest(1, 0) || rest(0, 1) || (x[i] === y[i + 1] && x[i + 1] === y[i] && rest(2, 2))
-  );
 }
 
 // Whether the first `length` entries of a sorted array hold value.
