@@ -27,21 +27,28 @@
 /** A list of words, searchable for those one edit from a word. */
 export class WordList {
   readonly words: readonly string[];
-  private readonly forwards: Int32Array; // word ids in the order of their words
-  private readonly backwards: Int32Array; // word ids in the order of their words read backwards
+  // Word ids by length, then by the word; and by length, then by the word read backwards.
+  // Length first, because a word one edit away is at most one letter longer or shorter: the
+  // ranges are then of three lengths, not of all.
+  private readonly forwards: Int32Array;
+  private readonly backwards: Int32Array;
+  // Whether a word has a letter past U+FFFF (two code units): then lengths in code units may
+  // differ by two.
+  private readonly wide: boolean;
 
   constructor(words: readonly string[]) {
     this.words = words;
     const ids = () => Int32Array.from(words.keys());
-    const before = (a: number, b: number) => (words[a]! < words[b]! ? -1 : 1);
-    // A segment's terms come sorted already (by UTF-8 bytes, the same order unless a term has a
-    // letter past U+FFFF): a pass that finds them so saves a sort.
-    const sorted = words.every((word, i) => i === 0 || words[i - 1]! < word);
-    this.forwards = sorted ? ids() : ids().sort(before);
+    this.forwards = ids().sort(
+      (a, b) => words[a]!.length - words[b]!.length || (words[a]! < words[b]! ? -1 : 1),
+    );
     // Sorting by the reversed words, made once, is several times faster than comparing from
     // the ends with compareBackwards, which orders them the same way.
     const reversed = words.map((word) => word.split("").reverse().join(""));
-    this.backwards = ids().sort((a, b) => (reversed[a]! < reversed[b]! ? -1 : 1));
+    this.backwards = ids().sort(
+      (a, b) => words[a]!.length - words[b]!.length || (reversed[a]! < reversed[b]! ? -1 : 1),
+    );
+    this.wide = words.some((word) => SURROGATE.test(word));
   }
 
   /** The ids of the words one edit from word (not word itself), in no particular order. */
@@ -53,17 +60,23 @@ export class WordList {
     const found = new Set<number>();
     const check = (id: number) => {
       const candidate = this.words[id]!;
-      // Code units, not letters: a letter outside the BMP is two, so the bound is loose by one.
-      if (Math.abs(candidate.length - word.length) <= 2 && candidate !== word) {
-        if (withinOneEdit(word, candidate)) found.add(id);
-      }
+      if (candidate !== word && withinOneEdit(word, candidate)) found.add(id);
     };
-    this.range(this.forwards, (w) => compareForwards(w.slice(0, head.length), head), check);
-    this.range(
-      this.backwards,
-      (w) => compareBackwards(w.length > tail.length ? w.slice(w.length - tail.length) : w, tail),
-      check,
-    );
+    const spread = this.wide || letters.length < word.length ? 2 : 1;
+    for (let length = word.length - spread; length <= word.length + spread; length++) {
+      this.range(
+        this.forwards,
+        (w) => w.length - length || compareForwards(w.slice(0, head.length), head),
+        check,
+      );
+      this.range(
+        this.backwards,
+        (w) =>
+          w.length - length ||
+          compareBackwards(w.length > tail.length ? w.slice(w.length - tail.length) : w, tail),
+        check,
+      );
+    }
     return [...found];
   }
 
