@@ -426,6 +426,34 @@ test("writers: one at a time; a crashed writer's lock and files are cleaned up",
   opened.close();
 });
 
+test("commit: what was added is an index at once, kept by abort() and by a writer killed after", () => {
+  const dir = newDir();
+  const writer = IndexWriter.create(dir, { memoryBudget: 32 * 1024 });
+  for (const page of fixture.slice(0, 120)) writer.add(page);
+  writer.commit();
+  const committed = Index.open(dir);
+  assert.is(committed.pages, 120);
+  committed.close();
+  // Pages after the commit, some flushed to a segment, never committed: a killed writer's.
+  for (const page of fixture.slice(120)) writer.add(page);
+  writer.flush();
+  writer.add({ url: "http://t/in-memory", title: "lost", text: "only in memory" });
+  // Merging it as it stands (its lock and half-written files ignored) gives the committed pages.
+  const merged = mergeIndexes([dir], newDir());
+  assert.is(merged.pages, 120);
+  writer.abort();
+  const kept = Index.open(dir);
+  assert.is(kept.pages, 120, "abort() keeps what was committed");
+  assert.ok(kept.page(fixture[119]!.url) !== null);
+  assert.is(kept.page(fixture[120]!.url), null);
+  kept.close();
+  // A writer that appends takes the committed index up and finishes it.
+  const again = IndexWriter.create(dir, { append: true });
+  for (const page of fixture.slice(120)) again.add(page);
+  again.close();
+  assert.equal(everything(dir), expected);
+});
+
 test("a reader keeps answering from the files it opened while a writer replaces the index", () => {
   const dir = build(fixture.slice(0, 50)).dir;
   const before = Index.open(dir);

@@ -311,6 +311,20 @@ export class IndexWriter {
     this.resetSegment();
   }
 
+  /**
+   * Makes the pages added so far durable: flushes the segment in memory and publishes the
+   * segments written so far (index.json names them, unmerged), so that a reader, or a merge after
+   * this process is killed, finds them. Without `append`, that replaces the index that was there.
+   * abort() after it keeps what it published. A crawler sharing its crawl with others calls it
+   * before it tells them a page is done (examples/crawler/readers.ts).
+   */
+  commit(): void {
+    if (this.closed) throw new Error("commit() after close()");
+    this.flush();
+    publish(this.dir, this.segments);
+    this.written.length = 0; // part of the index now
+  }
+
   private writePostings(file: SegmentWriter): void {
     const termCount = this.termStrings.length;
     const docBytes = new Int32Array(termCount);
