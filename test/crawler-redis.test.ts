@@ -1,7 +1,8 @@
 // Several crawlers, one frontier: `crawler --frontier redis://... --workers 3` against a
-// redis-server the test starts. One crawler is killed (SIGKILL) in the middle of the crawl; the
-// others must take its URLs over, and the whole crawl must end as one crawler alone ends it:
-// every URL discovered in exactly one outcome, each logged once, the same counts.
+// redis-server the test starts. One crawler is killed (SIGKILL) in the middle of the crawl, after
+// it has committed pages to its index; the others must take its URLs over, and the whole crawl
+// must end as one crawler alone ends it: every URL discovered in exactly one outcome, each logged
+// once, the same counts, and an index of the same pages.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,10 +15,11 @@ import { testOrSkip } from "./skips.ts";
 
 const withRedis = testOrSkip(whyNoRedis);
 const scratchDir = mkdtempSync(join(tmpdir(), "crawler-redis-test-"));
-// Enough latency that a crawler is always in the middle of fetches when it is killed, and a
-// short lease, so that its URLs are taken over within the test's time.
+// Enough latency that a crawler is always in the middle of fetches when it is killed, a short
+// lease, so that its URLs are taken over within the test's time, and checkpoints often enough
+// that it has committed pages before, and pages read since.
 const SITE = ["--articles", "60", "--latency", "40"];
-const CRAWL = ["--concurrency", "4", "--per-host", "4", "--lease", "1000"];
+const CRAWL = ["--concurrency", "4", "--per-host", "4", "--lease", "1000", "--checkpoint", "300"];
 
 /** The counts of a report, by row name ("URLs discovered", "indexed", ..., "sum"). */
 function counts(stdout: string): Map<string, number> {
@@ -68,23 +70,38 @@ withRedis("3 crawlers share a Redis frontier; one killed mid-crawl loses nothing
     // Each URL settled once: the crawlers' logs, joined, name no URL twice. They may miss the
     // last few URLs the killed crawler settled: counted in Redis, their replies not yet read by
     // it (at most what it had under way: --concurrency 4, and 16 pages being read).
-    const urls = readFileSync(join(out, "crawl-log.jsonl"), "utf8")
+    const entries = readFileSync(join(out, "crawl-log.jsonl"), "utf8")
       .split("\n")
       .filter(Boolean)
-      .map((line) => (JSON.parse(line) as { url: string }).url);
+      .map((line) => JSON.parse(line) as { url: string; outcome: string });
+    const urls = entries.map((entry) => entry.url);
+    const outcomes = entries.map((entry) => entry.outcome);
     const twice = urls.filter((url, i) => urls.indexOf(url) !== i);
     assert.equal(twice, [], "no URL settled twice");
     const sum = together.get("sum")!;
     assert.ok(urls.length <= sum && urls.length >= sum - 20, `${urls.length} logged of ${sum}`);
 
-    // The survivors' indexes are merged into the one search reads.
+    // The crawlers' indexes, the killed one's committed parts too, are merged into the one
+    // search reads: the same number of pages as the lone crawler's, and every page logged as
+    // indexed is in it. (Which of two twins is indexed may differ between runs; their count not.)
     assert.ok(existsSync(join(out, "index.json")));
     assert.not.ok(existsSync(join(out, "workers")), "the crawlers' own folders are gone");
+    const parts = Number(/merged from (\d+) parts/.exec(shared.stdout)?.[1]);
+    assert.ok(
+      parts >= 3,
+      `the killed crawler's committed parts were merged too:\n${shared.stdout}`,
+    );
+    const indexed = urls.filter((_, i) => outcomes[i] === "indexed");
     const index = Index.open(out);
+    const lone = Index.open(join(scratchDir, "alone"));
     try {
-      assert.ok(index.pages > 0 && index.pages <= together.get("indexed")!);
+      assert.is(index.pages, lone.pages, `${shared.stdout}\n${alone.stdout}`);
+      assert.is(index.pages, together.get("indexed"));
+      const missing = indexed.filter((url) => index.page(url) === null);
+      assert.equal(missing, [], "every URL logged as indexed is in the index");
     } finally {
       index.close();
+      lone.close();
     }
   } finally {
     await redis.stop();
@@ -118,8 +135,8 @@ withRedis("--workers without --frontier, and a Redis that is not there: clear er
 });
 
 /**
- * Runs the crawler with args; once the log at killLog has a few lines (the crawl is under way),
- * SIGKILLs the crawler whose pid the report gave as "crawler 2".
+ * Runs the crawler with args; once the log at killLog names a few pages indexed (which it does
+ * only once they are committed), SIGKILLs the crawler whose pid the report gave as "crawler 2".
  */
 async function runKillingOne(args: string[], killLog: string): Promise<Run> {
   const { child, printed, exited } = spawnLesson("crawler", args);
@@ -127,7 +144,7 @@ async function runKillingOne(args: string[], killLog: string): Promise<Run> {
   const watch = setInterval(() => {
     const pid = /^ {2}crawler 2: pid (\d+)$/m.exec(printed.stdout)?.[1];
     if (pid === undefined || !existsSync(killLog)) return;
-    if (readFileSync(killLog, "utf8").split("\n").length < 10) return;
+    if (readFileSync(killLog, "utf8").split('"outcome":"indexed"').length <= 10) return;
     clearInterval(watch);
     process.kill(Number(pid), "SIGKILL");
   }, 20);

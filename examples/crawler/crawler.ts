@@ -39,8 +39,7 @@ import type { ResponseEvent } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
 import type { Fetched, Fetcher } from "./fetcher.ts";
 import { bodyDigest, decodeContent } from "./page.ts";
-import type { PageReaders } from "./readers.ts";
-import type { ReadPage } from "./tasks.ts";
+import type { PageReaders, ReadResult } from "./readers.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
 import type { DigestSet, Frontier, Item, SeenSet } from "./stores.ts";
 import { normalizeUrl, siteOf } from "./urls.ts";
@@ -147,6 +146,7 @@ export class Crawler {
   #retries: Retry[] = [];
   #active = 0; // fetches under way: visits and robots.txt
   #reading = 0; // pages fetched, being read and indexed by the threads
+  #undurable = 0; // pages indexed, waiting for a checkpoint to be done (a shared frontier)
   #stopping = false;
   #taking = false; // asking a shared frontier for more URLs
   #drained = false; // a shared frontier said the crawl is over everywhere
@@ -190,7 +190,10 @@ export class Crawler {
     for (;;) {
       const wakeAt = this.#dispatch();
       const taking = this.#takeMore();
-      const idle = this.#active === 0 && this.#reading === 0 && !taking;
+      // Nothing fetched or read now: the pages waiting for a checkpoint need not wait longer.
+      const quiet = this.#active === 0 && this.#reading === 0;
+      if (quiet && this.#undurable > 0) this.#c.readers.checkpoint();
+      const idle = quiet && this.#undurable === 0 && !taking;
       if (idle && (this.#stopping || (wakeAt === null && this.#retries.length === 0))) break;
       // Before sleeping: every visit, robots.txt, timer and take in flight can wake us (#wake).
       await this.#waitForChange(wakeAt);
@@ -486,7 +489,7 @@ export class Crawler {
     // Decided here, before the page goes to a thread: a twin of a page seen before is read for
     // its links, never indexed.
     const twin = !(await this.#c.digests.add(bodyDigest(body, contentEncoding), item.url));
-    let page: ReadPage;
+    let page: ReadResult;
     try {
       page = await this.#c.readers.read(
         {
@@ -510,7 +513,25 @@ export class Crawler {
     }
     if (twin) return this.#record({ ...entry, outcome: "duplicate", reason: "same body" });
     if (page.noindex || tagNoindex) return this.#record({ ...entry, outcome: "noindex" });
-    this.#record({ ...entry, outcome: page.duplicate ? "duplicate" : "indexed" });
+    if (page.durable === null) {
+      return this.#record({ ...entry, outcome: page.duplicate ? "duplicate" : "indexed" });
+    }
+    // Sharing the crawl: the URL is done only once its page is on disk (the next checkpoint), so
+    // that a kill before then leaves the URL to another crawler, not a page missing from the index.
+    // The reading slot is free meanwhile; the lease of the URL is renewed until it is done.
+    this.#undurable++;
+    page.durable
+      .then(
+        () => this.#record({ ...entry, outcome: "indexed" }),
+        (error: unknown) => {
+          this.#failure ??= error; // the index cannot be written: stop, and let run() say why
+          this.abort();
+        },
+      )
+      .finally(() => {
+        this.#undurable--;
+        this.#wake();
+      });
   }
 
   // ---- robots.txt ---------------------------------------------------------------------------------

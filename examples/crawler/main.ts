@@ -15,8 +15,8 @@
 // Leaves out: TLS (https links are counted, not followed), JavaScript-rendered pages, sitemaps.
 // Run: pnpm run crawler [--url URL]... [--concurrency N] [--per-host N] [--max-pages N]
 //        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
-//        [--memory-urls N] [--svg FILE]
-//        [--frontier redis://host:port/ [--workers N] [--lease MS]] [--merge DIR]...
+//        [--memory-urls N] [--svg FILE] [--merge DIR]...
+//        [--frontier redis://host:port/ [--workers N] [--lease MS] [--checkpoint MS]]
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import {
@@ -176,6 +176,13 @@ const args = startLesson("crawler", {
     max: 3_600_000,
     help: "ms before the URLs a silent crawler took go to another",
   },
+  checkpoint: {
+    type: "integer",
+    default: 2000,
+    min: 10,
+    max: 3_600_000,
+    help: "ms between commits of the index with --frontier: what a kill costs",
+  },
 });
 const exclude = args.exclude.map((pattern) => {
   try {
@@ -325,7 +332,11 @@ const run = await engine.run(async () => {
       timeline.endMs = Math.max(timeline.endMs, span.endMs);
     },
   });
-  const readers = openReaders(engine, out, args.parsers, saved !== null);
+  // Sharing the crawl, a URL is done only once its page is durable: each thread commits its part
+  // of the index every --checkpoint ms (and when the crawl is quiet), so a kill costs the pages read
+  // since. Alone, the index is made once, at the end, as the state --resume reads is saved.
+  const checkpointMs = frontierUrl === null ? null : args.checkpoint;
+  const readers = openReaders(engine, out, args.parsers, saved !== null, checkpointMs);
   const crawler = new Crawler(
     options,
     { engine, fetcher, frontier, seen, digests, readers, tally },
@@ -476,7 +487,7 @@ function redisUrl(text: string): string {
 function childFlags(): string[] {
   const flags: string[] = [];
   const integers = ["concurrency", "per-host", "max-pages", "max-depth", "parsers", "timeout"];
-  integers.push("max-redirects", "retries", "max-body", "lease");
+  integers.push("max-redirects", "retries", "max-body", "lease", "checkpoint");
   for (const name of integers) flags.push(`--${name}`, String(args[name as keyof typeof args]));
   for (const pattern of args.exclude) flags.push("--exclude", pattern);
   flags.push("--engine", args.engine, "--svg", "none"); // a chart of each would overwrite the others

@@ -16,11 +16,23 @@ import type { PageInput } from "./page.ts";
 import { bytes, seconds } from "./report.ts";
 import { handlers, type ReadPage } from "./tasks.ts";
 
+/** A page read, and if it was indexed with checkpoints on, when it is durable. */
+export type ReadResult = ReadPage & {
+  /**
+   * Settles once the page is in a committed segment of its thread's index, where a kill of this
+   * process no longer loses it; rejects if the commit failed. Null without checkpoints, or when
+   * the page was not added to the index.
+   */
+  durable: Promise<void> | null;
+};
+
 export interface PageReaders {
   /** Settles once every thread has opened its index; rejects if one could not (locked, say). */
   ready: Promise<void>;
   /** Reads a page in a thread; indexes it there too if `index` (and the page allows). */
-  read(input: PageInput, index: boolean): Promise<ReadPage>;
+  read(input: PageInput, index: boolean): Promise<ReadResult>;
+  /** With checkpoints on: commits now each thread's pages not yet durable. */
+  checkpoint(): void;
   /** Merges the threads' indexes into the crawl's; a line for the report. */
   close(): Promise<string>;
   /** Stops without touching the crawl's index. */
@@ -32,13 +44,16 @@ type Call = <T>(task: string, argument: unknown, transfer?: ArrayBuffer[]) => Pr
 /**
  * `threads` worker threads (of the engine's, which engine.close() stops), or none: then the loop's
  * own thread reads and indexes, which is simpler to follow and slower. `append`: keep the pages
- * already in out (--resume).
+ * already in out (--resume). `checkpointMs`: commit each thread's index that often (and when
+ * checkpoint() asks), for a crawler that must not say a page is done before it is on disk; null:
+ * only close() makes the index, as a crawler alone needs.
  */
 export function openReaders(
   engine: Engine,
   out: string,
   threads: number,
   append: boolean,
+  checkpointMs: number | null = null,
 ): PageReaders {
   const started: Call[] =
     threads === 0
@@ -74,13 +89,34 @@ export function openReaders(
     }
   }
 
+  // Checkpoints. A thread answers its tasks in order, so a "commit" sent after a page's "read"
+  // covers that page: each page indexed waits for the next commit of its thread (`next`), which
+  // is sent once checkpointMs have passed since the last one, or when checkpoint() asks.
+  const commits = calls.map(() => ({ next: deferred(), uncommitted: 0, at: engine.time() }));
+  function commit(reader: number): void {
+    const state = commits[reader]!;
+    const { resolve, reject } = state.next;
+    Object.assign(state, { next: deferred(), uncommitted: 0, at: engine.time() });
+    calls[reader]!<void>("commit", null).then(resolve, reject);
+  }
+
   return {
     ready,
-    read(input, index) {
+    async read(input, index) {
       // The thread with the fewest pages in hand; the body is moved to it, not copied.
       const reader = pending.indexOf(Math.min(...pending));
       const transfer = [input.body.buffer as ArrayBuffer];
-      return track(reader, calls[reader]!<ReadPage>("read", { input, index }, transfer));
+      const page = track(reader, calls[reader]!<ReadPage>("read", { input, index }, transfer));
+      if (checkpointMs === null || !index) return { ...(await page), durable: null };
+      const state = commits[reader]!;
+      const durable = state.next.promise;
+      state.uncommitted++;
+      if (engine.time() - state.at >= checkpointMs) commit(reader);
+      const read = await page;
+      return { ...read, durable: read.duplicate === false ? durable : null };
+    },
+    checkpoint() {
+      for (const [reader, state] of commits.entries()) if (state.uncommitted > 0) commit(reader);
     },
     async close() {
       const summaries = await Promise.all(calls.map((call) => call<IndexSummary>("close", null)));
@@ -103,4 +139,13 @@ export function openReaders(
       await Promise.allSettled(started.map((call) => call("abort", null)));
     },
   };
+}
+
+/** A promise and its resolve and reject; a rejection nobody waits for is not an unhandled one. */
+function deferred() {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((yes, no) => ([resolve, reject] = [yes, no]));
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }

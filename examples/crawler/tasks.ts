@@ -7,6 +7,8 @@
 //
 // This module runs in each worker of a WorkerPool (serveTasks); with --parsers 0 the main thread
 // calls the same handlers itself.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { IndexWriter, type IndexSummary } from "@async-from-scratch/shared/search";
 import { serveTasks } from "@async-from-scratch/shared/loop";
 import { readPage, type PageInput, type PageResult } from "./page.ts";
@@ -20,9 +22,12 @@ export type ReadPage = Omit<PageResult, "title" | "text"> & {
 let writer: IndexWriter | null = null;
 
 export const handlers = {
-  /** Starts this thread's own index in dir (a part of the crawl's index). */
+  /**
+   * Starts this thread's own index in dir (a part of the crawl's index). A part that a crawler
+   * killed earlier committed (index.json) is kept and added to: its pages' URLs are done.
+   */
   open({ dir, memoryBudget }: { dir: string; memoryBudget: number }): void {
-    writer = IndexWriter.create(dir, { memoryBudget });
+    writer = IndexWriter.create(dir, { memoryBudget, append: existsSync(join(dir, "index.json")) });
   },
   /** Reads a page, and indexes it if `index` says so and the page does not say noindex. */
   read({ input, index }: { input: PageInput; index: boolean }): ReadPage {
@@ -31,6 +36,11 @@ export const handlers = {
     const indexed = index && !rest.noindex;
     const duplicate = indexed ? writer.add({ url: input.url, title, text }).duplicate : null;
     return { ...rest, duplicate };
+  },
+  /** Makes the pages indexed so far durable (IndexWriter.commit()): a kill no longer loses them. */
+  commit(): void {
+    if (writer === null) throw new Error("no index is open in this thread");
+    writer.commit();
   },
   close(): IndexSummary {
     if (writer === null) throw new Error("no index is open in this thread");

@@ -8,7 +8,14 @@
 // and the others take its URLs over once their lease runs out (redis-stores.ts). Node's own
 // child_process and loop do the watching here: nothing in this process needs our loop.
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join, relative } from "node:path";
 import { mergeIndexes } from "@async-from-scratch/shared/search";
 import { createEngine, type Engine } from "./engine.ts";
@@ -81,12 +88,14 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
   const wallMs = performance.now() - began;
   say();
 
-  // The crawlers' indexes (those that finished: a killed one's was never merged), and their logs.
+  // The crawlers' indexes, and their logs. One that finished left its index in its --out; one
+  // that was killed left the parts its threads last committed (out/parts/N), with the pages of
+  // every URL it finished. A page in one of those and fetched again by another crawler (its URL
+  // was not finished yet) is in two parts: mergeIndexes keeps it once (same title and text).
   const dirs = ended.map((_, i) => join(workersDir, String(i + 1)));
-  const finished = dirs.filter((dir) => existsSync(join(dir, "index.json")));
   const sources = [
     ...(!options.fresh && existsSync(join(out, "index.json")) ? [out] : []),
-    ...finished,
+    ...dirs.flatMap(indexesLeft),
   ];
   const mergeBegan = performance.now();
   const merged = sources.length > 0 ? mergeIndexes(sources, out) : null;
@@ -121,7 +130,9 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
   if (merged !== null) {
     say(
       `Index: ${merged.pages} pages in ${shortPath(out)}: ${bytes(merged.bytes)}, merged from ` +
-        `${sources.length} part${sources.length === 1 ? "" : "s"} in ${seconds(mergeMs)}`,
+        `${sources.length} part${sources.length === 1 ? "" : "s"} in ${seconds(mergeMs)}` +
+        // A killed crawler's pages read again by another: their URLs were not done yet.
+        (merged.duplicates > 0 ? `, ${merged.duplicates} pages found in two parts kept once` : ""),
     );
   }
   if (interrupted !== null) return interrupted === "SIGINT" ? 130 : 143;
@@ -171,6 +182,16 @@ export async function sharedTotalsLine(engine: Engine, frontier: string, takenOv
     `${settled} settled, ${totals.waiting} waiting or being fetched; ` +
     `${takenOver} taken over here from crawlers gone silent\n`
   );
+}
+
+/** The index a crawler left in dir: its own, or if it never made one, its committed parts. */
+function indexesLeft(dir: string): string[] {
+  if (existsSync(join(dir, "index.json"))) return [dir];
+  const parts = join(dir, "parts");
+  if (!existsSync(parts)) return [];
+  return readdirSync(parts)
+    .map((name) => join(parts, name))
+    .filter((part) => existsSync(join(part, "index.json")));
 }
 
 /** A path relative to here, unless that climbs out. */
