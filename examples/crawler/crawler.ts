@@ -29,6 +29,8 @@
 // Several crawlers can share one frontier (--frontier redis://, redis-stores.ts): then each
 // dispatcher takes URLs from it a batch at a time when its own queues run low (#takeMore), and
 // the crawl is over when the shared frontier says so, not when this crawler's queues are empty.
+// A page indexed is then recorded (and its URL let go) only once the reading threads say it is
+// on disk (a checkpoint: readers.ts), so that a crawler killed before loses no page.
 //
 // Stopping (Ctrl-C): no new visits start, those under way finish, and what is left stays in the
 // frontier, to be saved for --resume. A second Ctrl-C aborts the visits under way too: their

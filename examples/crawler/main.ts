@@ -39,7 +39,7 @@ import { RedisCrawl } from "./redis-stores.ts";
 import { parseRedisUrl } from "./redis.ts";
 import { loadCrawl, saveCrawl } from "./stores.ts";
 import { normalizeUrl } from "./urls.ts";
-import { runWorkers, sharedTotalsLine } from "./workers.ts";
+import { indexesLeft, runWorkers, sharedTotalsLine } from "./workers.ts";
 
 const NAME = "async-from-scratch-crawler";
 
@@ -207,7 +207,13 @@ const out = resolve(args.out);
 // The indexes of crawlers started by hand (each with an --out of its own), joined into one.
 if (args.merge.length > 0) {
   try {
-    const merged = mergeIndexes([...new Set(args.merge.map((dir) => resolve(dir)))], out);
+    // A crawler killed before it merged its index left the parts it committed: those.
+    const dirs = [...new Set(args.merge.map((dir) => resolve(dir)))];
+    const sources = dirs.flatMap((dir) => {
+      const left = indexesLeft(dir);
+      return left.length > 0 ? left : [dir]; // no index there: mergeIndexes says so
+    });
+    const merged = mergeIndexes(sources, out);
     process.stdout.write(`${merged.pages} pages in ${out}: ${bytes(merged.bytes)}\n`);
     process.exit(0);
   } catch (error) {

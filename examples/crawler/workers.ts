@@ -184,8 +184,11 @@ export async function sharedTotalsLine(engine: Engine, frontier: string, takenOv
   );
 }
 
-/** The index a crawler left in dir: its own, or if it never made one, its committed parts. */
-function indexesLeft(dir: string): string[] {
+/**
+ * The index a crawler left in dir (its --out): its own, or if it was killed before it made one,
+ * the parts its threads committed. Also for --merge, with crawlers started by hand.
+ */
+export function indexesLeft(dir: string): string[] {
   if (existsSync(join(dir, "index.json"))) return [dir];
   const parts = join(dir, "parts");
   if (!existsSync(parts)) return [];
