@@ -183,24 +183,23 @@ function metaCharset(body: Uint8Array): string | undefined {
   return undefined;
 }
 
+// Each label asked once: a TextDecoder is not cheap to make, and every page of a site that
+// declares its charset only in <meta> would make one.
+const charsetNames = new Map<string, string | undefined>();
+
 /** The label as TextDecoder names it, or undefined if it knows no such charset. */
 function knownCharset(label: string | undefined): string | undefined {
   if (label === undefined) return undefined;
-  // Asked once per label: a TextDecoder is not cheap to make, and every page of a site that
-  // declares its charset only in <meta> would make one.
-  if (!charsetNames.has(label)) {
-    let name: string | undefined;
-    try {
-      name = new TextDecoder(label).encoding;
-    } catch {
-      name = undefined; // RangeError: not an encoding TextDecoder knows
-    }
-    if (charsetNames.size < 1000) charsetNames.set(label, name); // labels come from the web
-    return name;
+  if (charsetNames.has(label)) return charsetNames.get(label);
+  let name: string | undefined;
+  try {
+    name = new TextDecoder(label).encoding;
+  } catch {
+    name = undefined; // RangeError: not an encoding TextDecoder knows
   }
-  return charsetNames.get(label);
+  if (charsetNames.size < 1000) charsetNames.set(label, name); // labels come from the web
+  return name;
 }
-const charsetNames = new Map<string, string | undefined>();
 
 // The charset parameter of a media type: `text/html; Charset="koi8-r"` gives "koi8-r".
 function charsetOf(contentType: string): string | undefined {
