@@ -283,7 +283,12 @@ export class Crawler {
   #start(key: string, host: Host, item: Item, attempt: number): void {
     this.#active++;
     host.active++;
-    host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + host.delayMs);
+    // Only a Crawl-delay holds the host's next request back. Without one, `now + 0` would still
+    // lie a few microseconds past the `now` that #dispatch compares with, and each dispatch would
+    // start one visit per host and then wait for a timer to start the next.
+    if (host.delayMs > 0) {
+      host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + host.delayMs);
+    }
     this.stats.peakConcurrency = Math.max(this.stats.peakConcurrency, this.#active);
     this.#visit(key, host, item, attempt)
       .catch((error: unknown) => {
