@@ -98,9 +98,24 @@ class ScratchEngine implements Engine {
       throw error;
     }
     const loop = this.loop;
+    // loop.recv() tries the socket first and waits only if it has nothing, which is right for a
+    // stream whose bytes may be there already. But right after a request is sent, its answer
+    // cannot be: that first recv() would be a system call that fails with EAGAIN (and an error
+    // object with its stack trace), once per page. So the first recv after a send waits for
+    // readability first, then reads.
+    let answerDue = false;
     return {
-      send: (data, signal) => loop.sendAll(sock, data, signal),
-      recv: (signal) => loop.recv(sock, RECV_SIZE, signal),
+      send: async (data, signal) => {
+        await loop.sendAll(sock, data, signal);
+        answerDue = true;
+      },
+      recv: async (signal) => {
+        if (answerDue) {
+          answerDue = false;
+          await loop.readable(sock, signal);
+        }
+        return loop.recv(sock, RECV_SIZE, signal);
+      },
       close: () => sock.close(),
     };
   }
