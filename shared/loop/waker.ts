@@ -77,9 +77,14 @@ export class Waker {
     close(this.handle.fd);
   }
 
+  // Reads until a read comes back short: a pipe hands over what it holds, up to the size asked
+  // for, so a short read has emptied it, and reading on to the EAGAIN would only cost one more
+  // system call (and an error object) per wake-up. A byte written after that read makes the pipe
+  // readable again, and the loop comes back for it.
   #drain(): void {
+    const size = 256;
     try {
-      while (read(this.#readFd, 256).length > 0);
+      while (read(this.#readFd, size).length === size);
     } catch (error) {
       if (!(error instanceof BlockingIOError)) throw error; // empty: all wake-ups taken
     }
