@@ -3,6 +3,7 @@
 // threads that wake a loop asleep in select(), and the queue the crawler's workers share.
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
+import { MessagePort } from "node:worker_threads";
 import { constants } from "node:os";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -403,6 +404,47 @@ test("worker threads wake the loop through a pipe: tasks answered, errors passed
     }
   });
   assert.is(openFds(), before, "the pool's pipes are closed");
+});
+
+test("a pool sends a round's tasks to a worker as one message, and takes the answers back in order", async () => {
+  // The pool's messages (arrays: its batches), counted where they leave this thread; a Worker's
+  // own start-up messages are not arrays.
+  let messages = 0;
+  const postMessage = MessagePort.prototype.postMessage;
+  MessagePort.prototype.postMessage = function (this: MessagePort, ...args) {
+    if (Array.isArray(args[0])) messages++;
+    return postMessage.apply(this, args);
+  };
+  try {
+    await withLoop(async (loop) => {
+      const pool = new WorkerPool(loop, new URL("./fixtures/tasks.ts", import.meta.url), 2);
+      try {
+        // One round: twenty tasks, of which one fails, over the two workers.
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) =>
+            i === 7 ? pool.run("fail", "in a batch") : pool.run<number>("double", i),
+          ),
+        );
+        assert.is(messages, 2, "one message per worker for the round's twenty tasks");
+        for (const [i, outcome] of outcomes.entries()) {
+          if (i === 7) {
+            assert.is(outcome.status, "rejected");
+            assert.is((outcome as PromiseRejectedResult).reason.message, "failed in a batch");
+          } else {
+            assert.equal(outcome, { status: "fulfilled", value: 2 * i });
+          }
+        }
+        // The next round's task is a message of its own.
+        assert.is(await pool.run<number>("double", 21), 42);
+        assert.is(messages, 3);
+        assert.is(pool.pending, 0);
+      } finally {
+        await pool.close();
+      }
+    });
+  } finally {
+    MessagePort.prototype.postMessage = postMessage;
+  }
 });
 
 test("a pool given no loop answers through Node's own loop", async () => {
