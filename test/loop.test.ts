@@ -2,6 +2,7 @@
 // fetched on one thread, timeouts and cancellation that leave nothing watched, signals and worker
 // threads that wake a loop asleep in select(), and the queue the crawler's workers share.
 import { spawn } from "node:child_process";
+import { getEventListeners } from "node:events";
 import { readdirSync } from "node:fs";
 import { MessagePort } from "node:worker_threads";
 import { constants } from "node:os";
@@ -338,6 +339,99 @@ test("an aborted wait rejects with CancelledError and stops watching", async () 
     assert.is(loop.watching, 0);
     sock.close();
     server.close();
+  });
+});
+
+test("a signal has one abort listener however many waits it can cancel, and none once they end", async () => {
+  await withLoop(async (loop) => {
+    const pairs = Array.from({ length: 3 }, () =>
+      socketpair().map((fd) => new Socket(AF_UNIX, SOCK_STREAM, fd)),
+    );
+    for (const [reader] of pairs) reader!.setBlocking(false);
+    const listeners = (signal: AbortSignal) => getEventListeners(signal, "abort").length;
+
+    // Waits that end well: the listener goes with the last of them.
+    const controller = new AbortController();
+    const waits = [
+      ...pairs.map(([reader]) => loop.readable(reader!, controller.signal)),
+      loop.sleep(5, controller.signal),
+    ];
+    assert.is(listeners(controller.signal), 1);
+    for (const [, writer] of pairs) writer!.send(Buffer.from("x"));
+    await Promise.all(waits);
+    assert.is(listeners(controller.signal), 0);
+
+    // Waits that are cancelled: each rejects once, with the signal's reason, and stops watching.
+    const cancel = new AbortController();
+    const cancelled = Promise.allSettled([
+      ...pairs.map(([, writer]) => loop.readable(writer!, cancel.signal).then(() => "readable")),
+      loop.sleep(10_000, cancel.signal),
+    ]);
+    // The writers are writable, not readable: these wait until the abort.
+    loop.callLater(5, () => cancel.abort());
+    const outcomes = await cancelled;
+    assert.ok(outcomes.every((outcome) => outcome.status === "rejected"));
+    for (const outcome of outcomes) {
+      assert.instance((outcome as PromiseRejectedResult).reason, CancelledError);
+    }
+    assert.is(listeners(cancel.signal), 0);
+    assert.is(loop.watching, 0);
+    assert.is(loop.timers, 0);
+    for (const pair of pairs) for (const sock of pair) sock!.close();
+  });
+});
+
+test("withTimeout leaves no timer and no listener behind, however work ends", async () => {
+  await withLoop(async (loop) => {
+    const [reader, writer] = socketpair().map((fd) => new Socket(AF_UNIX, SOCK_STREAM, fd));
+    reader!.setBlocking(false);
+    const parent = new AbortController();
+    const listeners = () => getEventListeners(parent.signal, "abort").length;
+
+    // Ends well: a hundred at once, under one parent that has a single listener meanwhile.
+    const works = Array.from({ length: 100 }, () =>
+      loop.withTimeout(10_000, (signal) => loop.sleep(1, signal), parent.signal),
+    );
+    assert.is(listeners(), 1);
+    await Promise.all(works);
+    assert.is(listeners(), 0);
+    assert.is(loop.timers, 0);
+
+    // Times out: ETIMEDOUT, and work's signal says so too.
+    let seen: AbortSignal | null = null;
+    try {
+      await loop.withTimeout(
+        5,
+        (signal) => ((seen = signal), loop.readable(reader!, signal)),
+        parent.signal,
+      );
+      assert.unreachable("it should have timed out");
+    } catch (error) {
+      assert.is((error as TimeoutError).code, "ETIMEDOUT");
+      assert.is(seen!.reason, error);
+    }
+    assert.is(listeners(), 0);
+    assert.is(loop.timers, 0);
+    assert.is(loop.watching, 0);
+
+    // The parent aborts: work's waits reject with its reason, and the timer goes.
+    const why = new Error("stop the crawl");
+    loop.callLater(5, () => parent.abort(why));
+    try {
+      await loop.withTimeout(10_000, (signal) => loop.readable(reader!, signal), parent.signal);
+      assert.unreachable("the parent's abort should have ended it");
+    } catch (error) {
+      assert.is(error, why);
+    }
+    assert.is(loop.timers, 0);
+    assert.is(loop.watching, 0);
+
+    // A parent aborted already: work's signal starts aborted.
+    const aborted = await loop.withTimeout(1000, async (signal) => signal.aborted, parent.signal);
+    assert.ok(aborted);
+    assert.is(loop.timers, 0);
+    reader!.close();
+    writer!.close();
   });
 });
 

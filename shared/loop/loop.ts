@@ -30,7 +30,8 @@
 //     socket that is read, then waited on again, costs no epoll_ctl at all (libuv batches the
 //     same way);
 //   - cancellation and timeouts through AbortSignal, the JavaScript way to say "stop": every wait
-//     takes one, and withTimeout() aborts one from a loop timer;
+//     takes one, and withTimeout() aborts one from a loop timer. A signal has one 'abort'
+//     listener of the loop's however many waits it can cancel (see Waits, below);
 //   - the sock* coroutines (connect, recv, sendAll, accept), as asyncio's loop.sock_* are;
 //   - signals (SIGINT, SIGTERM) through a self-pipe, and a wake-up fd for other threads
 //     (waker.ts), since Node's own handlers and message events cannot run while we sleep.
@@ -107,10 +108,15 @@ export class TimerHandle extends Handle {
     this.#onCancel = onCancel;
   }
 
+  /** In the loop's heap still: neither due yet nor cancelled (asyncio's `_scheduled`). */
+  scheduled = true;
+
   override cancel(): void {
     if (this.cancelled) return;
     super.cancel();
-    this.#onCancel();
+    // Counted only while it is in the heap: cancelling one that ran (or is about to) leaves
+    // nothing behind there.
+    if (this.scheduled) this.#onCancel();
   }
 }
 
@@ -230,21 +236,23 @@ export class EventLoop {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));
+      const waits = signal === undefined ? null : Waits.of(signal);
       const timer = this.callLater(ms, () => {
-        signal?.removeEventListener("abort", onAbort);
+        waits?.leave(onAbort);
         resolve();
       });
-      const onAbort = () => {
+      const onAbort = (reason: unknown) => {
         timer.cancel();
-        reject(abortReason(signal!));
+        reject(reason);
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      waits?.join(onAbort);
     });
   }
 
   /**
    * Runs work with a signal that aborts after ms milliseconds with a TimeoutError (ETIMEDOUT), or
-   * as soon as `parent` aborts. Whatever work waits on with that signal rejects then.
+   * as soon as `parent` aborts. Whatever work waits on with that signal rejects then. Once work
+   * has settled, the signal never aborts: its timer is cancelled, and parent forgets it.
    */
   async withTimeout<T>(
     ms: number,
@@ -252,17 +260,24 @@ export class EventLoop {
     parent?: AbortSignal,
   ): Promise<T> {
     const controller = new AbortController();
+    // The signal is the loop's own: nobody else can abort it, so its waits need no listener.
+    const waits = Waits.own(controller.signal);
+    const abort = (reason: unknown) => {
+      if (controller.signal.aborted) return;
+      controller.abort(reason); // for listeners of work's own, if it added any
+      waits.cancel(reason);
+    };
     const timer = this.callLater(ms, () =>
-      controller.abort(osError(constants.errno.ETIMEDOUT, "timeout", `${ms} ms`)),
+      abort(osError(constants.errno.ETIMEDOUT, "timeout", `${ms} ms`)),
     );
-    const onParentAbort = () => controller.abort(abortReason(parent!));
-    if (parent?.aborted) onParentAbort();
-    else parent?.addEventListener("abort", onParentAbort, { once: true });
+    const parentWaits = parent === undefined ? null : Waits.of(parent);
+    if (parent?.aborted) abort(abortReason(parent));
+    else parentWaits?.join(abort);
     try {
       return await work(controller.signal);
     } finally {
       timer.cancel();
-      parent?.removeEventListener("abort", onParentAbort);
+      parentWaits?.leave(abort);
     }
   }
 
@@ -363,7 +378,9 @@ export class EventLoop {
     this.#setSignals(new Map());
     for (const handle of this.#ready) handle.cancel();
     this.#ready = [];
+    for (const timer of this.#timers) timer.scheduled = false;
     this.#timers = [];
+    this.#cancelledTimers = 0;
     this.#watchers.clear();
     this.#changed.clear();
     this.#watching = 0;
@@ -373,6 +390,11 @@ export class EventLoop {
   /** How many fds have a reader or a writer: for tests and accounting. */
   get watching(): number {
     return this.#watching;
+  }
+
+  /** How many timers are set and neither run nor cancelled: for tests and accounting. */
+  get timers(): number {
+    return this.#timers.length - this.#cancelledTimers;
   }
 
   // One round, from a setImmediate callback: Node runs every microtask before the next.
@@ -406,6 +428,7 @@ export class EventLoop {
     const due = this.time() + CLOCK_RESOLUTION_MS;
     while (this.#timers.length > 0 && this.#timers[0]!.when <= due) {
       const timer = heapPop(this.#timers)!;
+      timer.scheduled = false;
       if (timer.cancelled) this.#cancelledTimers--;
       else this.#ready.push(timer);
     }
@@ -542,23 +565,24 @@ export class EventLoop {
         // A second waiter would replace the first, whose promise would then never settle.
         throw new Error(`fd ${fdOf(fileobj)} already has a ${slot}: one wait at a time`);
       }
+      const waits = signal === undefined ? null : Waits.of(signal);
       const stop = () =>
         event === EVENT_READ ? this.removeReader(fileobj) : this.removeWriter(fileobj);
-      const onAbort = () => {
+      const onAbort = (reason: unknown) => {
         stop();
-        reject(abortReason(signal!));
+        reject(reason);
       };
       this.#watch(
         fileobj,
         event,
         () => {
           stop();
-          signal?.removeEventListener("abort", onAbort);
+          waits?.leave(onAbort);
           resolve();
         },
         undefined,
       );
-      signal?.addEventListener("abort", onAbort, { once: true });
+      waits?.join(onAbort);
     });
   }
 
@@ -592,6 +616,75 @@ function fdOf(fileobj: FileObject): number {
     throw new TypeError(`expected an open fd or an object with fileno(), got ${String(fd)}`);
   }
   return fd!;
+}
+
+// ---- the waits a signal cancels -----------------------------------------------------------------
+//
+// Each wait (readable, writable, sleep, a withTimeout's parent) must end when its signal aborts.
+// The plain way is an 'abort' listener per wait, added when it starts and removed when it ends.
+// But Node's EventTarget makes each addEventListener and removeEventListener a small journey (an
+// object per listener, options to read, a list to walk: about a microsecond the pair, and garbage),
+// and a crawler waits thousands of times on the same signal: the crawl's own, under every fetch.
+// So the loop keeps, per signal, the set of waits it can cancel, and gives the signal one listener
+// that cancels them all; a wait joins the set and leaves it, which costs next to nothing. The
+// listener is removed when the set empties: Node keeps a signal made by AbortSignal.any() or
+// AbortSignal.timeout() alive while it has a listener, so one left behind would keep it for good.
+//
+// A signal of withTimeout()'s own needs no listener at all: nobody but the loop can abort it, so
+// the loop cancels its waits itself when it aborts it (Waits.own).
+
+type OnAbort = (reason: unknown) => void;
+
+class Waits {
+  static readonly #bySignal = new WeakMap<AbortSignal, Waits>();
+
+  /** The waits of signal (a new, empty set the first time). */
+  static of(signal: AbortSignal): Waits {
+    let waits = Waits.#bySignal.get(signal);
+    if (waits === undefined) {
+      waits = new Waits(signal, true);
+      Waits.#bySignal.set(signal, waits);
+    }
+    return waits;
+  }
+
+  /** The waits of a signal that only the caller aborts, and then calls cancel() itself. */
+  static own(signal: AbortSignal): Waits {
+    const waits = new Waits(signal, false);
+    Waits.#bySignal.set(signal, waits);
+    return waits;
+  }
+
+  readonly #signal: AbortSignal;
+  readonly #listens: boolean;
+  readonly #waits = new Set<OnAbort>();
+
+  private constructor(signal: AbortSignal, listens: boolean) {
+    this.#signal = signal;
+    this.#listens = listens;
+  }
+
+  join(onAbort: OnAbort): void {
+    this.#waits.add(onAbort);
+    if (this.#listens && this.#waits.size === 1) {
+      this.#signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+  }
+
+  leave(onAbort: OnAbort): void {
+    if (this.#waits.delete(onAbort) && this.#listens && this.#waits.size === 0) {
+      this.#signal.removeEventListener("abort", this.#onAbort);
+    }
+  }
+
+  /** Ends every wait with reason: each is called once, and leaves. */
+  cancel(reason: unknown): void {
+    const waits = [...this.#waits];
+    this.#waits.clear();
+    for (const onAbort of waits) onAbort(reason);
+  }
+
+  #onAbort = (): void => this.cancel(abortReason(this.#signal));
 }
 
 function abortReason(signal: AbortSignal): unknown {
