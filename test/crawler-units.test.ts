@@ -11,7 +11,7 @@ import { retryAfter } from "../examples/crawler/crawler.ts";
 import { bodyDigest, decodeContent, readPage } from "../examples/crawler/page.ts";
 import { isTransient, reasonOf } from "../examples/crawler/report.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
-import { normalizeUrl, siteOf } from "../examples/crawler/urls.ts";
+import { hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
 import { encode } from "../shared/site/wild.ts";
 
 const test = suite("crawler-units");
@@ -92,6 +92,22 @@ test("siteOf: www. and default ports are the same site, other ports are not", ()
   assert.is(siteOf("http://WWW.Example.org/"), "example.org");
   assert.is(siteOf("http://wwwx.example.org/"), "wwwx.example.org");
   assert.is(siteOf("http://127.0.0.1:8080/wiki/x"), "127.0.0.1:8080");
+});
+
+test("hostOf: the host of a normalized URL, as new URL() says it, and its site", () => {
+  const urls = [
+    "http://www.example.org/",
+    "http://example.org:80/a",
+    "https://www.example.org:443/x?y=/z",
+    "http://example.org:8080/a//b",
+    "http://user:secret@Example.org/a",
+    "http://[::1]:8080/wiki/x",
+    "http://127.0.0.1:8080/wiki/Сокет?q=a/b#top",
+  ].map((url) => normalizeUrl(url)!);
+  for (const url of urls) {
+    assert.is(hostOf(url), new URL(url).host, url);
+    assert.is(siteOfHost(hostOf(url)), siteOf(url), url);
+  }
 });
 
 test("decodeContent: gzip, deflate with and without its zlib header, lists, limits", () => {

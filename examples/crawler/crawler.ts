@@ -44,7 +44,7 @@ import { bodyDigest, decodeContent } from "./page.ts";
 import type { PageReaders, ReadResult } from "./readers.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
 import type { DigestSet, Frontier, Item, SeenSet } from "./stores.ts";
-import { normalizeUrl, siteOf } from "./urls.ts";
+import { hostOf, normalizeUrl, siteOf, siteOfHost } from "./urls.ts";
 
 // The reason #waitForChange's timer is stopped with: nobody sees it.
 const WOKEN = new Error("woken before the timer");
@@ -361,20 +361,20 @@ export class Crawler {
 
   /** A link (already normalized) found at `depth`; `via` is the redirect chain that led to it. */
   #discover(url: string, depth: number, via: string[], isStart = false): void {
-    const parsed = new URL(url);
-    if (!isStart && !this.#sites.has(siteOf(parsed))) {
+    const host = hostOf(url); // sliced, not parsed: normalized, its parts are where we know
+    if (!isStart && !this.#sites.has(siteOfHost(host))) {
       this.stats.offsiteLinks++;
       return;
     }
     if (!this.#c.seen.add(url)) return;
-    if (parsed.protocol !== "http:") {
+    if (!url.startsWith("http:")) {
       this.#record({ url, outcome: "excluded", reason: "https: no TLS here" });
     } else if (this.#options.exclude.some((pattern) => pattern.test(url))) {
       this.#record({ url, outcome: "excluded", reason: "--exclude" });
     } else if (depth > this.#options.maxDepth) {
       this.#record({ url, outcome: "limit", reason: "--max-depth" });
     } else {
-      this.#c.frontier.push(parsed.host, { url, depth, via });
+      this.#c.frontier.push(host, { url, depth, via });
     }
   }
 
