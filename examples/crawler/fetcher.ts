@@ -11,7 +11,7 @@
 // a kept-alive connection that the server closed while it sat idle (its first recv is an EOF or a
 // reset, before any byte of a response). Every other failure is the caller's to judge.
 import { ResponseParser, buildRequest, NEED_DATA, PAUSED } from "@async-from-scratch/shared";
-import type { ResponseEvent } from "@async-from-scratch/shared";
+import type { RequestOptions, ResponseEvent } from "@async-from-scratch/shared";
 import type { Connection, Engine } from "./engine.ts";
 
 export interface FetcherOptions {
@@ -91,11 +91,21 @@ export class Fetcher {
   readonly #engine: Engine;
   readonly #options: FetcherOptions;
   readonly #hosts = new Map<string, Host>();
+  readonly #requestOptions: RequestOptions;
   #started = 0;
 
   constructor(engine: Engine, options: FetcherOptions) {
     this.#engine = engine;
     this.#options = options;
+    // The same for every request: made once.
+    this.#requestOptions = {
+      httpVersion: "1.1",
+      headers: {
+        "User-Agent": options.userAgent,
+        Accept: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
+        "Accept-Encoding": "gzip, deflate",
+      },
+    };
   }
 
   /**
@@ -127,7 +137,7 @@ export class Fetcher {
             timing.connectedMs = reused ? started : this.#engine.time();
             const wire: Wire = { bytes: 0 };
             try {
-              const fetched = await this.#exchange(kept, url, signal, wantBody, wire);
+              const fetched = await this.#exchange(kept, host, url, signal, wantBody, wire);
               timing.failed = false;
               return { ...fetched, ms: this.#engine.time() - started };
             } catch (error) {
@@ -178,20 +188,14 @@ export class Fetcher {
 
   async #exchange(
     kept: Kept,
+    host: Host,
     url: URL,
     signal: AbortSignal,
     wantBody: (head: ResponseEvent) => boolean,
     wire: Wire,
   ): Promise<Omit<Fetched, "ms">> {
     const { connection, parser } = kept;
-    const request = buildRequest(url, {
-      httpVersion: "1.1",
-      headers: {
-        "User-Agent": this.#options.userAgent,
-        Accept: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8",
-        "Accept-Encoding": "gzip, deflate",
-      },
-    });
+    const request = buildRequest(url, this.#requestOptions);
     this.stats.requests++;
     if (kept.requests++ > 0) this.stats.reused++;
     await connection.send(request, signal);
@@ -226,7 +230,7 @@ export class Fetcher {
           connection.close();
         } else {
           parser.startNextCycle("GET");
-          this.#hosts.get(url.host)!.idle.push(kept);
+          host.idle.push(kept);
         }
         return {
           status: head!.status, // "end" always comes after "response"
