@@ -10,7 +10,8 @@
 //   - the host's robots.txt has been read (the first visit of a host waits for it);
 //   - the host's Crawl-delay since its last request has passed, and any Retry-After it sent;
 //   - fewer than --max-pages URLs have been fetched;
-//   - the reading threads are not too far behind (maxReading pages fetched and not yet read).
+//   - the reading threads are not too far behind: fetches under way and pages fetched but not yet
+//     read stay within --concurrency + maxReading together.
 // 500lines' crawler runs N workers on one asyncio.Queue instead; a queue cannot say "not this
 // host yet", so here one dispatcher hands URLs out and sleeps until something changes: a visit
 // ends, a robots.txt arrives, a delay runs out.
@@ -64,7 +65,10 @@ export interface CrawlOptions {
   retryBaseMs: number;
   timeoutMs: number;
   maxBodyBytes: number;
-  /** Pages fetched and not yet read and indexed, at most: past it, fetching waits. */
+  /**
+   * Pages fetched and not yet read and indexed, past which fetching waits: fetches under way and
+   * such pages stay within concurrency + maxReading together.
+   */
   maxReading: number;
   /** The product token robots.txt groups are matched against. */
   robotsName: string;
@@ -242,13 +246,10 @@ export class Crawler {
     let wakeAt: number | null = null;
     const later = (at: number) => (wakeAt = wakeAt === null ? at : Math.min(wakeAt, at));
     if (this.#stopping) return null;
-    // Backpressure: when the threads fall behind, fetching waits for them, so that bodies do not
-    // pile up in memory faster than they are read.
-    if (this.#reading >= this.#options.maxReading) return null;
 
     // Retries first: they were fetched before, so --max-pages has counted them already.
     for (const retry of [...this.#retries]) {
-      if (this.#active >= this.#options.concurrency) return wakeAt;
+      if (this.#full()) return wakeAt;
       const host = this.#host(retry.host);
       if (retry.at > now || host.notBefore > now) {
         later(Math.max(retry.at, host.notBefore));
@@ -261,7 +262,7 @@ export class Crawler {
 
     for (const key of [...frontier.hosts()]) {
       const host = this.#host(key);
-      while (this.#active < this.#options.concurrency && host.active < this.#options.perHost) {
+      while (!this.#full() && host.active < this.#options.perHost) {
         if (this.stats.fetched >= this.#options.maxPages) return wakeAt;
         if (host.robots === "unknown") this.#loadRobots(key, host);
         if (host.robots === "loading") break;
@@ -275,9 +276,22 @@ export class Crawler {
         this.stats.fetched++;
         this.#start(key, host, item, 0);
       }
-      if (this.#active >= this.#options.concurrency) break;
+      if (this.#full()) break;
     }
     return wakeAt;
+  }
+
+  /**
+   * No room for one more fetch: --concurrency of them are under way, or the threads are that far
+   * behind. Backpressure, so that bodies do not pile up in memory faster than they are read; and
+   * it paces rather than stops: once the threads are behind, each page they finish lets one fetch
+   * start. (A gate that closed at maxReading pages waiting and opened again below let the fetches
+   * under way land, and then started a whole --concurrency at once, to land together a latency
+   * later: the pages came in bursts, and the threads sat idle between them.)
+   */
+  #full(): boolean {
+    const { concurrency, maxReading } = this.#options;
+    return this.#active >= concurrency || this.#active + this.#reading >= concurrency + maxReading;
   }
 
   #start(key: string, host: Host, item: Item, attempt: number): void {

@@ -296,7 +296,7 @@ const options: CrawlOptions = {
   timeoutMs: args.timeout,
   maxBodyBytes: args["max-body"],
   // Enough to keep the threads busy while pages arrive, even when a busy machine is slow to
-  // wake them; and as many bodies as --concurrency held in memory at most.
+  // wake them; and twice --concurrency bodies held in memory at most (crawler.ts, #full).
   maxReading: Math.max(16, args.concurrency),
   robotsName: NAME,
   maxDelayMs: 60_000,
