@@ -1,13 +1,14 @@
 // What a crawler takes from an HTML page: its title, its visible text (for the index), its links
 // (for the queue), and what its <meta name="robots"> asks; and how to find the page's charset.
-// The page goes through a real HTML tokenizer (htmlparser2), not regular expressions: a regex
+// The page goes through a real HTML tokenizer (htmlparser2's), not regular expressions: a regex
 // finds "<a href" inside comments and scripts, trips on unquoted or uppercase attributes, and
-// does not decode entities. htmlparser2 also closes the elements that HTML lets a page leave open
-// (<p>, <li>, <td>), so every open tag gets its close tag.
+// does not decode entities. On top of the tokenizer, PageReader keeps the open elements the way
+// htmlparser2's Parser does, closing those that HTML lets a page leave open (<p>, <li>, <td>), so
+// every open tag gets its close tag.
 //
 //   const page = parsePage(decodeBody(body, headers.get("content-type")), url);
 //   for (const link of linksOnHost(page.links, new URL(url).host)) queue.push(link);
-import { Parser } from "htmlparser2";
+import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
 
 export interface Page {
   /** The first <title>'s text, whitespace collapsed; "" if the page has none. */
@@ -26,65 +27,425 @@ export interface Page {
 // Elements whose text a reader never sees. <head> is not listed: its only elements with text are
 // these, and a browser shows stray text in <head> as body text, so listing it would hide a whole
 // page that forgot its </head>.
-const HIDDEN = new Set(["script", "style", "noscript", "template", "title"]);
+const HIDDEN = ["script", "style", "noscript", "template", "title"];
 
 // Elements that start a new line or box: "<p>a</p><p>b</p>" is the two words "a b", while inline
 // elements join: "<b>in</b>line" is one word.
-const BLOCK = new Set([
+const BLOCK = [
   ..."address article aside blockquote br caption dd details dialog div dl dt fieldset".split(" "),
   ..."figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol option".split(" "),
   ..."p pre section summary table tbody td textarea tfoot th thead tr ul".split(" "),
-]);
+];
+
+// What follows, down to parsePage, is the part of htmlparser2's Parser (version 12) that decides
+// which elements are open: the tokenizer only says "a start tag named P", and a page may leave
+// elements open that HTML closes for it. Without it, "<p>a<div>b" would have no space between
+// a and b, and an unclosed <li> would swallow the end tags after it.
+
+// Elements that have no content and no end tag: "<br>" is a whole element, "</br>" a stray end.
+const VOID = [
+  ..."area base basefont br col command embed frame hr img input isindex keygen link".split(" "),
+  ..."meta param source track wbr".split(" "),
+];
+
+// The open elements a start tag closes, innermost first, as long as they are innermost: "<p>a<p>b"
+// is two paragraphs, "<li>a<li>b" two items, and a block closes the paragraph before it.
+const P = ["p"];
+const HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6", "p"];
+const FORM_CONTROLS = ["input", "option", "optgroup", "select", "button", "datalist", "textarea"];
+const CLOSES: [string[], string[]][] = [
+  [["tr"], ["tr", "th", "td"]],
+  [["th"], ["th"]],
+  [["td"], ["thead", "th", "td"]],
+  [["body"], ["head", "link", "script"]],
+  [["a"], ["a"]],
+  [["li"], ["li"]],
+  [["option"], ["option"]],
+  [["optgroup"], ["optgroup", "option"]],
+  [
+    ["dd", "dt"],
+    ["dd", "dt"],
+  ],
+  [
+    ["rt", "rp"],
+    ["rt", "rp"],
+  ],
+  [
+    ["tbody", "tfoot"],
+    ["thead", "tbody"],
+  ],
+  [HEADINGS, HEADINGS],
+  [["select", "input", "output", "button", "datalist", "textarea"], FORM_CONTROLS],
+  [
+    [
+      ..."p address article aside blockquote details div dl fieldset figcaption figure".split(" "),
+      ..."footer form header hr main nav ol pre section table ul".split(" "),
+    ],
+    P,
+  ],
+];
+
+// Inside <svg> and <math> a page is XML-like, not HTML: "<title>" there is an SVG element rather
+// than the page's title (the tokenizer reads its content as markup), "<path/>" closes itself, and
+// <![CDATA[...]]> is text. These elements switch the language of their content; the "integration
+// points" switch it back to HTML inside SVG or MathML.
+type Language = "html" | "svg" | "math";
+const INTEGRATION_POINTS = [
+  ..."mi mo mn ms mtext annotation-xml foreignObject desc title".split(" "),
+];
+
+/** What the reader needs to know of an element; an element not in ELEMENTS has none of it. */
+interface ElementRule {
+  hidden: boolean;
+  block: boolean;
+  void: boolean;
+  /** The open elements its start tag closes. */
+  closes: Set<string> | undefined;
+  /** The language of its content; undefined: its parent's. */
+  content: Language | undefined;
+}
+
+// One table, so that each tag costs one lookup instead of one per list above.
+const ELEMENTS = new Map<string, ElementRule>();
+function rule(name: string): ElementRule {
+  let found = ELEMENTS.get(name);
+  if (found === undefined) {
+    found = { hidden: false, block: false, void: false, closes: undefined, content: undefined };
+    ELEMENTS.set(name, found);
+  }
+  return found;
+}
+for (const name of HIDDEN) rule(name).hidden = true;
+for (const name of BLOCK) rule(name).block = true;
+for (const name of VOID) rule(name).void = true;
+for (const [names, closed] of CLOSES) for (const name of names) rule(name).closes = new Set(closed);
+for (const name of INTEGRATION_POINTS) rule(name).content = "html";
+rule("svg").content = "svg";
+rule("math").content = "math";
 
 /** Title, visible text and links of `html`, whose own address is `pageUrl`. */
 export function parsePage(html: string, pageUrl: string): Page {
-  const titleParts: string[] = [];
-  const textParts: string[] = [];
-  const hrefs: string[] = [];
-  let baseHref: string | undefined;
-  const robots = { noindex: false, nofollow: false };
-  let hiddenDepth = 0;
-  let titleState: "before" | "inside" | "done" = "before";
+  return new PageReader(html, undefined).read(pageUrl);
+}
 
-  // htmlparser2 lowercases tag and attribute names and decodes entities in text and attributes.
-  const parser = new Parser({
-    onopentag(name, attributes) {
-      if (HIDDEN.has(name)) hiddenDepth++;
-      if (BLOCK.has(name)) textParts.push(" ");
-      if (name === "title" && titleState === "before") titleState = "inside";
-      if (name === "meta" && attributes["name"]?.trim().toLowerCase() === "robots") {
-        for (const directive of (attributes["content"] ?? "").toLowerCase().split(",")) {
-          const word = directive.trim();
-          if (word === "noindex" || word === "none") robots.noindex = true;
-          if (word === "nofollow" || word === "none") robots.nofollow = true;
-        }
+/**
+ * The same as parsePage(body.toString("utf8"), pageUrl), for a page in UTF-8 (without its byte
+ * order mark), in about half the time: see PageReader.piece().
+ */
+export function parseUtf8Page(body: Uint8Array, pageUrl: string): Page {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.length);
+  return new PageReader(bytes.toString("latin1"), bytes).read(pageUrl);
+}
+
+// htmlparser2 comes as two layers: a Tokenizer, which finds tags, attributes, text and comments
+// and decodes entities, and a Parser on top, which keeps the stack of open elements and hands out
+// each tag with a fresh object of its attributes, every name lower-cased. The Parser did twice the
+// work we need (most of the time of reading a page went there), so the reader takes the
+// tokenizer's events itself: they are index ranges in the page, and it slices out only what it
+// keeps: the visible text, the title, the href of a link, the name and content of a <meta>.
+class PageReader implements TokenizerCallbacks {
+  private readonly titleParts: string[] = [];
+  /** The text so far, in runs of words without whitespace around them. */
+  private readonly words: string[] = [];
+  /** Whether whitespace came since the last word: the next word starts a new run. */
+  private space = false;
+  private readonly hrefs: string[] = [];
+  private baseHref: string | undefined;
+  private readonly robots = { noindex: false, nofollow: false };
+  /** How many open elements hide their text (a <noscript> in a <template>: 2). */
+  private hiddenDepth = 0;
+  private titleState: "before" | "inside" | "done" = "before";
+
+  /** The open elements, innermost last, by lower-case name, and the language inside each. */
+  private readonly stack: string[] = [];
+  private readonly languages: Language[] = [];
+
+  /** The start tag being read, until its ">"; undefined for an ignored one. */
+  private tag: string | undefined;
+  private tagRule: ElementRule | undefined;
+  /** Its attributes that we keep (the first of each name counts, as in a browser). */
+  private href: string | undefined;
+  private metaName: string | undefined;
+  private metaContent: string | undefined;
+  /** Which of them the attribute being read is, and its value so far. */
+  private attribute: "href" | "name" | "content" | undefined;
+  private value = "";
+
+  /** The page; from parseUtf8Page, its bytes read as latin1, and the bytes (see piece()). */
+  private readonly html: string;
+  private readonly bytes: Buffer | undefined;
+
+  constructor(html: string, bytes: Buffer | undefined) {
+    this.html = html;
+    this.bytes = bytes;
+  }
+
+  read(pageUrl: string): Page {
+    const tokenizer = new Tokenizer({}, this);
+    tokenizer.write(this.html);
+    tokenizer.end();
+    const page = new URL(pageUrl);
+    const base = (this.baseHref === undefined ? null : parseUrl(this.baseHref, page)) ?? page;
+    return {
+      title: collapseWhitespace(this.titleParts.join("")),
+      text: this.words.join(" "),
+      links: resolveLinks(this.hrefs, base),
+      robots: this.robots,
+    };
+  }
+
+  // The page's text from start to end. From parseUtf8Page, the page is its bytes read as latin1,
+  // one character per byte: decoding that is several times faster than decoding UTF-8, and
+  // the result is a string of one-byte characters, which everything after is faster on (a single
+  // "—" makes the UTF-8 decoded page a two-byte string, twice the size). It misreads only the
+  // bytes of non-ASCII characters, and every byte of those is >= 0x80 in UTF-8, so the tokenizer,
+  // which looks only at ASCII characters (<, >, =, quotes, &, names), splits the page at the
+  // same places. So a piece that is all ASCII is right as it is, and one that is not is decoded
+  // again from its bytes as UTF-8, where a byte that is not UTF-8 becomes U+FFFD, as in
+  // toString("utf8"). (Pieces start and end next to ASCII characters, so none cuts a character.)
+  private piece(start: number, end: number): string {
+    if (this.bytes !== undefined) {
+      for (let i = start; i < end; i++) {
+        if (this.html.charCodeAt(i) > 0x7f) return this.bytes.toString("utf8", start, end);
       }
-      const href = attributes["href"];
-      if (href === undefined) return;
-      if (name === "a" || name === "area") hrefs.push(href);
-      // Only the first <base href> counts, and it applies to links before it too (HTML spec).
-      if (name === "base" && baseHref === undefined) baseHref = href;
-    },
-    onclosetag(name) {
-      if (HIDDEN.has(name)) hiddenDepth--;
-      if (BLOCK.has(name)) textParts.push(" ");
-      if (name === "title" && titleState === "inside") titleState = "done";
-    },
-    ontext(data) {
-      if (titleState === "inside") titleParts.push(data);
-      if (hiddenDepth === 0) textParts.push(data);
-    },
-  });
-  parser.end(html);
+    }
+    return this.html.slice(start, end);
+  }
 
-  const page = new URL(pageUrl);
-  const base = (baseHref === undefined ? null : parseUrl(baseHref, page)) ?? page;
-  return {
-    title: collapseWhitespace(titleParts.join("")),
-    text: collapseWhitespace(textParts.join("")),
-    links: resolveLinks(hrefs, base),
-    robots,
-  };
+  // ---- What the tokenizer reports, in the order it reports it.
+
+  ontext(start: number, end: number): void {
+    if (this.titleState === "inside") {
+      this.titleParts.push(this.piece(start, end));
+      return;
+    }
+    if (this.hiddenDepth !== 0) return;
+    // Most text is ASCII words with one space between them, and whitespace around them (the line
+    // breaks and indentation of the page's source), or only that whitespace. That is told apart
+    // by looking at the characters, without making a string of the whitespace; anything else (a
+    // line break or two spaces between words, a character that is not ASCII) goes to addText().
+    const html = this.html;
+    while (start < end && isAsciiSpace(html.charCodeAt(start))) {
+      this.space = true;
+      start++;
+    }
+    let last = end;
+    while (last > start && isAsciiSpace(html.charCodeAt(last - 1))) last--;
+    if (start === last) return;
+    for (let i = start; i < last; i++) {
+      const char = html.charCodeAt(i);
+      if (char > 0x7f || (isAsciiSpace(char) && (char !== 32 || html.charCodeAt(i + 1) === 32))) {
+        this.addText(this.piece(start, end));
+        return;
+      }
+    }
+    this.addWords(html.slice(start, last));
+    this.space = last < end;
+  }
+
+  /** An entity in text, "&amp;" or "&#8212;", as its code point. */
+  ontextentity(codePoint: number): void {
+    const char = String.fromCodePoint(codePoint);
+    if (this.titleState === "inside") this.titleParts.push(char);
+    else if (this.hiddenDepth === 0) this.addText(char);
+  }
+
+  onopentagname(start: number, end: number): void {
+    this.openTag(this.tagName(start, end));
+  }
+
+  onattribname(start: number, end: number): void {
+    this.attribute = undefined;
+    const tag = this.tag;
+    if (tag !== "a" && tag !== "area" && tag !== "base" && tag !== "meta") return;
+    const name = this.piece(start, end).toLowerCase();
+    if (name === "href" && tag !== "meta" && this.href === undefined) this.attribute = "href";
+    if (name === "name" && tag === "meta" && this.metaName === undefined) this.attribute = "name";
+    if (name === "content" && tag === "meta" && this.metaContent === undefined) {
+      this.attribute = "content";
+    }
+    this.value = "";
+  }
+
+  onattribdata(start: number, end: number): void {
+    if (this.attribute !== undefined) this.value += this.piece(start, end);
+  }
+
+  onattribentity(codePoint: number): void {
+    if (this.attribute !== undefined) this.value += String.fromCodePoint(codePoint);
+  }
+
+  onattribend(): void {
+    if (this.attribute === "href") this.href = this.value;
+    else if (this.attribute === "name") this.metaName = this.value;
+    else if (this.attribute === "content") this.metaContent = this.value;
+    this.attribute = undefined;
+  }
+
+  /** The ">" of a start tag. */
+  onopentagend(): void {
+    const { tag, tagRule } = this;
+    this.tag = undefined;
+    if (tag === undefined) return;
+    this.opened(tag, tagRule);
+    if (tagRule?.void) this.closed(tag, tagRule);
+  }
+
+  /** The "/>" of a start tag: it closes the element only inside SVG or MathML. */
+  onselfclosingtag(): void {
+    const tag = this.tag;
+    this.onopentagend();
+    if (this.language() !== "html" && tag !== undefined && this.stack.at(-1) === tag) {
+      this.popElement();
+    }
+  }
+
+  onclosetag(start: number, end: number): void {
+    const name = this.tagName(start, end);
+    const rule = ELEMENTS.get(name);
+    if (rule?.void) {
+      // "</br>" is a line break all the same; "</img>" means nothing.
+      if (name === "br") {
+        this.opened(name, rule);
+        this.closed(name, rule);
+      }
+      return;
+    }
+    // The end tag closes its element and every element left open inside it; an end tag for no
+    // open element is ignored, except "</p>", which is an empty paragraph.
+    const at = this.stack.lastIndexOf(name);
+    if (at !== -1) {
+      while (this.stack.length > at) this.popElement();
+    } else if (name === "p") {
+      this.openTag("p");
+      this.onopentagend();
+      this.popElement();
+    }
+  }
+
+  /** <![CDATA[...]]> is text inside SVG and MathML, and a comment in HTML. */
+  oncdata(start: number, end: number, endOffset: number): void {
+    if (this.language() !== "html") this.ontext(start, end - endOffset);
+  }
+
+  /** The tokenizer reads <title>, <script> and <style> as markup inside SVG and MathML. */
+  isInForeignContext(): boolean {
+    return this.language() !== "html";
+  }
+
+  // Comments, <!DOCTYPE> and <?...?> say nothing a reader sees. At the end, the elements still
+  // open would be closed, but no text follows to be separated from.
+  oncomment(): void {}
+  ondeclaration(): void {}
+  onprocessinginstruction(): void {}
+  onend(): void {}
+
+  // ---- The open elements.
+
+  // The lower-case name of a tag. HTML's "<image>" is an <img> (outside SVG, where <image> is an
+  // element of its own). SVG's <foreignObject>, which holds HTML, keeps its SVG spelling, so that
+  // a <foreignobject> elsewhere is an element like any other.
+  private tagName(start: number, end: number): string {
+    const name = this.piece(start, end).toLowerCase();
+    if (name === "foreignobject") {
+      const inSvg = this.language() === "svg" || this.stack.includes("foreignObject");
+      return inSvg ? "foreignObject" : name;
+    }
+    return name === "image" && this.language() === "html" ? "img" : name;
+  }
+
+  private language(): Language {
+    return this.languages.at(-1) ?? "html";
+  }
+
+  private openTag(name: string): void {
+    this.tag = name;
+    this.href = this.metaName = this.metaContent = undefined;
+    // A <form> inside a form is ignored, tag and attributes, as the HTML standard says.
+    if (name === "form" && this.stack.includes("form")) {
+      this.tag = undefined;
+      return;
+    }
+    const rule = ELEMENTS.get(name);
+    this.tagRule = rule;
+    if (rule === undefined) {
+      this.push(name, this.language());
+      return;
+    }
+    if (rule.closes !== undefined) {
+      while (this.stack.length > 0 && rule.closes.has(this.stack.at(-1)!)) this.popElement();
+    }
+    if (rule.void) return;
+    this.push(name, rule.content ?? this.language());
+  }
+
+  private push(name: string, language: Language): void {
+    this.stack.push(name);
+    this.languages.push(language);
+  }
+
+  private popElement(): void {
+    this.languages.pop();
+    const name = this.stack.pop()!;
+    this.closed(name, ELEMENTS.get(name));
+  }
+
+  // ---- What an element means for the page, once it is open and once it is closed.
+
+  private opened(name: string, rule: ElementRule | undefined): void {
+    if (rule !== undefined) {
+      if (rule.hidden) this.hiddenDepth++;
+      if (rule.block) this.space = true;
+    }
+    if (name === "title" && this.titleState === "before") this.titleState = "inside";
+    if (name === "meta" && this.metaName?.trim().toLowerCase() === "robots") {
+      for (const directive of (this.metaContent ?? "").toLowerCase().split(",")) {
+        const word = directive.trim();
+        if (word === "noindex" || word === "none") this.robots.noindex = true;
+        if (word === "nofollow" || word === "none") this.robots.nofollow = true;
+      }
+    }
+    const href = this.href;
+    if (href === undefined) return;
+    if (name === "a" || name === "area") this.hrefs.push(href);
+    // Only the first <base href> counts, and it applies to links before it too (HTML spec).
+    if (name === "base" && this.baseHref === undefined) this.baseHref = href;
+  }
+
+  private closed(name: string, rule: ElementRule | undefined): void {
+    if (rule !== undefined) {
+      if (rule.hidden) this.hiddenDepth--;
+      if (rule.block) this.space = true;
+    }
+    if (name === "title" && this.titleState === "inside") this.titleState = "done";
+  }
+
+  // Text a reader sees, with its whitespace collapsed as it comes: tabs, line breaks, no-break
+  // spaces (&nbsp;) and every other Unicode space (trim() and \s know the same ones) separate
+  // words the same way, and one space is all a reader needs between them. The title is collapsed
+  // once at the end, as it is short.
+  private addText(data: string): void {
+    const words = data.trim();
+    if (words === "") {
+      this.space = true;
+      return;
+    }
+    if (data.charCodeAt(0) !== words.charCodeAt(0)) this.space = true; // it began with a space
+    this.addWords(words.replace(/\s+/g, " "));
+    this.space = data.charCodeAt(data.length - 1) !== words.charCodeAt(words.length - 1);
+  }
+
+  /** Words without whitespace around them: a new run after whitespace, else part of the last. */
+  private addWords(words: string): void {
+    if (this.space || this.words.length === 0) this.words.push(words);
+    else this.words[this.words.length - 1] += words; // "<b>in</b>line" is one word
+  }
+}
+
+// ASCII whitespace as \s and trim() know it: tab, line feed, vertical tab, form feed, carriage
+// return and space.
+function isAsciiSpace(char: number): boolean {
+  return char === 32 || (char >= 9 && char <= 13);
 }
 
 function resolveLinks(hrefs: string[], base: URL): string[] {
@@ -214,7 +575,7 @@ function charsetOf(contentType: string): string | undefined {
 
 // Tabs, newlines and no-break spaces (&nbsp;) all separate words the same way.
 function collapseWhitespace(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
+  return text.replace(/\s{2,}|[^\S ]/g, " ").trim();
 }
 
 function parseUrl(input: string, base?: URL): URL | null {

@@ -5,7 +5,7 @@
 // pages under different URLs are indexed once.
 import { createHash } from "node:crypto";
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
-import { parsePage, sniffCharset } from "@async-from-scratch/shared/html";
+import { parsePage, parseUtf8Page, sniffCharset } from "@async-from-scratch/shared/html";
 import { normalizeUrl } from "./urls.ts";
 
 export interface PageInput {
@@ -34,10 +34,13 @@ export interface PageResult {
 export function readPage(input: PageInput): PageResult {
   const body = decodeContent(input.body, input.contentEncoding, input.maxBytes);
   const { charset, from } = sniffCharset(body, input.contentType);
-  const page = parsePage(decode(body, charset, from === "bom"), input.url);
+  const page =
+    charset === "utf-8"
+      ? parseUtf8Page(from === "bom" ? body.subarray(3) : body, input.url)
+      : parsePage(new TextDecoder(charset).decode(body), input.url);
   const links = new Set<string>();
   for (const link of page.links) {
-    const normal = normalizeUrl(link);
+    const normal = normalForm(link);
     if (normal !== null) links.add(normal);
   }
   return {
@@ -49,6 +52,24 @@ export function readPage(input: PageInput): PageResult {
     charset: `${charset} from ${from}`,
     bytes: body.length,
   };
+}
+
+// Pages link to the same pages over and over (a site's menu, its index, "next" and "previous"),
+// and normalizing a link parses it again and again: so each link is normalized once per thread
+// that reads pages, as long as the cache has room. When it fills up it starts over empty, which
+// keeps its memory bounded on a crawl of millions of URLs; the links every page has are back in
+// it after a few pages.
+const MAX_NORMAL_FORMS = 20_000;
+const normalForms = new Map<string, string | null>();
+
+function normalForm(link: string): string | null {
+  let normal = normalForms.get(link);
+  if (normal === undefined) {
+    normal = normalizeUrl(link);
+    if (normalForms.size >= MAX_NORMAL_FORMS) normalForms.clear();
+    normalForms.set(link, normal);
+  }
+  return normal;
 }
 
 /**
@@ -63,14 +84,6 @@ export function bodyDigest(body: Uint8Array, contentEncoding: string | undefined
     .update("\0")
     .update(body)
     .digest("base64");
-}
-
-// Buffer's UTF-8 decoder is several times faster than TextDecoder's, and nearly every page is
-// UTF-8; both turn bytes that are not UTF-8 into U+FFFD. The other charsets need TextDecoder.
-function decode(body: Uint8Array, charset: string, bom: boolean): string {
-  if (charset !== "utf-8") return new TextDecoder(charset).decode(body);
-  const bytes = Buffer.from(body.buffer, body.byteOffset, body.length);
-  return bytes.toString("utf8", bom ? 3 : 0);
 }
 
 /**
