@@ -3,7 +3,7 @@
 // elements, <base>, every shape of relative URL, Cyrillic text and URLs, legacy charsets.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { decodeBody, linksOnHost, parsePage, sniffCharset } from "../shared/html.ts";
+import { decodeBody, linksOnHost, parsePage, parseUtf8Page, sniffCharset } from "../shared/html.ts";
 
 const test = suite("html");
 const PAGE = "http://127.0.0.1:8080/wiki/sockets?lang=en#intro";
@@ -261,6 +261,99 @@ test('robots: <meta name="robots"> noindex, nofollow and none, in any case and o
     noindex: false,
     nofollow: false,
   });
+});
+
+test("entities in text and attributes: legacy names without ';' as browsers read them", () => {
+  // In text, "&amp" and "&copy" without ';' still count; in an attribute, not when a letter,
+  // digit or '=' follows (a query string "?a=1&copy=2" keeps its "&copy=").
+  assert.is(text("fish &amp chips &copy2024 &notit; &#65 &#x42;"), "fish & chips ©2024 ¬it; A B");
+  assert.equal(links('<a href="/x?a=1&copy=2&amp;b=3&lt">x</a>'), [
+    "http://127.0.0.1:8080/x?a=1&copy=2&b=3%3C",
+  ]);
+  // "&nbsp" and "&emsp;" are whitespace like any other; an unknown entity stays as it is.
+  assert.is(text("a&nbsp;&nbsp;b&emsp;c &nbsp d &bogus; e"), "a b c d &bogus; e");
+  assert.is(text("&nbsp;&#9;lead and trail&#10;&nbsp;"), "lead and trail");
+});
+
+test("text: every kind of whitespace collapses, inside a piece of text and between pieces", () => {
+  assert.is(text("a\u00a0\u00a0b\u2003c\u3000d\ufeffe\vf\r\ng"), "a b c d e f g");
+  assert.is(text("one  two\n\tthree <b> four </b> five<i>six</i>"), "one two three four fivesix");
+  assert.is(text("x\u200by"), "x\u200by"); // a zero-width space is not whitespace to \s
+});
+
+test("uppercase and mixed-case tags close, hide and separate as lower-case ones do", () => {
+  assert.is(text("<DIV>a</div><Script>hidden</SCRIPT><P>b</P>c<BR>d"), "a b c d");
+  assert.is(parsePage("<TITLE>Upper</TiTlE><p>body", PAGE).title, "Upper");
+});
+
+test("unclosed elements: <title> and <script> to the end of the page, <p> and <li> closed", () => {
+  // An unclosed <title> or <script> reads the rest of the page as its text, as browsers do.
+  assert.equal(parsePage("<title>Only a title <p>and no end", PAGE), {
+    title: "Only a title <p>and no end",
+    text: "",
+    links: [],
+    robots: { noindex: false, nofollow: false },
+  });
+  assert.is(text("<p>before<script>var a = '<a href=x>';"), "before");
+  // A block closes an open <p>; both add the space between words.
+  assert.is(text("<p>one<div>two</div>three<p>four</p>five"), "one two three four five");
+  // An end tag closes the elements left open inside it; a stray end tag is ignored, but "</p>"
+  // is an empty paragraph and "</br>" a line break.
+  assert.is(text("<div><span>a<p>b</div>c"), "a b c");
+  assert.is(text("a</span>b</p>c</br>d"), "ab c d");
+  // A <form> inside a form is ignored, and so is the space its start tag would add.
+  assert.is(text("<form>a<form>b</form>c"), "ab c");
+});
+
+test("SVG and MathML: their <title> and <style> are markup, CDATA is text, '/>' closes", () => {
+  const html =
+    "<title>Page</title><p>before <svg><title>Icon</title><style>.a{}</style>" +
+    "<![CDATA[in svg]]><path/><foreignObject><p>html inside</p></foreignObject></svg>after" +
+    "<![CDATA[a comment in HTML]]>";
+  const page = parsePage(html, PAGE);
+  assert.is(page.title, "Page");
+  assert.is(page.text, "before in svg html inside after");
+  // <svg> closes itself with "/>", so what follows is HTML again: a <title> there is hidden.
+  assert.is(text("a<svg/><title>hidden</title>b"), "ab");
+});
+
+test("parseUtf8Page: the same page as parsePage of the decoded text", () => {
+  const pages = [
+    "<title>Сокеты &amp; потоки</title><p>Съешь ещё\u00a0этих <b>мягких</b>булок, € 😀",
+    '<a href="/wiki/Сокет?q=цикл&amp;x=1">ссылка</a><meta name="robots" content="noindex">',
+    "<p>é<!-- комментарий --><script>'ё'</script>ж &nbsp;з\u2028и",
+  ];
+  for (const html of pages) {
+    assert.equal(parseUtf8Page(Buffer.from(html), PAGE), parsePage(html, PAGE), html);
+  }
+});
+
+test("parseUtf8Page: bytes that are not UTF-8 become U+FFFD, as in decoding the page first", () => {
+  const bytes = (...parts: (string | number[])[]) =>
+    Buffer.concat(parts.map((part) => Buffer.from(part)));
+  const cases = [
+    bytes("<p>a", [0xff], "b</p>"), // never in UTF-8
+    bytes("<p>a", [0xe2, 0x82], "</p>b"), // a character cut short by a tag
+    bytes("<title>", [0xc0, 0xaf], "</title>"), // overlong "/"
+    bytes('<a href="/', [0xed, 0xa0, 0x80], '">x</a>'), // a surrogate
+    bytes("<p>", [0x80], "&amp;", [0xf0, 0x9f, 0x98], "<b>x</b>"), // stray continuation bytes
+  ];
+  for (const body of cases) {
+    const decoded = body.toString("utf8");
+    assert.ok(decoded.includes("\uFFFD"));
+    assert.equal(parseUtf8Page(body, PAGE), parsePage(decoded, PAGE), decoded);
+  }
+});
+
+test("parseUtf8Page: a page larger than the chunks it is read in", () => {
+  // Read in chunks of 64 KiB: the cuts fall inside words, tags, entities and Cyrillic text.
+  const block =
+    "<p>Сокеты &amp; потоки, select\tи epoll&nbsp;— <b>не</b>блокирующие вызовы " +
+    '<a href="/wiki/Сокет#x">сокет</a> <a href="/wiki/a?x=1&amp;y=2">a</a>😀</p>\n';
+  const html = `<title>Большая страница</title>${block.repeat(1200)}`;
+  assert.ok(Buffer.byteLength(html) > 3 * 64 * 1024);
+  assert.equal(parseUtf8Page(Buffer.from(html), PAGE), parsePage(html, PAGE));
+  assert.is(parsePage(html, PAGE).text.split("сокет").length, 1201);
 });
 
 test.run();
