@@ -264,3 +264,85 @@ export class HashMap64 {
     }
   }
 }
+
+/**
+ * A hash table from strings to 32-bit values that is asked about a span of a longer string,
+ * text.slice(start, end), without making that string: the index writer looks up every word of a
+ * page in it, and nearly all of them are there already. A Map would need the word as a string of
+ * its own, made and hashed for each lookup. Open addressing with linear probing; each slot holds
+ * an entry's number + 1 (0 is empty), and each entry its key, its hash and its value.
+ */
+export class SpanMap {
+  /** What get() returns for a key that is not in the map. */
+  static readonly MISSING = -(2 ** 31);
+
+  private slots = new Int32Array(1024);
+  private keys: string[] = [];
+  private hashes: Int32Array = new Int32Array(512);
+  private values: Int32Array = new Int32Array(512);
+
+  get size(): number {
+    return this.keys.length;
+  }
+
+  /** The value stored for text.slice(start, end), or SpanMap.MISSING. */
+  get(text: string, start: number, end: number): number {
+    const hash = spanHash(text, start, end);
+    const mask = this.slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.slots[slot]! - 1;
+      if (entry < 0) return SpanMap.MISSING;
+      if (this.hashes[entry] === hash && sameSpan(this.keys[entry]!, text, start, end)) {
+        return this.values[entry]!;
+      }
+    }
+  }
+
+  /** Stores value for key, which must not be in the map yet. */
+  set(key: string, value: number): void {
+    const entry = this.keys.length;
+    if ((entry + 1) * 2 > this.slots.length) this.grow();
+    if (entry === this.values.length) {
+      this.hashes = grown(this.hashes, entry + 1);
+      this.values = grown(this.values, entry + 1);
+    }
+    const hash = spanHash(key, 0, key.length);
+    this.keys.push(key);
+    this.hashes[entry] = hash;
+    this.values[entry] = value;
+    this.place(entry, hash);
+  }
+
+  clear(): void {
+    this.slots.fill(0);
+    this.keys = [];
+  }
+
+  private place(entry: number, hash: number): void {
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+    this.slots[slot] = entry + 1;
+  }
+
+  private grow(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    for (let entry = 0; entry < this.keys.length; entry++) this.place(entry, this.hashes[entry]!);
+  }
+}
+
+// FNV-1a over the UTF-16 code units: a multiply and an xor a character, and good enough a spread
+// for a table that is never more than half full.
+function spanHash(text: string, start: number, end: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash;
+}
+
+function sameSpan(key: string, text: string, start: number, end: number): boolean {
+  if (key.length !== end - start) return false;
+  for (let i = 0; i < key.length; i++) {
+    if (key.charCodeAt(i) !== text.charCodeAt(start + i)) return false;
+  }
+  return true;
+}

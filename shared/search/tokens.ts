@@ -14,8 +14,8 @@
 //      Cyrillic word, English for a Latin one, none for the rest. "сокеты", "сокета" and "сокетов"
 //      all become "сокет"; "sockets" becomes "socket".
 //
-// Stemming is slow next to the rest (about 5 µs a word), and a text repeats its words, so each
-// distinct word is stemmed once and remembered.
+// Stemming is slow next to the rest (5-10 µs a word), and a text repeats its words, so each
+// distinct word is stemmed once and remembered, for the whole process.
 import snowball from "snowball-stemmers";
 
 /**
@@ -41,17 +41,40 @@ const HAS_SEPARATOR = /[^\p{L}\p{N}\p{M}'’]/u;
 
 // The same words without the segmenter, for text in the scripts where the Unicode rules come down
 // to "runs of letters and digits": ASCII, the Latin letters of Latin-1 and Latin Extended, and
-// Cyrillic, with spaces and punctuation (general punctuation too: dashes, quotes, "›"). There, a word-like segment is letters and digits joined
-// by punctuation, and an apostrophe stays inside a part only between two letters or two digits
-// (UAX #29 rules WB6, WB7, WB11, WB12), so a regular expression finds the parts that the loop
-// below would: the same words, at the same places, about ten times faster. V8's segmenter makes
-// an object per segment, which made it the slowest step of indexing. What the segmenter must
-// decide for itself takes the slow path: combining marks and soft hyphens (ignored inside a word),
-// superscript digits and fractions, and every other script (Chinese words come from a dictionary).
+// Cyrillic, with spaces and punctuation (general punctuation too: dashes, quotes, "›"). There, a
+// word-like segment is letters and digits joined by punctuation, and an apostrophe stays inside a
+// part only between two letters or two digits (UAX #29 rules WB6, WB7, WB11, WB12), so a plain
+// scan finds the parts that the loop in segmentedWords() would: the same words, at the same
+// places, some 25 times faster on the Python docs. V8's segmenter makes an object per segment,
+// which made it the slowest step of indexing. What the segmenter must decide for itself takes the slow path:
+// combining marks and soft hyphens (ignored inside a word), superscript digits and fractions, and
+// every other script (Chinese words come from a dictionary).
 const SIMPLE =
   /^[\x00-\x7f\xa0-\xac\xae-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u0400-\u0482\u048a-\u04ff\u2010-\u205e]*$/;
-const SIMPLE_PART =
-  /[\p{L}\p{N}]+(?:(?:(?<=\p{L})['’](?=\p{L})|(?<=\p{N})['’](?=\p{N}))[\p{L}\p{N}]+)*/gu;
+
+// What each UTF-16 code unit is to the scan, looked up in a table rather than asked of a regular
+// expression. A regular expression that finds the parts ([\p{L}\p{N}]+ runs joined by
+// lookbehind and lookahead for the apostrophes) was the fast path before: a match array per word
+// made it five times slower than the scan. The table is built from the same Unicode properties,
+// so the two cannot disagree; every code unit past its end (0x205e) is NOT_SIMPLE.
+const OTHER = 0; // space, punctuation, symbols: between words, or between the parts of one
+const LETTER = 1;
+const DIGIT = 2;
+const APOSTROPHE = 3;
+const NOT_SIMPLE = 4;
+const KINDS = new Uint8Array(0x205f);
+for (let code = 0; code < KINDS.length; code++) {
+  const char = String.fromCharCode(code);
+  KINDS[code] = !SIMPLE.test(char)
+    ? NOT_SIMPLE
+    : /\p{L}/u.test(char)
+      ? LETTER
+      : /\p{N}/u.test(char)
+        ? DIGIT
+        : char === "'" || char === "’"
+          ? APOSTROPHE
+          : OTHER;
+}
 
 export type WordCallback = (word: string, position: number, start: number, end: number) => void;
 
@@ -61,32 +84,97 @@ export type WordCallback = (word: string, position: number, start: number, end: 
  * The words are as they stand in the text: termOf() makes terms of them.
  */
 export function forEachWord(text: string, onWord: WordCallback, firstPosition = 0): number {
+  return forEachWordSpan(
+    text,
+    (start, end, position) => onWord(text.slice(start, end), position, start, end),
+    firstPosition,
+  );
+}
+
+export type SpanCallback = (start: number, end: number, position: number) => void;
+
+/**
+ * forEachWord without the word as a string: only where it stands in text. The index writer
+ * looks a word up by its place in the text (bytes.ts SpanMap) and makes a string only for a word
+ * it has not met: a string per word, 1.8 million for the Python docs, cost more than the scan.
+ */
+export function forEachWordSpan(text: string, onSpan: SpanCallback, firstPosition = 0): number {
   let position = firstPosition;
   for (let pieceStart = 0; pieceStart < text.length;) {
     const pieceEnd = cutPoint(text, pieceStart);
-    const piece = pieceEnd - pieceStart === text.length ? text : text.slice(pieceStart, pieceEnd);
-    if (SIMPLE.test(piece)) {
-      SIMPLE_PART.lastIndex = 0;
-      for (let match = SIMPLE_PART.exec(piece); match !== null; match = SIMPLE_PART.exec(piece)) {
-        const start = pieceStart + match.index;
-        onWord(match[0], position++, start, start + match[0].length);
-      }
-      pieceStart = pieceEnd;
+    position = isSimple(text, pieceStart, pieceEnd)
+      ? simpleWords(text, pieceStart, pieceEnd, onSpan, position)
+      : segmentedWords(text, pieceStart, pieceEnd, onSpan, position);
+    pieceStart = pieceEnd;
+  }
+  return position;
+}
+
+function isSimple(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= KINDS.length || KINDS[code] === NOT_SIMPLE) return false;
+  }
+  return true;
+}
+
+// The fast path: each run of letters and digits is a part, and so are runs joined by an
+// apostrophe that stands between two letters ("don't") or two digits ("1'000"), never between
+// a letter and a digit, and never at either end ("dogs'", "'quoted'"). The piece's end is the
+// text's end as far as the rules go: the segmenter, too, sees only the piece.
+function simpleWords(
+  text: string,
+  start: number,
+  end: number,
+  onSpan: SpanCallback,
+  position: number,
+): number {
+  for (let i = start; i < end;) {
+    let kind = KINDS[text.charCodeAt(i)]!;
+    if (kind !== LETTER && kind !== DIGIT) {
+      i++;
       continue;
     }
-    for (const { segment, index, isWordLike } of segmenter.segment(piece)) {
-      if (!isWordLike) continue;
-      const start = pieceStart + index;
-      if (!HAS_SEPARATOR.test(segment)) {
-        onWord(segment, position++, start, start + segment.length);
-        continue;
-      }
-      PART.lastIndex = 0;
-      for (let match = PART.exec(segment); match !== null; match = PART.exec(segment)) {
-        onWord(match[0], position++, start + match.index, start + match.index + match[0].length);
-      }
+    const wordStart = i;
+    for (;;) {
+      // A run of letters and digits; `last` is the kind of its last character.
+      let last;
+      do {
+        last = kind;
+        kind = ++i < end ? KINDS[text.charCodeAt(i)]! : OTHER;
+      } while (kind === LETTER || kind === DIGIT);
+      if (kind !== APOSTROPHE || i + 1 >= end) break;
+      const after = KINDS[text.charCodeAt(i + 1)]!;
+      if (after !== last) break;
+      i++; // over the apostrophe: the next run belongs to this part
+      kind = after;
     }
-    pieceStart = pieceEnd;
+    onSpan(wordStart, i, position++);
+  }
+  return position;
+}
+
+// The slow path, for any piece that has a character the fast path does not know: word-like
+// segments of the Unicode segmenter, each cut into its parts.
+function segmentedWords(
+  text: string,
+  pieceStart: number,
+  pieceEnd: number,
+  onSpan: SpanCallback,
+  position: number,
+): number {
+  const piece = pieceEnd - pieceStart === text.length ? text : text.slice(pieceStart, pieceEnd);
+  for (const { segment, index, isWordLike } of segmenter.segment(piece)) {
+    if (!isWordLike) continue;
+    const start = pieceStart + index;
+    if (!HAS_SEPARATOR.test(segment)) {
+      onSpan(start, start + segment.length, position++);
+      continue;
+    }
+    PART.lastIndex = 0;
+    for (let match = PART.exec(segment); match !== null; match = PART.exec(segment)) {
+      onSpan(start + match.index, start + match.index + match[0].length, position++);
+    }
   }
   return position;
 }
@@ -129,18 +217,33 @@ export function fold(word: string): string {
   return folded.length > MAX_WORD_LENGTH ? "" : folded;
 }
 
+// Forgetting everything at once is cruder than an LRU, but costs nothing per hit, and a language
+// has far fewer common words than this.
+const MAX_REMEMBERED = 100_000;
+
+// The stems worked out so far, by folded word, for the whole process: termOf() and every index
+// writer ask here, so a writer that starts a new segment, or a second writer, or a search for
+// words the index has, does not stem the same word again ("Socket" and "socket" are stemmed
+// once too). Stemming is pure, so a remembered stem is never stale.
+const stems = new Map<string, string>();
+
 /** The stem of a folded word, by the script of its first letter. */
 export function stem(folded: string): string {
-  const first = folded.charCodeAt(0);
-  if (first >= 0x0400 && first <= 0x04ff) return russian.stem(folded);
-  if ((first >= 0x61 && first <= 0x7a) || (first >= 0xc0 && first <= 0x24f)) {
-    return english.stem(folded);
+  let stemmed = stems.get(folded);
+  if (stemmed === undefined) {
+    const first = folded.charCodeAt(0);
+    if (first >= 0x0400 && first <= 0x04ff) stemmed = russian.stem(folded);
+    else if ((first >= 0x61 && first <= 0x7a) || (first >= 0xc0 && first <= 0x24f)) {
+      stemmed = english.stem(folded);
+    } else stemmed = folded;
+    if (stems.size >= MAX_REMEMBERED) stems.clear();
+    stems.set(folded, stemmed);
   }
-  return folded;
+  return stemmed;
 }
 
+// And the term of each word as written, so that termOf() skips the folding too.
 const terms = new Map<string, string>();
-const MAX_REMEMBERED = 100_000;
 
 /** The term a word is indexed under: folded and stemmed; "" if it is not indexed. */
 export function termOf(word: string): string {
@@ -148,8 +251,6 @@ export function termOf(word: string): string {
   if (term === undefined) {
     const folded = fold(word);
     term = folded === "" ? "" : stem(folded);
-    // Forgetting everything at once is cruder than an LRU, but costs nothing per hit, and a
-    // language has far fewer common words than this.
     if (terms.size >= MAX_REMEMBERED) terms.clear();
     terms.set(word, term);
   }

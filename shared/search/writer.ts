@@ -9,8 +9,9 @@
 // (a million, in issue 15), and close() merges the segment files (merge.ts). Pages are written to
 // the open segment file as they come; only the postings wait in memory.
 //
-// The hot path is add(). For each word it does two Map lookups (the word's term id, learnt once
-// per distinct word and segment) and writes the id into a reused Int32Array; no object per word.
+// The hot path is add(). For each word it looks up the word's term id (learnt once per distinct
+// word and segment) by where the word stands in the text, so that no string is made for a word
+// met before, and writes the id into a reused Int32Array: no object per word.
 // Each page is then folded into a byte log: per distinct term, its id, frequencies and position
 // gaps as varints. The flush turns the log into postings grouped by term with two linear passes
 // (count, then place), like a counting sort, rather than a list per term: a million small lists
@@ -19,7 +20,15 @@ import { createHash } from "node:crypto";
 import { mkdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { ByteBuffer, HashMap64, Uint32List, grown, putVarint, varintLength } from "./bytes.ts";
+import {
+  ByteBuffer,
+  HashMap64,
+  SpanMap,
+  Uint32List,
+  grown,
+  putVarint,
+  varintLength,
+} from "./bytes.ts";
 import { lock, publish, readManifest, segmentNamer, unlock, type Manifest } from "./directory.ts";
 import {
   DocColumnLists,
@@ -31,7 +40,7 @@ import {
 import { mergeSegments } from "./merge.ts";
 import { PostingsEncoder } from "./postings.ts";
 import { Segment } from "./segment.ts";
-import { fold, forEachWord, stem } from "./tokens.ts";
+import { fold, forEachWordSpan, stem } from "./tokens.ts";
 
 export interface Page {
   url: string;
@@ -97,7 +106,7 @@ export class IndexWriter {
   private readonly termIds = new Map<string, number>();
   private termStrings: string[] = [];
   private surfaces: (string | null)[] = [];
-  private readonly wordIds = new Map<string, number>(); // a word as written -> term id, or -1
+  private readonly wordIds = new SpanMap(); // a word as written -> term id, or -1
   private readonly log = new ByteBuffer(1 << 20);
   private columns = new DocColumnLists();
   private urlHi = new Uint32List(); // per page, the hash of its URL
@@ -173,10 +182,13 @@ export class IndexWriter {
 
     // Title words take positions 0..T-1, body words T+1 on: the gap at T keeps a phrase from
     // running from the title into the body, and a position says which field it is in.
-    const titleLength = forEachWord(title, this.onWord);
+    this.text = title;
+    const titleLength = forEachWordSpan(title, this.onWord);
     this.tokens = grown(this.tokens, titleLength + 1);
     this.tokens[titleLength] = -1;
-    const end = forEachWord(text, this.onWord, titleLength + 1);
+    this.text = text;
+    const end = forEachWordSpan(text, this.onWord, titleLength + 1);
+    this.text = "";
     this.foldIntoLog(titleLength, end);
 
     this.file ??= new SegmentWriter(join(this.dir, this.newSegmentName()));
@@ -199,10 +211,11 @@ export class IndexWriter {
     return { id, duplicate: false };
   }
 
-  // Bound once, not a closure per page.
-  private readonly onWord = (word: string, position: number): void => {
-    let id = this.wordIds.get(word);
-    if (id === undefined) id = this.learn(word);
+  // Bound once, not a closure per page; the word stands in this.text at [start, end).
+  private text = "";
+  private readonly onWord = (start: number, end: number, position: number): void => {
+    let id = this.wordIds.get(this.text, start, end);
+    if (id === SpanMap.MISSING) id = this.learn(this.text.slice(start, end));
     if (position >= this.tokens.length) this.tokens = grown(this.tokens, position + 1);
     this.tokens[position] = id;
   };
