@@ -52,10 +52,19 @@ export class ByteBuffer {
     this.length = putVarint(this.bytes, this.length, value);
   }
 
-  append(source: Uint8Array): void {
-    this.reserve(source.length);
-    this.bytes.set(source, this.length);
-    this.length += source.length;
+  /** Appends source[start, end), the whole of it by default. */
+  append(source: Uint8Array, start = 0, end = source.length): void {
+    this.reserve(end - start);
+    if (end - start <= 16) {
+      // A few bytes (a page's positions, mostly) by hand: subarray() would make an object.
+      for (let i = start; i < end; i++) this.bytes[this.length++] = source[i]!;
+      return;
+    }
+    this.bytes.set(
+      start === 0 && end === source.length ? source : source.subarray(start, end),
+      this.length,
+    );
+    this.length += end - start;
   }
 
   /** A varint length, then the string's UTF-8 bytes. */

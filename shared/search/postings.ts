@@ -84,8 +84,18 @@ export class PostingsEncoder {
     this.inBlock = this.blockStart = this.blockPositionStart = this.blockImpact = 0;
   }
 
-  /** A page that has the term: its doc id (ascending), frequencies, and its positions' bytes. */
-  add(doc: number, inTitle: number, inBody: number, positions: Uint8Array): void {
+  /**
+   * A page that has the term: its doc id (ascending), frequencies, and its positions' bytes,
+   * positions[start, end) (all of them by default).
+   */
+  add(
+    doc: number,
+    inTitle: number,
+    inBody: number,
+    positions: Uint8Array,
+    start = 0,
+    end = positions.length,
+  ): void {
     const { lengths } = this;
     const tf =
       (TITLE_WEIGHT * inTitle) /
@@ -96,7 +106,7 @@ export class PostingsEncoder {
     this.blocks.varint(doc - this.lastDoc);
     this.blocks.varint(inTitle);
     this.blocks.varint(inBody);
-    this.positions.append(positions);
+    this.positions.append(positions, start, end);
     this.lastDoc = doc;
     this.df++;
     if (++this.inBlock === BLOCK) this.endBlock();

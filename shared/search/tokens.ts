@@ -56,14 +56,15 @@ const SIMPLE =
 // expression. A regular expression that finds the parts ([\p{L}\p{N}]+ runs joined by
 // lookbehind and lookahead for the apostrophes) was the fast path before: a match array per word
 // made it five times slower than the scan. The table is built from the same Unicode properties,
-// so the two cannot disagree; every code unit past its end (0x205e) is NOT_SIMPLE.
+// so the two cannot disagree. It has a slot for every code unit (64 KiB), so that the scan reads
+// it without a bounds check; everything past U+205E is NOT_SIMPLE.
 const OTHER = 0; // space, punctuation, symbols: between words, or between the parts of one
 const LETTER = 1;
 const DIGIT = 2;
 const APOSTROPHE = 3;
 const NOT_SIMPLE = 4;
-const KINDS = new Uint8Array(0x205f);
-for (let code = 0; code < KINDS.length; code++) {
+const KINDS = new Uint8Array(0x10000).fill(NOT_SIMPLE);
+for (let code = 0; code <= 0x205e; code++) {
   const char = String.fromCharCode(code);
   KINDS[code] = !SIMPLE.test(char)
     ? NOT_SIMPLE
@@ -102,42 +103,41 @@ export function forEachWordSpan(text: string, onSpan: SpanCallback, firstPositio
   let position = firstPosition;
   for (let pieceStart = 0; pieceStart < text.length;) {
     const pieceEnd = cutPoint(text, pieceStart);
-    position = isSimple(text, pieceStart, pieceEnd)
-      ? simpleWords(text, pieceStart, pieceEnd, onSpan, position)
-      : segmentedWords(text, pieceStart, pieceEnd, onSpan, position);
+    const found = simpleWords(text, pieceStart, pieceEnd);
+    if (found === NOT_SIMPLE_PIECE) {
+      position = segmentedWords(text, pieceStart, pieceEnd, onSpan, position);
+    } else {
+      for (let k = 0; k < found; k += 2) onSpan(spans[k]!, spans[k + 1]!, position++);
+    }
     pieceStart = pieceEnd;
   }
   return position;
-}
-
-function isSimple(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= KINDS.length || KINDS[code] === NOT_SIMPLE) return false;
-  }
-  return true;
 }
 
 // The fast path: each run of letters and digits is a part, and so are runs joined by an
 // apostrophe that stands between two letters ("don't") or two digits ("1'000"), never between
 // a letter and a digit, and never at either end ("dogs'", "'quoted'"). The piece's end is the
 // text's end as far as the rules go: the segmenter, too, sees only the piece.
-function simpleWords(
-  text: string,
-  start: number,
-  end: number,
-  onSpan: SpanCallback,
-  position: number,
-): number {
+//
+// Whether the piece is simple at all is found in the same pass (every character's kind is read
+// once), so its words wait in `spans`, [start, end) pairs, until its end is reached: a piece has
+// at most PIECE / 2 words. Returns how many numbers it put there, or NOT_SIMPLE_PIECE.
+const spans = new Int32Array(PIECE + 2);
+const NOT_SIMPLE_PIECE = -1;
+
+function simpleWords(text: string, start: number, end: number): number {
+  let found = 0;
   for (let i = start; i < end;) {
     let kind = KINDS[text.charCodeAt(i)]!;
     if (kind !== LETTER && kind !== DIGIT) {
+      if (kind === NOT_SIMPLE) return NOT_SIMPLE_PIECE;
       i++;
       continue;
     }
     const wordStart = i;
     for (;;) {
-      // A run of letters and digits; `last` is the kind of its last character.
+      // A run of letters and digits; `last` is the kind of its last character. The character
+      // that ends it is read again above, unless it is an apostrophe that joins.
       let last;
       do {
         last = kind;
@@ -149,9 +149,10 @@ function simpleWords(
       i++; // over the apostrophe: the next run belongs to this part
       kind = after;
     }
-    onSpan(wordStart, i, position++);
+    spans[found++] = wordStart;
+    spans[found++] = i;
   }
-  return position;
+  return found;
 }
 
 // The slow path, for any piece that has a character the fast path does not know: word-like
@@ -182,10 +183,11 @@ function segmentedWords(
 // Where the piece that starts at `start` ends: at the last whitespace before start + PIECE, or at
 // the last punctuation for text without spaces (Chinese, say), or at start + PIECE if there is
 // neither, but never inside a surrogate pair.
+const BREAKS = [/\s/, /[\s\p{P}]/u];
 function cutPoint(text: string, start: number): number {
   const limit = start + PIECE;
   if (limit >= text.length) return text.length;
-  for (const breaks of [/\s/, /[\s\p{P}]/u]) {
+  for (const breaks of BREAKS) {
     for (let i = limit; i > start + PIECE / 2; i--) {
       if (breaks.test(text[i]!)) return i;
     }
