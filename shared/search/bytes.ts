@@ -27,6 +27,8 @@ export function putVarint(bytes: Uint8Array, offset: number, value: number): num
   return offset;
 }
 
+const utf8 = new TextEncoder();
+
 /** Bytes that grow as they are written to, like a Vec<u8>: doubling, so appends are O(1). */
 export class ByteBuffer {
   bytes: Uint8Array;
@@ -69,9 +71,12 @@ export class ByteBuffer {
 
   /** A varint length, then the string's UTF-8 bytes. */
   string(text: string): void {
-    const bytes = Buffer.from(text, "utf8");
-    this.varint(bytes.length);
-    this.append(bytes);
+    // Encoded straight into the buffer: Buffer.from(text) would copy a page's text twice more.
+    const length = Buffer.byteLength(text, "utf8");
+    this.varint(length);
+    this.reserve(length);
+    utf8.encodeInto(text, this.bytes.subarray(this.length, this.length + length));
+    this.length += length;
   }
 
   uint32(value: number): void {

@@ -142,7 +142,9 @@ function mergePostings(
       const ids = newIds[i]!;
       while (reader.next()) {
         const newId = ids[reader.doc]!;
-        if (newId !== -1) encoder.add(newId, reader.inTitle, reader.inBody, reader.positions());
+        if (newId === -1) continue;
+        const { inTitle, inBody, positionsStart, positionsEnd } = reader;
+        encoder.add(newId, inTitle, inBody, positions, positionsStart, positionsEnd);
       }
       if (cursor.next()) heap.push(i);
     }

@@ -136,7 +136,8 @@ export class PostingsEncoder {
 
 /**
  * Reads one term's postings page by page, front to back, checking everything: what a merge
- * needs. next() is false at the end; then doc, inTitle, inBody and positions() are the page's.
+ * needs. next() is false at the end; then doc, inTitle, inBody, positionsStart and positionsEnd
+ * are the page's.
  */
 export class PostingsReader {
   doc = -1;
@@ -208,9 +209,16 @@ export class PostingsReader {
     return true;
   }
 
-  /** The current page's positions, as they are stored (a view). */
-  positions(): Uint8Array {
-    return this.positionBytes.subarray(this.positionStart, this.positionAt);
+  /**
+   * Where the current page's positions stand, as they are stored, in the positions bytes the
+   * reader was given: [positionsStart, positionsEnd). A merge copies them from there.
+   */
+  get positionsStart(): number {
+    return this.positionStart;
+  }
+
+  get positionsEnd(): number {
+    return this.positionAt;
   }
 }
 

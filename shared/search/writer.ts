@@ -237,6 +237,7 @@ export class IndexWriter {
         this.count = grown(this.count, size);
         this.titleCount = grown(this.titleCount, size);
         this.next = grown(this.next, size);
+        this.distinct = grown(this.distinct, size);
       }
     }
     // Web pages bring endless one-off words (ids, numbers, typos); past this many, start over.
@@ -250,7 +251,8 @@ export class IndexWriter {
    * id, title and body frequencies, and its positions as gaps.
    */
   private foldIntoLog(titleLength: number, end: number): void {
-    const { tokens, seenOn, count, titleCount, next } = this;
+    // `distinct` has room for every term of the segment (learn() grows it), so none is checked.
+    const { tokens, seenOn, count, titleCount, next, distinct: distinctIds } = this;
     const doc = this.docs;
     let distinct = 0;
     for (let position = 0; position < end; position++) {
@@ -260,8 +262,7 @@ export class IndexWriter {
         seenOn[id] = doc;
         count[id] = 0;
         titleCount[id] = 0;
-        this.distinct = grown(this.distinct, distinct + 1);
-        this.distinct[distinct++] = id;
+        distinctIds[distinct++] = id;
       }
       count[id]!++;
       if (position < titleLength) titleCount[id]!++;
@@ -271,7 +272,7 @@ export class IndexWriter {
     this.grouped = grown(this.grouped, end);
     let slot = 0;
     for (let i = 0; i < distinct; i++) {
-      const id = this.distinct[i]!;
+      const id = distinctIds[i]!;
       next[id] = slot;
       slot += count[id]!;
     }
@@ -287,7 +288,7 @@ export class IndexWriter {
     let at = putVarint(bytes, log.length, distinct);
     slot = 0;
     for (let i = 0; i < distinct; i++) {
-      const id = this.distinct[i]!;
+      const id = distinctIds[i]!;
       const n = count[id]!;
       at = putVarint(bytes, at, id);
       at = putVarint(bytes, at, titleCount[id]!);
