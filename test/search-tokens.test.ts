@@ -116,4 +116,19 @@ test("the scan finds what the regular expression finds, in every Latin and Cyril
   }
 });
 
+test("forEachWord called from its own callback finds the same words, inside and out", () => {
+  const text = "don't stop 1'000 times, select.epoll() — сокеты ".repeat(40);
+  const inner: string[][] = [];
+  const outer: string[] = [];
+  forEachWord(text, (word) => {
+    outer.push(word);
+    if (outer.length <= 3) inner.push(fast(text));
+  });
+  assert.equal(
+    outer,
+    fast(text).map((word) => word.replace(/^\d+:(.*)@.*$/, "$1")),
+  );
+  for (const words of inner) assert.equal(words, fast(text));
+});
+
 test.run();

@@ -101,9 +101,12 @@ export type SpanCallback = (start: number, end: number, position: number) => voi
  */
 export function forEachWordSpan(text: string, onSpan: SpanCallback, firstPosition = 0): number {
   let position = firstPosition;
+  // Room for the words of one piece (below), made per call so that an onSpan may itself call
+  // forEachWord: a piece of n characters has at most n / 2 + 1 words.
+  const spans = new Int32Array(Math.min(text.length, PIECE) + 2);
   for (let pieceStart = 0; pieceStart < text.length;) {
     const pieceEnd = cutPoint(text, pieceStart);
-    const found = simpleWords(text, pieceStart, pieceEnd);
+    const found = simpleWords(text, pieceStart, pieceEnd, spans);
     if (found === NOT_SIMPLE_PIECE) {
       position = segmentedWords(text, pieceStart, pieceEnd, onSpan, position);
     } else {
@@ -120,12 +123,11 @@ export function forEachWordSpan(text: string, onSpan: SpanCallback, firstPositio
 // text's end as far as the rules go: the segmenter, too, sees only the piece.
 //
 // Whether the piece is simple at all is found in the same pass (every character's kind is read
-// once), so its words wait in `spans`, [start, end) pairs, until its end is reached: a piece has
-// at most PIECE / 2 words. Returns how many numbers it put there, or NOT_SIMPLE_PIECE.
-const spans = new Int32Array(PIECE + 2);
+// once), so its words wait in `spans`, [start, end) pairs, until its end is reached. Returns how
+// many numbers it put there, or NOT_SIMPLE_PIECE.
 const NOT_SIMPLE_PIECE = -1;
 
-function simpleWords(text: string, start: number, end: number): number {
+function simpleWords(text: string, start: number, end: number, spans: Int32Array): number {
   let found = 0;
   for (let i = start; i < end;) {
     let kind = KINDS[text.charCodeAt(i)]!;
