@@ -1,6 +1,7 @@
 // The small tools the index files are made of: varints, a growable byte buffer, buffered
-// sequential writes and reads on a file descriptor, growable columns of numbers, and a hash table
-// keyed by 64-bit hashes. Nothing here knows what an index is; format.ts says what the bytes mean.
+// sequential writes and reads on a file descriptor, growable columns of numbers, a hash table
+// keyed by 64-bit hashes and one keyed by strings that is asked about a span of a text. Nothing
+// here knows what an index is; format.ts says what the bytes mean.
 //
 // Everything is synchronous on purpose. The crawler runs on the scratch event loop, which blocks
 // its thread in epoll: a callback from Node's own fs would not run until the loop woke for

@@ -46,9 +46,9 @@ const HAS_SEPARATOR = /[^\p{L}\p{N}\p{M}'’]/u;
 // part only between two letters or two digits (UAX #29 rules WB6, WB7, WB11, WB12), so a plain
 // scan finds the parts that the loop in segmentedWords() would: the same words, at the same
 // places, some 25 times faster on the Python docs. V8's segmenter makes an object per segment,
-// which made it the slowest step of indexing. What the segmenter must decide for itself takes the slow path:
-// combining marks and soft hyphens (ignored inside a word), superscript digits and fractions, and
-// every other script (Chinese words come from a dictionary).
+// which made it the slowest step of indexing. What the segmenter must decide for itself takes
+// the slow path: combining marks and soft hyphens (ignored inside a word), superscript digits and
+// fractions, and every other script (Chinese words come from a dictionary).
 const SIMPLE =
   /^[\x00-\x7f\xa0-\xac\xae-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u0400-\u0482\u048a-\u04ff\u2010-\u205e]*$/;
 
