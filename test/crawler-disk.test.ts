@@ -215,7 +215,10 @@ test("20,000 URLs past --memory-urls 1000, stopped and resumed: each fetched onc
 
   // The heap at the end of each run: the second knows some 15,000 URLs more, which in-memory
   // stores would hold, as strings of their length and more (about 500 bytes a URL, measured);
-  // the disk stores keep a thousand. What the heap grows by besides is noise, tens of bytes.
+  // the disk stores keep a thousand. What the heap grows by besides is noise: the report gives the
+  // heap to 0.1 MiB (7 bytes a URL here), and what a run happens to hold at its end (timers
+  // cancelled and not yet swept, compiled code) differs by a few tenths of a MiB, a few tens of
+  // bytes a URL. So the bound is two URLs' length: a quarter of what in-memory stores would take.
   const heap = (stdout: string) => {
     const [, n, unit] = /^Memory: .*; heap ([\d.]+) (B|KiB|MiB)/m.exec(stdout) ?? [];
     assert.ok(n, stdout);
@@ -223,7 +226,7 @@ test("20,000 URLs past --memory-urls 1000, stopped and resumed: each fetched onc
   };
   const urlBytes = [...outcomes.keys()].reduce((sum, url) => sum + url.length, 0) / all;
   const perUrl = (heap(second) - heap(first)) / (all - early);
-  assert.ok(perUrl < urlBytes, `${perUrl} B of heap per URL (a URL: ${urlBytes} B)`);
+  assert.ok(perUrl < 2 * urlBytes, `${perUrl} B of heap per URL (a URL: ${urlBytes} B)`);
 });
 
 test.after(() => {
