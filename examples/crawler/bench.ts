@@ -90,9 +90,9 @@ spawnSync(process.execPath, [start, "--help"], { cwd: root, stdio: "ignore" });
         ...["--concurrency", String(concurrency), "--per-host", String(concurrency)],
       ]);
       const rate = figure(stdout, /(\d+) pages\/s/);
-      const wall = figure(stdout, /^Wall time ([\d.]+) s/m);
+      const wall = /^Wall time ([\d.]+ m?s)/m.exec(stdout)?.[1] ?? "?"; // "1.06 s" or "941 ms"
       rates.push(rate);
-      line(`    run ${run + 1}: ${rate} pages/s (${wall} s of crawl)`);
+      line(`    run ${run + 1}: ${rate} pages/s (${wall} of crawl)`);
     }
     const rate = median(rates);
     // robots.txt, then /, then the pages / links: three round trips before 100 can be in flight.
