@@ -107,7 +107,10 @@ await loop.run(loop.sleep(100));
 console.log(`  warm-up: ${WARM_UP} connections asked once and closed`);
 
 const crowd = new Crowd(loop, address, request);
-const memoryBefore = { server: server ? residentBytes(server.pid) : 0, client: residentBytes() };
+const memoryBefore = {
+  server: server ? await loop.run(settledResidentBytes(server.pid)) : 0,
+  client: residentBytes(),
+};
 
 let started = loop.time();
 await loop.run(crowd.open(N));
@@ -184,4 +187,21 @@ function mib(bytes: number): string {
   return bytes >= 1024 ** 3
     ? `${(bytes / 1024 ** 3).toFixed(1)} GiB`
     : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+/**
+ * The server's RSS once it has settled: a server just started and warmed up may still give memory
+ * back (its collector after the warm-up, tsx's loader), and a baseline taken before that made the
+ * connections' share come out below zero now and then. Read every 100 ms until two readings
+ * agree within 64 KiB, for 2 s at most.
+ */
+async function settledResidentBytes(pid: number): Promise<number> {
+  let last = residentBytes(pid);
+  for (let tries = 0; tries < 20; tries++) {
+    await loop.sleep(100);
+    const now = residentBytes(pid);
+    if (Math.abs(now - last) < 64 * 1024) return now;
+    last = now;
+  }
+  return last;
 }
