@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import { parsePage, parseUtf8Page, sniffCharset } from "@async-from-scratch/shared/html";
+import { remembered } from "@async-from-scratch/shared/remember";
 import { normalizeUrl } from "./urls.ts";
 
 export interface PageInput {
@@ -56,21 +57,9 @@ export function readPage(input: PageInput): PageResult {
 
 // Pages link to the same pages over and over (a site's menu, its index, "next" and "previous"),
 // and normalizing a link parses it again and again: so each link is normalized once per thread
-// that reads pages, as long as the cache has room. When it fills up it starts over empty, which
-// keeps its memory bounded on a crawl of millions of URLs; the links every page has are back in
-// it after a few pages.
-const MAX_NORMAL_FORMS = 20_000;
-const normalForms = new Map<string, string | null>();
-
-function normalForm(link: string): string | null {
-  let normal = normalForms.get(link);
-  if (normal === undefined) {
-    normal = normalizeUrl(link);
-    if (normalForms.size >= MAX_NORMAL_FORMS) normalForms.clear();
-    normalForms.set(link, normal);
-  }
-  return normal;
-}
+// that reads pages, as long as the memory has room (bounded for a crawl of millions of URLs; the
+// links every page has are back in it after a few pages).
+const normalForm = remembered((link: string) => normalizeUrl(link), 20_000);
 
 /**
  * SHA-1 of a body as it came (base64), with its Content-Encoding: the same page from the same

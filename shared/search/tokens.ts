@@ -17,6 +17,7 @@
 // Stemming is slow next to the rest (5-10 µs a word), and a text repeats its words, so each
 // distinct word is stemmed once and remembered, for the whole process.
 import snowball from "snowball-stemmers";
+import { remembered } from "../remember.ts";
 
 /**
  * Bumped whenever any step above changes the terms a text gives: an index built with other
@@ -221,45 +222,31 @@ export function fold(word: string): string {
   return folded.length > MAX_WORD_LENGTH ? "" : folded;
 }
 
-// Forgetting everything at once is cruder than an LRU, but costs nothing per hit, and a language
-// has far fewer common words than this.
+// A language has far fewer common words than this.
 const MAX_REMEMBERED = 100_000;
 
 // The stems worked out so far, by folded word, for the whole process: termOf() and every index
 // writer ask here, so a writer that starts a new segment, or a second writer, or a search for
 // words the index has, does not stem the same word again ("Socket" and "socket" are stemmed
 // once too). Stemming is pure, so a remembered stem is never stale.
-const stems = new Map<string, string>();
 
 /** The stem of a folded word, by the script of its first letter. */
-export function stem(folded: string): string {
-  let stemmed = stems.get(folded);
-  if (stemmed === undefined) {
-    const first = folded.charCodeAt(0);
-    if (first >= 0x0400 && first <= 0x04ff) stemmed = russian.stem(folded);
-    else if ((first >= 0x61 && first <= 0x7a) || (first >= 0xc0 && first <= 0x24f)) {
-      stemmed = english.stem(folded);
-    } else stemmed = folded;
-    if (stems.size >= MAX_REMEMBERED) stems.clear();
-    stems.set(folded, stemmed);
+export const stem = remembered((folded: string): string => {
+  const first = folded.charCodeAt(0);
+  if (first >= 0x0400 && first <= 0x04ff) return russian.stem(folded);
+  if ((first >= 0x61 && first <= 0x7a) || (first >= 0xc0 && first <= 0x24f)) {
+    return english.stem(folded);
   }
-  return stemmed;
-}
+  return folded;
+}, MAX_REMEMBERED);
 
 // And the term of each word as written, so that termOf() skips the folding too.
-const terms = new Map<string, string>();
 
 /** The term a word is indexed under: folded and stemmed; "" if it is not indexed. */
-export function termOf(word: string): string {
-  let term = terms.get(word);
-  if (term === undefined) {
-    const folded = fold(word);
-    term = folded === "" ? "" : stem(folded);
-    if (terms.size >= MAX_REMEMBERED) terms.clear();
-    terms.set(word, term);
-  }
-  return term;
-}
+export const termOf = remembered((word: string): string => {
+  const folded = fold(word);
+  return folded === "" ? "" : stem(folded);
+}, MAX_REMEMBERED);
 
 /** One word of a query, where it stands in the query, and its place within its phrase. */
 export interface QueryWord {
