@@ -234,7 +234,8 @@ test("the report against its snapshot", async () => {
   const { stdout } = await scratch();
   matchSnapshot("crawler", stdout, [
     [/^(Index: .* in )\S+:/gm, "$1<out>:"],
-    [/merged from \d+ parts? in/g, "merged from <n> parts in"], // one per core
+    // One segment and one part per reading thread (--parsers).
+    [/ in \d+ segments?, \d+ parts? joined in/g, " in <n> segments, <n> parts joined in"],
     [
       /^(This run: \d+ requests \(robots\.txt \d+, retries \d+\) on )\d+ connections: [\d.]+/gm,
       "$1<n> connections: <n>",

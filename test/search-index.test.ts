@@ -21,7 +21,10 @@ import {
   SearchIndexError,
   forEachWord,
   highlight,
+  joinIndexes,
+  MAX_SEGMENTS,
   mergeIndexes,
+  planMerge,
   parseQuery,
   snippet,
   termOf,
@@ -369,17 +372,67 @@ test("merging indexes from several writers equals one build, and drops repeated 
   opened.close();
 });
 
-test("merging one index it may consume moves its segment, and answers as a rewrite does", () => {
-  const source = build(fixture).dir;
-  const [copied, moved] = [newDir(), newDir()];
-  const rewritten = mergeIndexes([source], copied);
-  const taken = mergeIndexes([source], moved, { consume: true });
+// How a crawl's threads' parts become its index (examples/crawler/readers.ts): moved, not merged.
+test("joining parts moves their segments into one index that answers as the merged one", () => {
+  const thirds = [0, 1, 2].map((i) => build(fixture.slice(i * 70, (i + 1) * 70)).dir);
+  const target = newDir();
+  const joined = joinIndexes(thirds, target);
   assert.equal(
-    [taken.pages, taken.terms, taken.duplicates],
-    [rewritten.pages, rewritten.terms, rewritten.duplicates],
+    [joined.pages, joined.segments, joined.merged, joined.duplicates],
+    [fixture.length, 3, 0, 0],
   );
-  assert.not.ok(readdirSync(source).some((file) => file.endsWith(".seg"))); // moved away
-  assert.equal(everything(moved), expected);
+  for (const part of thirds) assert.not.ok(readdirSync(part).some((f) => f.endsWith(".seg")));
+  assert.equal(readdirSync(target).filter((f) => f.endsWith(".seg")).length, 3);
+  assert.equal(everything(target), expected);
+  // Without `append`, an index already there is replaced; with it, added to (a resumed crawl).
+  const [first, second] = [build(fixture.slice(0, 120)).dir, build(fixture.slice(120)).dir];
+  const resumed = newDir();
+  build(fixture.slice(0, 10), {}, resumed);
+  assert.is(joinIndexes([first], resumed).pages, 120);
+  assert.equal(joinIndexes([second], resumed, { append: true }).segments, 2);
+  assert.equal(everything(resumed), expected);
+});
+
+test("joining merges the segments between a repeated page and its first copy, and drops it", () => {
+  // Two URLs whose bodies differ in bytes but not in title and text, read by two threads.
+  const repeated = { ...fixture[75]!, url: "http://127.0.0.1:8080/wiki/another-url" };
+  const parts = [
+    build(fixture.slice(0, 50)).dir,
+    build(fixture.slice(50, 100)).dir,
+    build([...fixture.slice(100, 150), repeated]).dir,
+    build(fixture.slice(150)).dir,
+  ];
+  const target = newDir();
+  const joined = joinIndexes(parts, target);
+  // Segments 2 and 3 merged, 1 and 4 moved as they were.
+  assert.equal([joined.pages, joined.segments, joined.merged, joined.duplicates], [200, 3, 2, 1]);
+  assert.equal(everything(target), expected);
+  const opened = Index.open(target);
+  assert.is(opened.page(repeated.url), null);
+  opened.close();
+});
+
+test("joining keeps at most MAX_SEGMENTS, merging the cheapest run of neighbours", () => {
+  // Crawl after resumed crawl, each with two threads: the count stays bounded, pages in order.
+  const target = newDir();
+  const runs = 12;
+  const size = Math.ceil(fixture.length / (runs * 2));
+  for (let run = 0; run < runs; run++) {
+    const parts = [0, 1].map(
+      (i) => build(fixture.slice((run * 2 + i) * size, (run * 2 + i + 1) * size)).dir,
+    );
+    const joined = joinIndexes(parts, target, { append: true });
+    assert.ok(joined.segments <= MAX_SEGMENTS, `${joined.segments} segments`);
+    if (run < MAX_SEGMENTS / 2) assert.is(joined.merged, 0, "nothing merged below the limit");
+  }
+  assert.equal(everything(target), expected);
+
+  // Of the runs long enough, the one with the fewest bytes; one that covers the repeated pages.
+  assert.is(planMerge([5, 1, 1, 1], null, 4), null);
+  assert.equal(planMerge([50, 1, 1, 1, 1], null, 4), [1, 3]);
+  assert.equal(planMerge([50, 9, 1, 1, 1, 50], null, 4), [2, 5]);
+  assert.equal(planMerge([50, 1, 1, 1], [0, 2], 4), [0, 3]);
+  assert.equal(planMerge([50, 1, 1, 1, 1, 1], [1, 2], 4), [1, 4]);
 });
 
 test("append: a resumed crawl adds to the index it left", () => {

@@ -13,8 +13,8 @@ export {
   MAX_OFFSET,
 } from "./search.ts";
 export type { Correction, Hit, PageView, SearchOptions, SearchResult } from "./search.ts";
-export { mergeIndexes } from "./merge.ts";
-export type { IndexMergeSummary } from "./merge.ts";
+export { MAX_SEGMENTS, joinIndexes, mergeIndexes, planMerge } from "./merge.ts";
+export type { IndexMergeSummary, JoinSummary } from "./merge.ts";
 export { DEFAULT_INDEX_DIR, lock, unlock } from "./directory.ts";
 export { FORMAT_VERSION, SearchIndexError } from "./format.ts";
 export { ANALYZER_VERSION, forEachWord, parseQuery, termOf } from "./tokens.ts";

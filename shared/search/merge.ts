@@ -1,5 +1,7 @@
 // Merging segments into one: what the writer's close() does with the segments its flushes left,
-// and what joins the indexes that several crawler processes wrote (mergeIndexes).
+// and what joins the indexes that several crawler processes wrote (mergeIndexes). And joining
+// indexes without a merge, where the segments can be moved as they are (joinIndexes, for the
+// parts of one crawl), with the policy that says when some must be merged after all.
 //
 // Every input is read front to back, once: pages in doc order, and postings in term order, which
 // is the order the dictionaries are in, so a k-way merge of the dictionaries (a heap of cursors,
@@ -11,11 +13,19 @@
 // two URLs with the same body), which is dropped. Each term's lists are decoded and encoded again
 // (postings.ts): the blocks fall elsewhere once lists are joined, and each block's impact depends
 // on the merged index's average page lengths. Positions are copied as bytes, page by page.
-import { mkdirSync, renameSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { crc32 } from "node:zlib";
 import { FileSource, HashMap64, Uint32List } from "./bytes.ts";
-import { lock, publish, readManifest, segmentNamer, unlock } from "./directory.ts";
+import {
+  MANIFEST,
+  lock,
+  publish,
+  readManifest,
+  segmentNamer,
+  unlock,
+  type Manifest,
+} from "./directory.ts";
 import {
   DOC_COLUMNS,
   DocColumnLists,
@@ -253,15 +263,11 @@ export interface IndexMergeSummary extends MergeSummary {
 
 /**
  * Merges whole indexes (each a directory with its index.json), in order, into one index in
- * target, which may be one of them. This is how the indexes of several crawler processes become
- * the one that search reads. With `consume`, the sources are scratch the caller deletes after:
- * a lone segment may then be moved into target instead of rewritten.
+ * target, which may be one of them: one segment, written anew. This is how the indexes of several
+ * crawler processes become the one that search reads (and joinIndexes, below, how the parts of
+ * one crawl do, without the rewrite).
  */
-export function mergeIndexes(
-  sources: string[],
-  target: string,
-  { consume = false }: { consume?: boolean } = {},
-): IndexMergeSummary {
+export function mergeIndexes(sources: string[], target: string): IndexMergeSummary {
   const manifests = sources.map((source) => ({ source, manifest: readManifest(source) }));
   mkdirSync(target, { recursive: true });
   lock(target);
@@ -271,17 +277,6 @@ export function mergeIndexes(
       for (const { file } of manifest.segments) inputs.push(Segment.open(join(source, file)));
     }
     const name = segmentNamer(target)();
-    // One segment from elsewhere needs no merging: it is already what a merge would write (a
-    // writer stores each page once, and its impacts are computed from its own pages), so it is
-    // moved, not rewritten. A crawl with one reading thread ends this way.
-    if (consume && inputs.length === 1 && resolve(manifests[0]!.source) !== resolve(target)) {
-      const only = inputs.pop()!;
-      only.close();
-      renameSync(only.path, join(target, name));
-      publish(target, [{ file: name, pages: only.pages, bytes: only.bytes }]);
-      const { pages, terms, bytes } = only;
-      return { pages, terms, bytes, duplicates: 0, dir: target, segments: 1 };
-    }
     const merged = mergeSegments(inputs, join(target, name));
     const segments = [{ file: name, pages: merged.pages, bytes: merged.bytes }];
     publish(target, segments);
@@ -290,4 +285,161 @@ export function mergeIndexes(
     for (const input of inputs) input.close();
     unlock(target);
   }
+}
+
+/**
+ * An index joined from parts keeps at most this many segments: past it, joinIndexes merges some.
+ * Each segment costs a query one dictionary lookup and one read per term, and an open file;
+ * Lucene's merge policies let about ten segments of a size stand before they merge them.
+ */
+export const MAX_SEGMENTS = 10;
+
+export interface JoinSummary {
+  dir: string;
+  pages: number;
+  bytes: number;
+  /** Segments the index has now. */
+  segments: number;
+  /** Segments that were merged into one (0: every segment was kept as it was). */
+  merged: number;
+  /** Pages dropped because an earlier segment had one with the same title and text. */
+  duplicates: number;
+  mergeMs: number;
+}
+
+/**
+ * Joins indexes that are scratch (the parts a crawl's threads wrote, which the caller deletes
+ * after) into target, on the same file system. Their segments are moved into target as they are,
+ * renamed to fit in, and index.json names them in order after target's own if `append` (a
+ * resumed crawl); without it, target's old segments go. A reader gives the same hits from these
+ * segments as from their merge: it reads several segments with the statistics of all of them.
+ *
+ * Segments are merged only where they must be, and only neighbours, so that pages keep the order
+ * a merge of all of them gives them (mergeSegments): where a segment repeats a page (its title and
+ * text) that an earlier one has, which only a merge drops; and past maxSegments, the run of
+ * neighbours with the fewest bytes that brings the count back to it (planMerge).
+ */
+export function joinIndexes(
+  sources: string[],
+  target: string,
+  { append = false, maxSegments = MAX_SEGMENTS }: { append?: boolean; maxSegments?: number } = {},
+): JoinSummary {
+  if (!(maxSegments >= 1))
+    throw new RangeError(`maxSegments must be 1 or more, got ${maxSegments}`);
+  const started = performance.now();
+  const own = resolve(target);
+  const dirs = [...(append && existsSync(join(target, MANIFEST)) ? [target] : []), ...sources];
+  const manifests = dirs.map((dir) => ({ dir, manifest: readManifest(dir) }));
+  mkdirSync(target, { recursive: true });
+  lock(target);
+  const inputs: { segment: Segment; dir: string }[] = [];
+  try {
+    for (const { dir, manifest } of manifests) {
+      for (const { file } of manifest.segments) {
+        inputs.push({ segment: Segment.open(join(dir, file)), dir });
+      }
+    }
+    const segments = inputs.map(({ segment }) => segment);
+    const window = planMerge(
+      segments.map((segment) => segment.bytes),
+      repeats(segments),
+      maxSegments,
+    );
+    const newName = segmentNamer(target);
+    // The merge first, the moves after: a merge that fails leaves every part where it was.
+    let merge: { start: number; end: number; file: string; summary: MergeSummary } | null = null;
+    if (window !== null) {
+      const [start, end] = window;
+      const file = newName();
+      merge = {
+        start,
+        end,
+        file,
+        summary: mergeSegments(segments.slice(start, end), join(target, file)),
+      };
+    }
+    const kept: Manifest["segments"] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const { segment, dir } = inputs[i]!;
+      if (merge !== null && i === merge.start) {
+        kept.push({ file: merge.file, pages: merge.summary.pages, bytes: merge.summary.bytes });
+        i = merge.end - 1;
+        continue;
+      }
+      let file = basename(segment.path);
+      if (resolve(dir) !== own) {
+        file = newName();
+        renameSync(segment.path, join(target, file));
+      }
+      kept.push({ file, pages: segment.pages, bytes: segment.bytes });
+    }
+    const manifest = publish(target, kept);
+    return {
+      dir: target,
+      pages: manifest.pages,
+      bytes: kept.reduce((sum, s) => sum + s.bytes, 0),
+      segments: kept.length,
+      merged: merge === null ? 0 : merge.end - merge.start,
+      duplicates: merge?.summary.duplicates ?? 0,
+      mergeMs: performance.now() - started,
+    };
+  } finally {
+    for (const { segment } of inputs) segment.close();
+    unlock(target);
+  }
+}
+
+// The span of segments [first, last] whose pages repeat one another (the same title and text,
+// by the hash the writer keeps), or null if no page is in two of them. A writer stores a page
+// once, so these are pages two writers both stored: two threads of a crawl, say, when two URLs
+// gave different bytes with the same text (the crawler's digests catch only equal bytes).
+function repeats(segments: Segment[]): [number, number] | null {
+  const seen = new HashMap64(); // hash of title and text -> the first segment with it
+  let [start, end] = [Infinity, -1];
+  for (const [i, segment] of segments.entries()) {
+    for (let doc = 0; doc < segment.pages; doc++) {
+      const [hi, lo] = [segment.hashHi[doc]!, segment.hashLo[doc]!];
+      const first = seen.get(hi, lo);
+      if (first === -1) {
+        seen.set(hi, lo, i);
+      } else {
+        start = Math.min(start, first);
+        end = i;
+      }
+    }
+  }
+  return end === -1 ? null : [start, end];
+}
+
+/**
+ * Which neighbouring segments to merge into one, as [start, end), or null for none. `bytes` is
+ * each segment's size, in index order; `span` the first and last segment that must be merged
+ * together (repeated pages), if any. Of the runs that cover span and leave at most maxSegments,
+ * the one with the fewest bytes: so the big old segment of a long crawl stays as it is while a
+ * resume's small new ones merge, and merges fall on segments of a size, as in the size-tiered
+ * policies of Lucene (TieredMergePolicy) and Cassandra.
+ */
+export function planMerge(
+  bytes: number[],
+  span: [number, number] | null,
+  maxSegments: number,
+): [number, number] | null {
+  const count = bytes.length;
+  const length = Math.max(count > maxSegments ? count - maxSegments + 1 : 0, span ? 1 : 0);
+  if (length === 0) return null;
+  const before = [0];
+  for (const size of bytes) before.push(before.at(-1)! + size);
+  let best: [number, number] | null = null;
+  let bestBytes = Infinity;
+  for (let start = 0; start < count; start++) {
+    // The shortest run from start that is long enough and covers the span is the cheapest.
+    if (span && start > span[0]) break;
+    const end = Math.max(start + length, span ? span[1] + 1 : 0);
+    if (end > count) break;
+    if (before[end]! - before[start]! < bestBytes) {
+      best = [start, end];
+      bestBytes = before[end]! - before[start]!;
+    }
+  }
+  return best;
 }
