@@ -86,10 +86,10 @@ withRedis("3 crawlers share a Redis frontier; one killed mid-crawl loses nothing
     // indexed is in it. (Which of two twins is indexed may differ between runs; their count not.)
     assert.ok(existsSync(join(out, "index.json")));
     assert.not.ok(existsSync(join(out, "workers")), "the crawlers' own folders are gone");
-    const parts = Number(/merged from (\d+) parts/.exec(shared.stdout)?.[1]);
+    const parts = Number(/(\d+) parts joined/.exec(shared.stdout)?.[1]);
     assert.ok(
       parts >= 3,
-      `the killed crawler's committed parts were merged too:\n${shared.stdout}`,
+      `the killed crawler's committed parts were joined too:\n${shared.stdout}`,
     );
     const indexed = urls.filter((_, i) => outcomes[i] === "indexed");
     const index = Index.open(out);

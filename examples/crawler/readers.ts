@@ -11,7 +11,7 @@
 import { rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { DEFAULT_MEMORY_BUDGET, joinIndexes } from "@async-from-scratch/shared/search";
-import type { IndexSummary } from "@async-from-scratch/shared/search";
+import type { IndexSummary, JoinSummary } from "@async-from-scratch/shared/search";
 import type { WorkerPool } from "@async-from-scratch/shared/loop";
 import type { Engine } from "./engine.ts";
 import type { PageInput } from "./page.ts";
@@ -128,14 +128,6 @@ export function openReaders(
       const where = relative(process.cwd(), out).startsWith("..")
         ? out
         : relative(process.cwd(), out);
-      const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
-      const merged =
-        joined.merged === 0
-          ? ""
-          : ` (${plural(joined.merged, "segment")} merged into one` +
-            (joined.duplicates > 0
-              ? `, ${plural(joined.duplicates, "repeated page")} dropped)`
-              : ")");
       // A thread's writer merged the segments its flushes left (past its memory budget) before:
       // the threads did that side by side, so the slowest one is what the crawl waited for.
       const flushed = summaries.filter((s) => s.mergeMs > 0);
@@ -144,16 +136,29 @@ export function openReaders(
           ? ""
           : `, after the threads merged their ${flushed.reduce((sum, s) => sum + s.flushes, 0)} ` +
             `flushed segments in ${seconds(Math.max(...flushed.map((s) => s.mergeMs)))}`;
-      return (
-        `${joined.pages} pages (${added} added) in ${where}: ${bytes(joined.bytes)} in ` +
-        `${plural(joined.segments, "segment")}, ${plural(parts.length, "part")} joined in ` +
-        `${seconds(joined.mergeMs)}${merged}${before}`
-      );
+      return `${joined.pages} pages (${added} added) in ${where}: ${joinLine(joined)}${before}`;
     },
     async abort() {
       await Promise.allSettled(started.map((call) => call("abort", null)));
     },
   };
+}
+
+/**
+ * What joinIndexes did, for a report: "14.6 MiB in 2 segments, 2 parts joined in 20 ms", and if
+ * it merged some, "(3 segments merged into one, 1 repeated page dropped)".
+ */
+export function joinLine(joined: JoinSummary): string {
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  const merged =
+    joined.merged === 0
+      ? ""
+      : ` (${plural(joined.merged, "segment")} merged into one` +
+        (joined.duplicates > 0 ? `, ${plural(joined.duplicates, "repeated page")} dropped)` : ")");
+  return (
+    `${bytes(joined.bytes)} in ${plural(joined.segments, "segment")}, ` +
+    `${plural(joined.sources, "part")} joined in ${seconds(joined.mergeMs)}${merged}`
+  );
 }
 
 /** A promise and its resolve and reject; a rejection nobody waits for is not an unhandled one. */

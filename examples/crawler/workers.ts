@@ -1,6 +1,6 @@
 // --workers N: starts N crawler processes that share one crawl through Redis (--frontier), waits
-// for them, and joins what they leave: their indexes merged into one in --out (which search
-// reads), their crawl logs into one, and the counts of the whole crawl from Redis.
+// for them, and joins what they leave: their indexes into one in --out (which search reads),
+// their crawl logs into one, and the counts of the whole crawl from Redis.
 //
 // The crawlers are the same program (main.ts) started with --frontier and --url, each with an
 // --out of its own (out/workers/N): exactly what a person starts by hand on other machines. This
@@ -17,11 +17,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join, relative } from "node:path";
-import { mergeIndexes } from "@async-from-scratch/shared/search";
+import { joinIndexes } from "@async-from-scratch/shared/search";
 import { createEngine, type Engine } from "./engine.ts";
 import { RedisCrawl } from "./redis-stores.ts";
 import { OUTCOMES } from "./report.ts";
-import { bytes, seconds } from "./report.ts";
+import { joinLine } from "./readers.ts";
+import { seconds } from "./report.ts";
 
 export interface WorkersOptions {
   count: number;
@@ -91,15 +92,12 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
   // The crawlers' indexes, and their logs. One that finished left its index in its --out; one
   // that was killed left the parts its threads last committed (out/parts/N), with the pages of
   // every URL it finished. A page in one of those and fetched again by another crawler (its URL
-  // was not finished yet) is in two parts: mergeIndexes keeps it once (same title and text).
+  // was not finished yet) is in two parts: joinIndexes merges the segments from one to the
+  // other, which keeps it once (same title and text), and moves the rest as they are (they are
+  // scratch, deleted below), after what a crawl resumed in out had there.
   const dirs = ended.map((_, i) => join(workersDir, String(i + 1)));
-  const sources = [
-    ...(!options.fresh && existsSync(join(out, "index.json")) ? [out] : []),
-    ...dirs.flatMap(indexesLeft),
-  ];
-  const mergeBegan = performance.now();
-  const merged = sources.length > 0 ? mergeIndexes(sources, out) : null;
-  const mergeMs = performance.now() - mergeBegan;
+  const parts = dirs.flatMap(indexesLeft);
+  const joined = parts.length > 0 ? joinIndexes(parts, out, { append: !options.fresh }) : null;
   const log = join(out, "crawl-log.jsonl");
   if (options.fresh) writeFileSync(log, "");
   for (const dir of dirs) {
@@ -127,14 +125,8 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
   say(
     `Wall time ${seconds(wallMs)}: ${(settled / (wallMs / 1000)).toFixed(0)} URLs settled/s in all`,
   );
-  if (merged !== null) {
-    say(
-      `Index: ${merged.pages} pages in ${shortPath(out)}: ${bytes(merged.bytes)}, merged from ` +
-        `${sources.length} part${sources.length === 1 ? "" : "s"} in ${seconds(mergeMs)}` +
-        // A killed crawler's pages read again by another: their URLs were not done yet.
-        (merged.duplicates > 0 ? `, ${merged.duplicates} pages found in two parts kept once` : ""),
-    );
-  }
+  if (joined !== null)
+    say(`Index: ${joined.pages} pages in ${shortPath(out)}: ${joinLine(joined)}`);
   if (interrupted !== null) return interrupted === "SIGINT" ? 130 : 143;
   return ended.every((end) => end.code === 0) ? 0 : 1;
 }

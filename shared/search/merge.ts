@@ -296,6 +296,8 @@ export const MAX_SEGMENTS = 10;
 
 export interface JoinSummary {
   dir: string;
+  /** Indexes joined into target (not counting target's own). */
+  sources: number;
   pages: number;
   bytes: number;
   /** Segments the index has now. */
@@ -376,6 +378,7 @@ export function joinIndexes(
     const manifest = publish(target, kept);
     return {
       dir: target,
+      sources: sources.length,
       pages: manifest.pages,
       bytes: kept.reduce((sum, s) => sum + s.bytes, 0),
       segments: kept.length,
