@@ -341,6 +341,40 @@ test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twic
   assert.is(discovered, figure(whole.stdout, /^URLs discovered +(\d+)$/m));
 });
 
+test("--parsers 2: each thread's part joined as a segment, resumed too; search answers as from one", async () => {
+  const small = ["--articles", "60"];
+  const one = await crawl("one-thread", small);
+  assert.is(one.status, 0, one.stderr);
+  const first = await crawl("two-threads", [...small, "--parsers", "2", "--max-pages", "40"]);
+  assert.is(first.status, 0, first.stderr);
+  assert.match(
+    first.stdout,
+    /^Index: \d+ pages \(\d+ added\) in .* in 2 segments, 2 parts joined in /m,
+  );
+  const resumed = await runLesson("crawler", ["--out", first.out, "--resume", "--parsers", "2"]);
+  assert.is(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, / in 4 segments, 2 parts joined in /);
+  readCrawl(first.out); // every page logged as indexed is in the index, once
+  // The same pages, so the same hits and scores; only the doc ids (the order pages came in) and
+  // so the order of equal scores may differ.
+  const answers = (out: string) => {
+    const index = Index.open(out);
+    try {
+      return ["сокеты", "epoll", '"event loop"', "sokcets", "потоки процессы"].map((query) => {
+        const { total, hits, spelling } = index.search(query, { limit: 1000 });
+        // Each crawl starts a fixture site of its own, on a port of its own.
+        const found = hits.map(({ url, score }) => `${score} ${new URL(url).pathname}`).sort();
+        return { total, found, spelling };
+      });
+    } finally {
+      index.close();
+    }
+  };
+  const expected = answers(one.out);
+  assert.ok(expected.every(({ total }) => total > 0));
+  assert.equal(answers(first.out), expected);
+});
+
 test("pnpm run crawler starts from a bundle of the same code, rebuilt when a file changes", async () => {
   const { status, stdout, stderr } = await runPnpm(["run", "crawler", "--", "--help"]);
   assert.is(status, 0, stderr);
