@@ -372,8 +372,8 @@ test("merging indexes from several writers equals one build, and drops repeated 
   opened.close();
 });
 
-// How a crawl's threads' parts become its index (examples/crawler/readers.ts): moved, not merged.
-test("joining parts moves their segments into one index that answers as the merged one", () => {
+// How a crawl's threads' parts become its index (examples/crawler/readers.ts): linked, not merged.
+test("joining parts links their segments into one index that answers as the merged one", () => {
   const thirds = [0, 1, 2].map((i) => build(fixture.slice(i * 70, (i + 1) * 70)).dir);
   const target = newDir();
   const joined = joinIndexes(thirds, target);
@@ -381,8 +381,14 @@ test("joining parts moves their segments into one index that answers as the merg
     [joined.pages, joined.segments, joined.merged, joined.duplicates],
     [fixture.length, 3, 0, 0],
   );
-  for (const part of thirds) assert.not.ok(readdirSync(part).some((f) => f.endsWith(".seg")));
   assert.equal(readdirSync(target).filter((f) => f.endsWith(".seg")).length, 3);
+  // The parts are left whole (their segments are linked, not moved): their owner deletes them.
+  const left = thirds.map((part) => Index.open(part));
+  assert.equal(
+    left.map((index) => index.pages),
+    [70, 70, 60],
+  );
+  for (const index of left) index.close();
   assert.equal(everything(target), expected);
   // Without `append`, an index already there is replaced; with it, added to (a resumed crawl).
   const [first, second] = [build(fixture.slice(0, 120)).dir, build(fixture.slice(120)).dir];

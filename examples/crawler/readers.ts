@@ -2,7 +2,7 @@
 // crawler wants it, index it. Each thread writes an index of its own into out/parts/N (main.ts
 // holds the lock of out/parts, so that two crawls never share an --out); close() joins them into
 // the one index in out (after what a resumed crawl had there), which search reads: each part's
-// segment is moved into out as it is, and index.json names them all (joinIndexes). The search
+// segment is linked into out as it is, and index.json names them all (joinIndexes). The search
 // reads several segments as one, so nothing is decoded and encoded again; a merge, which did that
 // (0.28 s of a 3 s crawl of 500 pages with two threads), happens only where a merge policy asks
 // for one (shared/search/merge.ts): a page two parts both hold, or too many segments.

@@ -93,7 +93,7 @@ export async function runWorkers(options: WorkersOptions): Promise<number> {
   // that was killed left the parts its threads last committed (out/parts/N), with the pages of
   // every URL it finished. A page in one of those and fetched again by another crawler (its URL
   // was not finished yet) is in two parts: joinIndexes merges the segments from one to the
-  // other, which keeps it once (same title and text), and moves the rest as they are (they are
+  // other, which keeps it once (same title and text), and links the rest as they are (they are
   // scratch, deleted below), after what a crawl resumed in out had there.
   const dirs = ended.map((_, i) => join(workersDir, String(i + 1)));
   const parts = dirs.flatMap(indexesLeft);

@@ -1,7 +1,7 @@
 // Merging segments into one: what the writer's close() does with the segments its flushes left,
 // and what joins the indexes that several crawler processes wrote (mergeIndexes). And joining
-// indexes without a merge, where the segments can be moved as they are (joinIndexes, for the
-// parts of one crawl), with the policy that says when some must be merged after all.
+// indexes without a merge, their segments taken as they are (joinIndexes, for the parts of one
+// crawl), with the policy that says when some must be merged after all.
 //
 // Every input is read front to back, once: pages in doc order, and postings in term order, which
 // is the order the dictionaries are in, so a k-way merge of the dictionaries (a heap of cursors,
@@ -13,7 +13,7 @@
 // two URLs with the same body), which is dropped. Each term's lists are decoded and encoded again
 // (postings.ts): the blocks fall elsewhere once lists are joined, and each block's impact depends
 // on the merged index's average page lengths. Positions are copied as bytes, page by page.
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { crc32 } from "node:zlib";
 import { FileSource, HashMap64, Uint32List } from "./bytes.ts";
@@ -310,10 +310,10 @@ export interface JoinSummary {
 }
 
 /**
- * Joins indexes that are scratch (the parts a crawl's threads wrote, which the caller deletes
- * after) into target, on the same file system. Their segments are moved into target as they are,
- * renamed to fit in, and index.json names them in order after target's own if `append` (a
- * resumed crawl); without it, target's old segments go. A reader gives the same hits from these
+ * Joins indexes into target without rewriting them: their segments are hard-linked into target
+ * (copied across file systems), renamed to fit in, and index.json names them in order after
+ * target's own if `append` (a resumed crawl); without it, target's old segments go. The sources
+ * are left as they were: a crawl deletes its parts after. A reader gives the same hits from these
  * segments as from their merge: it reads several segments with the statistics of all of them.
  *
  * Segments are merged only where they must be, and only neighbours, so that pages keep the order
@@ -348,7 +348,7 @@ export function joinIndexes(
       maxSegments,
     );
     const newName = segmentNamer(target);
-    // The merge first, the moves after: a merge that fails leaves every part where it was.
+    // New files only, the merged one and the links; none is in target's index until publish().
     let merge: { start: number; end: number; file: string; summary: MergeSummary } | null = null;
     if (window !== null) {
       const [start, end] = window;
@@ -371,7 +371,7 @@ export function joinIndexes(
       let file = basename(segment.path);
       if (resolve(dir) !== own) {
         file = newName();
-        renameSync(segment.path, join(target, file));
+        linkOrCopy(segment.path, join(target, file));
       }
       kept.push({ file, pages: segment.pages, bytes: segment.bytes });
     }
@@ -389,6 +389,22 @@ export function joinIndexes(
   } finally {
     for (const { segment } of inputs) segment.close();
     unlock(target);
+  }
+}
+
+// A link rather than a rename: the source stays whole until its owner deletes it, so a join cut
+// short (a kill, a full disk) leaves both indexes as they were: target's index.json does not name
+// the new links yet, and its next publish() deletes them. A segment file is never changed once
+// written, so two directories may share one.
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Another file system, or one without hard links.
+    if (code !== "EXDEV" && code !== "EPERM" && code !== "ENOTSUP" && code !== "EMLINK")
+      throw error;
+    copyFileSync(from, to);
   }
 }
 
