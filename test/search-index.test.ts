@@ -7,6 +7,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  statSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
@@ -397,6 +398,21 @@ test("joining parts links their segments into one index that answers as the merg
   assert.is(joinIndexes([first], resumed).pages, 120);
   assert.equal(joinIndexes([second], resumed, { append: true }).segments, 2);
   assert.equal(everything(resumed), expected);
+});
+
+test("joining copies the segments of a part on another file system", () => {
+  // /dev/shm is a tmpfs on Linux, another file system than the scratch folder's, where a link
+  // fails with EXDEV.
+  const elsewhere = mkdtempSync("/dev/shm/search-index-test-");
+  try {
+    assert.is.not(statSync(elsewhere).dev, statSync(scratch).dev, "two file systems");
+    const part = build(fixture, {}, join(elsewhere, "part")).dir;
+    const target = newDir();
+    assert.is(joinIndexes([part], target).segments, 1);
+    assert.equal(everything(target), expected);
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
 });
 
 test("joining merges the segments between a repeated page and its first copy, and drops it", () => {
