@@ -5,7 +5,7 @@
 //
 // It prints pages/s; the crawler's RSS as the crawl goes on (it stays flat when memory does not
 // grow with the pages) and at its peak; bytes per URL, in memory and on disk; the index's size
-// on disk and the time its parts took to merge.
+// on disk and the time its parts took to join (and the reading thread to merge what it flushed).
 //
 // The crawler runs as `pnpm run crawler` does (node examples/crawler/start.mjs), in a process of
 // its own; its RSS is read from /proc/PID/status every second (Linux), and the pages it has done
@@ -13,7 +13,7 @@
 //
 // A million pages take the better part of an hour on a small machine: Ctrl-C (or SIGINT to this
 // process) stops the crawl as the crawler's own Ctrl-C does, and the figures are printed for the
-// pages done, the index merged from them included.
+// pages done, the index made from them included.
 //
 // Run: pnpm run bench:million [--articles N] [--max-pages N] [--memory-urls N] [--concurrency N]
 //        [--per-host N]
