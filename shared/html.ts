@@ -9,6 +9,7 @@
 //   const page = parsePage(decodeBody(body, headers.get("content-type")), url);
 //   for (const link of linksOnHost(page.links, new URL(url).host)) queue.push(link);
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
+import { SpanMap } from "./search/bytes.ts";
 
 export interface Page {
   /** The first <title>'s text, whitespace collapsed; "" if the page has none. */
@@ -142,6 +143,18 @@ export function parseUtf8Page(body: Uint8Array, pageUrl: string): Page {
 
 const CHUNK_BYTES = 64 * 1024;
 
+// The lower-case names of tags and attributes by their spelling in the page. A page has thousands
+// of tags and only a few dozen names: making a string of each name, and a lower-case copy, was
+// a fifth of what reading a page allocated, and the garbage collector's time with it. So a name
+// is looked up by where it stands in the chunk (bytes.ts SpanMap), with no string made, and each
+// spelling is lower-cased once per thread. Only ASCII spellings are kept: in a chunk of UTF-8
+// read as latin1 (parseUtf8Page) a non-ASCII name stands as other characters than in a decoded
+// page (parsePage), and the two share the table. Pages can make up any names: past
+// MAX_NAMES, start over.
+const nameIds = new SpanMap();
+const names: string[] = [];
+const MAX_NAMES = 10_000;
+
 // htmlparser2 comes as two layers: a Tokenizer, which finds tags, attributes, text and comments
 // and decodes entities, and a Parser on top, which keeps the stack of open elements and hands out
 // each tag with a fresh object of its attributes, every name lower-cased. The Parser did twice the
@@ -225,6 +238,26 @@ class PageReader implements TokenizerCallbacks {
     return this.chunk.slice(start - this.chunkStart, end - this.chunkStart);
   }
 
+  /** piece(start, end).toLowerCase(), from the table of names when it is there. */
+  private lowerName(start: number, end: number): string {
+    if (start < this.chunkStart) return this.piece(start, end).toLowerCase();
+    const chunk = this.chunk;
+    const at = this.chunkStart;
+    const id = nameIds.get(chunk, start - at, end - at);
+    if (id !== SpanMap.MISSING) return names[id]!;
+    const name = this.piece(start, end).toLowerCase();
+    const spelling = chunk.slice(start - at, end - at);
+    if (/^[\x00-\x7f]*$/.test(spelling)) {
+      if (names.length >= MAX_NAMES) {
+        nameIds.clear();
+        names.length = 0;
+      }
+      nameIds.set(spelling, names.length);
+      names.push(name);
+    }
+    return name;
+  }
+
   // ---- What the tokenizer reports, in the order it reports it.
 
   ontext(start: number, end: number): void {
@@ -277,7 +310,7 @@ class PageReader implements TokenizerCallbacks {
     this.attribute = undefined;
     const tag = this.tag;
     if (tag !== "a" && tag !== "area" && tag !== "base" && tag !== "meta") return;
-    const name = this.piece(start, end).toLowerCase();
+    const name = this.lowerName(start, end);
     if (name === "href" && tag !== "meta" && this.href === undefined) this.attribute = "href";
     if (name === "name" && tag === "meta" && this.metaName === undefined) this.attribute = "name";
     if (name === "content" && tag === "meta" && this.metaContent === undefined) {
@@ -365,7 +398,7 @@ class PageReader implements TokenizerCallbacks {
   // element of its own). SVG's <foreignObject>, which holds HTML, keeps its SVG spelling, so that
   // a <foreignobject> elsewhere is an element like any other.
   private tagName(start: number, end: number): string {
-    const name = this.piece(start, end).toLowerCase();
+    const name = this.lowerName(start, end);
     if (name === "foreignobject") {
       const inSvg = this.language() === "svg" || this.stack.includes("foreignObject");
       return inSvg ? "foreignObject" : name;
