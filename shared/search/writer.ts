@@ -567,16 +567,26 @@ class LogReader {
     this.bytes = bytes;
   }
 
+  // Both loops work on locals and store `at` once: a field read and written at every byte kept
+  // skip(), which walks over every position three times in a flush, at a tenth of its speed.
   varint(): number {
+    const bytes = this.bytes;
+    let at = this.at;
     let value = 0;
     for (let factor = 1; ; factor *= 128) {
-      const byte = this.bytes[this.at++]!;
+      const byte = bytes[at++]!;
       value += (byte & 0x7f) * factor;
-      if (byte < 0x80) return value;
+      if (byte < 0x80) {
+        this.at = at;
+        return value;
+      }
     }
   }
 
   skip(varints: number): void {
-    while (varints > 0) if (this.bytes[this.at++]! < 0x80) varints--;
+    const bytes = this.bytes;
+    let at = this.at;
+    while (varints > 0) if (bytes[at++]! < 0x80) varints--;
+    this.at = at;
   }
 }
