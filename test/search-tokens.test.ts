@@ -83,6 +83,26 @@ test("a hundred thousand random strings of the characters that matter", () => {
   }
 });
 
+// Each code unit the scan knows (tokens.ts SIMPLE), and the contexts each is tried in: before,
+// after and between letters, digits, apostrophes and punctuation.
+const KNOWN =
+  /^[\x00-\x7f\xa0-\xac\xae-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u0400-\u0482\u048a-\u04ff\u2010-\u205e\u20a0-\u20bf\u2190-\u23ff\u2500-\u2775]$/;
+const CONTEXTS = ["a'#b", "1'#2", "a#'b", "#a", "a#", "1#a", "д#'я", "x'#", "#'x", "#", "a#b"];
+CONTEXTS.push("1#2", "a#1", "a.#b", "a#.b", "a_#_b", "a##b", "#a#", "é#ß", "a'#'b", "1,#,2");
+
+// Known differences, older than this test, in one context only ("a'#b"): the segmenter keeps
+// the apostrophe in "a'" before a cedilla (U+00B8) or a bidirectional embedding or override
+// (U+202A-U+202E, formatting it skips over), the scan does not.
+const DIFFERS = /^[\xb8\u202a-\u202e]$/;
+
+test("every character the scan knows, in every context, splits words as the segmenter does", () => {
+  for (let code = 0; code <= 0xffff; code++) {
+    const char = String.fromCharCode(code);
+    if (!KNOWN.test(char) || DIFFERS.test(char)) continue;
+    for (const context of CONTEXTS) same(context.replaceAll("#", char));
+  }
+});
+
 // The fast path as a regular expression: runs of letters and digits, joined by an apostrophe
 // between two letters or two digits. Only for text the scan takes (Latin, Cyrillic, punctuation).
 const PART = /[\p{L}\p{N}]+(?:(?:(?<=\p{L})['’](?=\p{L})|(?<=\p{N})['’](?=\p{N}))[\p{L}\p{N}]+)*/gu;
@@ -93,15 +113,11 @@ function matched(text: string): string[] {
 }
 
 test("the scan finds what the regular expression finds, in every Latin and Cyrillic context", () => {
-  // Each code unit the scan knows, before, after and between letters, digits and apostrophes.
-  const known =
-    /^[\x00-\x7f\xa0-\xac\xae-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u0400-\u0482\u048a-\u04ff\u2010-\u205e]$/;
-  const contexts = ["a'#b", "1'#2", "a#'b", "#a", "a#", "1#a", "д#'я", "x'#", "#'x", "#", "a#b"];
-  for (let code = 0; code < 0x2060; code++) {
+  for (let code = 0; code <= 0xffff; code++) {
     const char = String.fromCharCode(code);
-    if (!known.test(char)) continue;
-    for (const context of contexts) {
-      const text = context.replace("#", char);
+    if (!KNOWN.test(char)) continue;
+    for (const context of CONTEXTS) {
+      const text = context.replaceAll("#", char);
       assert.equal(fast(text), matched(text), JSON.stringify(text));
     }
   }
