@@ -80,10 +80,15 @@ export class ByteBuffer {
     this.length += length;
   }
 
+  // Little-endian, byte by byte: a DataView made per call (two per term of a segment's
+  // dictionary) cost more than the writing.
   uint32(value: number): void {
     this.reserve(4);
-    new DataView(this.bytes.buffer).setUint32(this.length, value, true);
-    this.length += 4;
+    const bytes = this.bytes;
+    bytes[this.length++] = value & 0xff;
+    bytes[this.length++] = (value >>> 8) & 0xff;
+    bytes[this.length++] = (value >>> 16) & 0xff;
+    bytes[this.length++] = value >>> 24;
   }
 
   float64(value: number): void {
