@@ -127,6 +127,26 @@ test("decodeContent: gzip, deflate with and without its zlib header, lists, limi
   assert.throws(() => decodeContent(text, "compress", 1 << 20), /unknown Content-Encoding/);
 });
 
+test("decodeContent: gzip sized by its trailer, which a server may get wrong", () => {
+  const text = Buffer.from("<p>Привет</p>".repeat(5000)); // 85 KB, more than one 16 KiB piece
+  // Two gzip members one after the other are one body (RFC 1952), and the trailer at the end
+  // gives only the second one's size: the first is decoded in full all the same.
+  const members = Buffer.concat([gzipSync(text), gzipSync(Buffer.from("tail"))]);
+  assert.equal(
+    Buffer.from(decodeContent(members, "gzip", 1 << 20)),
+    Buffer.concat([text, Buffer.from("tail")]),
+  );
+  // A trailer that lies, either way, is a bad body (zlib checks it), not a huge allocation.
+  for (const size of [0, 100, 0xffffffff]) {
+    const lying = gzipSync(text);
+    lying.writeUInt32LE(size, lying.length - 4);
+    assert.throws(() => decodeContent(lying, "gzip", 1 << 20), /bad gzip body/);
+  }
+  // Past the limit, whatever the trailer says.
+  assert.throws(() => decodeContent(gzipSync(text), "gzip", 50_000), /exceeds 50000 bytes once/);
+  assert.equal(Buffer.from(decodeContent(gzipSync(Buffer.alloc(0)), "gzip", 1 << 20)).length, 0);
+});
+
 test("readPage: charset from header, <meta> or BOM; links normalized; gzip undone", () => {
   const html = (head: string) =>
     `<html><head>${head}<title>Заголовок</title></head><body><p>Съешь ещё` +
