@@ -20,9 +20,8 @@ import { join, relative } from "node:path";
 import { joinIndexes } from "@async-from-scratch/shared/search";
 import { createEngine, type Engine } from "./engine.ts";
 import { RedisCrawl } from "./redis-stores.ts";
-import { OUTCOMES } from "./report.ts";
 import { joinLine } from "./readers.ts";
-import { seconds } from "./report.ts";
+import { OUTCOMES, seconds } from "./report.ts";
 
 export interface WorkersOptions {
   count: number;
