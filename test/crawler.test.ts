@@ -234,8 +234,6 @@ test("the report against its snapshot", async () => {
   const { stdout } = await scratch();
   matchSnapshot("crawler", stdout, [
     [/^(Index: .* in )\S+:/gm, "$1<out>:"],
-    // One segment and one part per reading thread (--parsers).
-    [/ in \d+ segments?, \d+ parts? joined in/g, " in <n> segments, <n> parts joined in"],
     [
       /^(This run: \d+ requests \(robots\.txt \d+, retries \d+\) on )\d+ connections: [\d.]+/gm,
       "$1<n> connections: <n>",
