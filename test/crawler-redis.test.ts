@@ -10,7 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Index } from "@async-from-scratch/shared/search";
 import { type Run, runLesson, spawnLesson } from "./lessons.ts";
-import { startRedis, whyNoRedis } from "./redis.ts";
+import { type RunningRedis, startRedis, whyNoRedis } from "./redis.ts";
 import { testOrSkip } from "./skips.ts";
 
 const withRedis = testOrSkip(whyNoRedis);
@@ -40,7 +40,7 @@ withRedis("3 crawlers share a Redis frontier; one killed mid-crawl loses nothing
 
     const out = join(scratchDir, "shared");
     const args = ["--frontier", redis.url, "--workers", "3", "--out", out, ...SITE, ...CRAWL];
-    const shared = await runKillingOne(args, join(out, "workers", "2", "crawl-log.jsonl"));
+    const shared = await runKillingOne(redis, args, join(out, "workers", "2", "crawl-log.jsonl"));
     assert.is(shared.status, 1, "a crawler was killed: the exit code says so");
     assert.match(shared.stdout, /^ {2}crawler 2: killed by SIGKILL/m);
     assert.match(shared.stdout, /^ {2}crawler 1: exit 0, \d+ URLs settled, \d+ taken over$/m);
@@ -136,23 +136,36 @@ withRedis("--workers without --frontier, and a Redis that is not there: clear er
 
 /**
  * Runs the crawler with args; once the log at killLog names a few pages indexed (which it does
- * only once they are committed), SIGKILLs the crawler whose pid the report gave as "crawler 2".
+ * only once they are committed), and Redis names entries that "crawler 2" holds, SIGKILLs it.
+ * Both, since a crawler whose log is far along may be between URLs, holding none, on a machine
+ * slow enough that the others have taken the rest.
  */
-async function runKillingOne(args: string[], killLog: string): Promise<Run> {
+async function runKillingOne(redis: RunningRedis, args: string[], killLog: string): Promise<Run> {
   const { child, printed, exited } = spawnLesson("crawler", args);
   const timeout = setTimeout(() => child.kill("SIGKILL"), 120_000);
-  const watch = setInterval(() => {
+  let killed = false;
+  const watch = async () => {
     const pid = /^ {2}crawler 2: pid (\d+)$/m.exec(printed.stdout)?.[1];
     if (pid === undefined || !existsSync(killLog)) return;
-    if (readFileSync(killLog, "utf8").split('"outcome":"indexed"').length <= 10) return;
-    clearInterval(watch);
+    if (readFileSync(killLog, "utf8").split('"outcome":"indexed"').length <= 3) return;
+    // [pending, first id, last id, [[consumer, count], ...]]; a consumer is "host:pid:random".
+    const [, , , consumers] = (await redis.call("XPENDING", "crawler:frontier", "crawlers")) as [
+      number,
+      string,
+      string,
+      [string, string][] | null,
+    ];
+    const held = consumers?.find(([name]) => name.split(":").at(-2) === pid)?.[1];
+    if (killed || Number(held ?? 0) < 2) return;
+    killed = true;
     process.kill(Number(pid), "SIGKILL");
-  }, 20);
+  };
+  const watching = setInterval(() => void watch().catch(() => {}), 20);
   try {
     return await exited;
   } finally {
     clearTimeout(timeout);
-    clearInterval(watch);
+    clearInterval(watching);
   }
 }
 

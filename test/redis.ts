@@ -2,10 +2,11 @@
 // the tests of the Redis client and of crawls that share a frontier. Where redis-server is not
 // installed, whyNoRedis says so, and those checks are skipped (skips.ts), never passed.
 import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NEED_DATA, RespParser, type RespReply, encodeCommand } from "@async-from-scratch/shared";
 
 function findRedisServer(): string | null {
   try {
@@ -28,6 +29,8 @@ export const whyNoRedis =
 export interface RunningRedis {
   url: string;
   port: number;
+  /** One command, on a connection of its own, from the test's (Node's) loop. */
+  call(...args: string[]): Promise<RespReply>;
   stop(): Promise<void>;
 }
 
@@ -73,12 +76,29 @@ export async function startRedis(): Promise<RunningRedis> {
   return {
     url: `redis://127.0.0.1:${port}/`,
     port,
+    call: (...args) => call(port, args),
     async stop() {
       child.kill("SIGTERM");
       await exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function call(port: number, args: string[]): Promise<RespReply> {
+  return new Promise((resolve, reject) => {
+    const parser = new RespParser();
+    const socket = connect(port, "127.0.0.1", () => socket.write(encodeCommand(args)));
+    socket.on("error", reject);
+    socket.on("end", () => reject(new Error(`redis-server closed before it answered ${args[0]}`)));
+    socket.on("data", (chunk) => {
+      parser.receiveData(chunk);
+      const reply = parser.nextReply();
+      if (reply === NEED_DATA) return;
+      socket.destroy();
+      resolve(reply);
+    });
+  });
 }
 
 // A port the kernel gave and took back: another program could take it meanwhile, but on a test
