@@ -339,31 +339,13 @@ export class IndexWriter {
     this.written.length = 0; // part of the index now
   }
 
+  // The three passes are functions of their own, not one long method: V8 compiles a hot loop
+  // (on-stack replacement) with the whole function around it, and a later pass that meets a path
+  // the earlier ones never took throws that code away and compiles it all again, which cost more
+  // than the passes themselves on a flush of 500 pages.
   private writePostings(file: SegmentWriter): void {
     const termCount = this.termStrings.length;
-    const docBytes = new Int32Array(termCount);
-    const positionBytes = new Int32Array(termCount);
-    const df = new Int32Array(termCount);
-    const lastDoc = new Int32Array(termCount);
-    const log = this.log.bytes;
-    const logEnd = this.log.length;
-
-    // Pass 1: how many bytes each term's doc part and positions part will take.
-    const reader = new LogReader(this.log.bytes);
-    for (let doc = 0; reader.at < logEnd; doc++) {
-      for (let distinct = reader.varint(); distinct > 0; distinct--) {
-        const id = reader.varint();
-        const inTitle = reader.varint();
-        const inBody = reader.varint();
-        const start = reader.at;
-        reader.skip(inTitle + inBody);
-        docBytes[id]! +=
-          varintLength(doc - lastDoc[id]!) + varintLength(inTitle) + varintLength(inBody);
-        positionBytes[id]! += reader.at - start;
-        lastDoc[id] = doc;
-        df[id]!++;
-      }
-    }
+    const { docBytes, positionBytes, df } = measurePostings(this.log, termCount);
 
     // Terms in byte order, and where each one's postings start.
     const strings = this.termStrings;
@@ -379,28 +361,8 @@ export class IndexWriter {
       positionAt[id] = total + docBytes[id]!;
       total += docBytes[id]! + positionBytes[id]!;
     }
-
-    // Pass 2: each entry of the log goes to its term's place.
-    const postings = Buffer.allocUnsafe(total);
     const docStart = docAt.slice();
-    lastDoc.fill(0);
-    reader.at = 0;
-    for (let doc = 0; reader.at < logEnd; doc++) {
-      for (let distinct = reader.varint(); distinct > 0; distinct--) {
-        const id = reader.varint();
-        const inTitle = reader.varint();
-        const inBody = reader.varint();
-        let out = putVarint(postings, docAt[id]!, doc - lastDoc[id]!);
-        out = putVarint(postings, out, inTitle);
-        docAt[id] = putVarint(postings, out, inBody);
-        lastDoc[id] = doc;
-        const start = reader.at;
-        reader.skip(inTitle + inBody);
-        let place = positionAt[id]!;
-        for (let k = start; k < reader.at; k++) postings[place++] = log[k]!;
-        positionAt[id] = place;
-      }
-    }
+    const postings = scatterPostings(this.log, total, docAt, positionAt);
 
     // Pass 3, term by term in order: each flat list into blocks with their skip table and
     // impacts (postings.ts), which need the pages' lengths and the segment's averages.
@@ -416,18 +378,9 @@ export class IndexWriter {
     file.startPostings();
     const terms = new TermsEncoder();
     for (const id of order) {
-      encoder.reset();
       docs.at = docStart[id]!;
       positions.at = docStart[id]! + docBytes[id]!;
-      for (let n = 0, doc = 0; n < df[id]!; n++) {
-        doc += docs.varint();
-        const inTitle = docs.varint();
-        const inBody = docs.varint();
-        const start = positions.at;
-        positions.skip(inTitle + inBody);
-        encoder.add(doc, inTitle, inBody, postings, start, positions.at);
-      }
-      const list = encoder.finish();
+      const list = encodeTerm(encoder, df[id]!, postings, docs, positions);
       const postingsOffset = file.postingsLength;
       file.writePostings(list.docs);
       file.writePostings(list.positions);
@@ -529,6 +482,85 @@ export class IndexWriter {
 }
 
 // The segments of the index in dir, to append to; none if there is no index yet.
+/** Pass 1 of a flush: how many bytes each term's doc part and positions part take, and its df. */
+function measurePostings(log: ByteBuffer, termCount: number) {
+  const docBytes = new Int32Array(termCount);
+  const positionBytes = new Int32Array(termCount);
+  const df = new Int32Array(termCount);
+  const lastDoc = new Int32Array(termCount);
+  const reader = new LogReader(log.bytes);
+  const logEnd = log.length;
+  for (let doc = 0; reader.at < logEnd; doc++) {
+    for (let distinct = reader.varint(); distinct > 0; distinct--) {
+      const id = reader.varint();
+      const inTitle = reader.varint();
+      const inBody = reader.varint();
+      const start = reader.at;
+      reader.skip(inTitle + inBody);
+      docBytes[id]! +=
+        varintLength(doc - lastDoc[id]!) + varintLength(inTitle) + varintLength(inBody);
+      positionBytes[id]! += reader.at - start;
+      lastDoc[id] = doc;
+      df[id]!++;
+    }
+  }
+  return { docBytes, positionBytes, df };
+}
+
+/**
+ * Pass 2: each entry of the log to its term's place in one buffer of `total` bytes, where docAt
+ * and positionAt say each term's parts start (and are moved past what is written).
+ */
+function scatterPostings(
+  log: ByteBuffer,
+  total: number,
+  docAt: Float64Array,
+  positionAt: Float64Array,
+): Buffer {
+  const postings = Buffer.allocUnsafe(total);
+  const bytes = log.bytes;
+  const logEnd = log.length;
+  const lastDoc = new Int32Array(docAt.length);
+  const reader = new LogReader(bytes);
+  for (let doc = 0; reader.at < logEnd; doc++) {
+    for (let distinct = reader.varint(); distinct > 0; distinct--) {
+      const id = reader.varint();
+      const inTitle = reader.varint();
+      const inBody = reader.varint();
+      let out = putVarint(postings, docAt[id]!, doc - lastDoc[id]!);
+      out = putVarint(postings, out, inTitle);
+      docAt[id] = putVarint(postings, out, inBody);
+      lastDoc[id] = doc;
+      const start = reader.at;
+      reader.skip(inTitle + inBody);
+      let place = positionAt[id]!;
+      for (let k = start; k < reader.at; k++) postings[place++] = bytes[k]!;
+      positionAt[id] = place;
+    }
+  }
+  return postings;
+}
+
+/** Pass 3, for one term: its flat lists in postings (read at docs and positions) encoded. */
+function encodeTerm(
+  encoder: PostingsEncoder,
+  df: number,
+  postings: Uint8Array,
+  docs: LogReader,
+  positions: LogReader,
+) {
+  encoder.reset();
+  for (let n = 0, doc = 0; n < df; n++) {
+    doc += docs.varint();
+    const inTitle = docs.varint();
+    const inBody = docs.varint();
+    const start = positions.at;
+    positions.skip(inTitle + inBody);
+    encoder.add(doc, inTitle, inBody, postings, start, positions.at);
+  }
+  return encoder.finish();
+}
+
 function existingSegments(dir: string): Manifest["segments"] {
   try {
     return readManifest(dir).segments;
