@@ -3,6 +3,8 @@
 // engines find the same; Crawl-delay is kept; redirect chains are capped; Ctrl-C stops cleanly
 // and --resume fetches nothing twice; --max-pages; the report against its snapshot.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Index } from "@async-from-scratch/shared/search";
@@ -264,6 +266,45 @@ test("Crawl-delay: requests to the host are that far apart", async () => {
     assert.ok(seconds >= 0.9 * (requests - 1) * 0.1, `${requests} requests in ${seconds} s`);
   } finally {
     await site.stop();
+  }
+});
+
+test("a server that closes kept-alive connections sooner than our pauses: sent again, not lost", async () => {
+  // It closes a connection 20 ms after its last response (as a server with a short keep-alive
+  // timeout does), and asks for 100 ms between requests: every connection the crawler keeps is
+  // closed by the time it is used again, which a client learns only by trying.
+  const pages = 6;
+  const idle = new Map<Socket, NodeJS.Timeout>();
+  const server = createServer((request, response) => {
+    clearTimeout(idle.get(request.socket));
+    const robots = request.url === "/robots.txt";
+    const links = Array.from({ length: pages }, (_, i) => `<a href="/${i}">${i}</a>`).join(" ");
+    response.setHeader("content-type", robots ? "text/plain" : "text/html; charset=utf-8");
+    response.end(
+      robots ? "User-agent: *\nCrawl-delay: 0.1\n" : `<title>${request.url}</title>${links}`,
+    );
+    idle.set(
+      request.socket,
+      setTimeout(() => request.socket.destroy(), 20),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const { status, stdout, stderr, log } = await crawl("short-keep-alive", [
+      "--url",
+      `http://127.0.0.1:${port}/`,
+    ]);
+    assert.is(status, 0, stderr);
+    assert.is(count(stdout, "indexed"), pages + 1, stdout);
+    assert.is(count(stdout, "error"), 0, stdout);
+    assert.is(log.size, pages + 1);
+    const sentAgain = figure(stdout, /, (\d+) sent again on a new connection\)/);
+    assert.ok(sentAgain >= pages / 2, `${sentAgain} sent again:\n${stdout}`);
+  } finally {
+    for (const timer of idle.values()) clearTimeout(timer);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 

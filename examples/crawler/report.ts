@@ -226,10 +226,13 @@ export function formatReport(r: ReportInput): string {
   }
   say(`Links to other hosts, not followed: ${r.crawl.offsiteLinks}`);
   say();
-  const { requests, connections, wireBytes } = r.http;
+  const { requests, connections, stale, wireBytes } = r.http;
   const perConnection = (requests / Math.max(1, connections)).toFixed(1);
+  // Sent again: on a connection kept alive that the server had closed meanwhile (its keep-alive
+  // timeout is shorter than our pauses), which a client learns only by trying.
+  const sentAgain = stale === 0 ? "" : `, ${stale} sent again on a new connection`;
   say(
-    `This run: ${requests} requests (robots.txt ${r.crawl.robotsFetched}, retries ${r.crawl.retries}) ` +
+    `This run: ${requests} requests (robots.txt ${r.crawl.robotsFetched}, retries ${r.crawl.retries}${sentAgain}) ` +
       `on ${connections} connections: ${perConnection} requests per connection`,
   );
   say(`Received ${bytes(wireBytes)}; HTML ${bytes(r.crawl.htmlBytes)} once decompressed`);
