@@ -236,6 +236,8 @@ test("the report against its snapshot", async () => {
   const { stdout } = await scratch();
   matchSnapshot("crawler", stdout, [
     [/^(Index: .* in )\S+:/gm, "$1<out>:"],
+    // A part per reading thread, and the default number of threads is the machine's.
+    [/\b\d+ segments?, \d+ parts? joined/g, "<n> segments, <n> parts joined"],
     [
       /^(This run: \d+ requests \(robots\.txt \d+, retries \d+\) on )\d+ connections: [\d.]+/gm,
       "$1<n> connections: <n>",

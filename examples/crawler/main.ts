@@ -18,6 +18,7 @@
 //        [--memory-urls N] [--svg FILE] [--merge DIR]...
 //        [--frontier redis://host:port/ [--workers N] [--lease MS] [--checkpoint MS]]
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import {
   CHART_ROWS,
@@ -42,6 +43,10 @@ import { normalizeUrl } from "./urls.ts";
 import { indexesLeft, runWorkers, sharedTotalsLine } from "./workers.ts";
 
 const NAME = "async-from-scratch-crawler";
+// Reading and indexing are most of a crawl's CPU, and the loop's thread needs a core of its own
+// (README, "Both cores"): a thread for each other core, up to four. On two cores, one: a second
+// then competes with the loop's thread and the server for the same two cores.
+const READING_THREADS = Math.max(1, Math.min(4, availableParallelism() - 1));
 
 const args = startLesson("crawler", {
   url: {
@@ -102,10 +107,10 @@ const args = startLesson("crawler", {
   },
   parsers: {
     type: "integer",
-    default: 1,
+    default: READING_THREADS,
     min: 0,
     max: 64,
-    help: "worker threads that read and index pages (0: the loop's own thread does)",
+    help: "worker threads that read and index pages (0: the loop's own thread does; by default one per core but the loop's, 1 to 4)",
   },
   timeout: {
     type: "integer",
