@@ -334,6 +334,17 @@ test("snippets and pages: the query's words marked, in their own forms", () => {
   assert.is(marked(highlight("an EPOLL wait", terms)), "an [EPOLL wait]", "neighbours join");
   const long = `${"filler words here ".repeat(40)}then epoll appears ${"and more words ".repeat(40)}`;
   assert.match(marked(snippet(long, terms)), /^….* then \[epoll\] appears .*…$/);
+  // What real pages have: one "’" or "…" anywhere (Sphinx writes "you’ve"); a term's first three
+  // letters in word after word before it ("tra" of "trailing"); the word inside a longer one
+  // ("DatabaseError") again and again, each a wrong guess, where the first window holds them all.
+  assert.match(marked(snippet(`You’ve seen… ${long}`, terms)), / then \[epoll\] appears /);
+  const filler = "filler words here ".repeat(20);
+  const transaction = new Set([termOf("transaction")]);
+  const trailing = `${"trailing traceback ".repeat(30)}${filler}in a transaction ${filler}`;
+  assert.match(marked(snippet(trailing, transaction)), / in a \[transaction\] /);
+  const database = new Set([termOf("database")]);
+  const errors = `${filler}${"DatabaseError ".repeat(10)}${filler}the database here ${filler}`;
+  assert.match(marked(snippet(errors, database)), / the \[database\] here /);
 
   const page = index.page(hit!.url, "сокеты")!;
   assert.is(page.url, hit!.url);

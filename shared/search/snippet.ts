@@ -6,7 +6,7 @@
 // match: "сокетов" is marked for the query "сокеты", "epoll" inside "select.epoll()" for "epoll".
 // But tokenising costs (Intl.Segmenter takes about a microsecond a segment), so it is spent only
 // where a match can be. A stem is the start of its words, give or take its last letter
-// ("сокет" of "сокетов", "queri" of "query", "die" of "dying"), so a plain string search for a
+// ("сокет" of "сокетов", "queri" of "query", "gentl" of "gently"), so a plain string search for a
 // term's first letters finds every place a match could be, and many where none is ("soc" of
 // "social"). Words never run across whitespace (UAX #29), so the tokenizer decides each such
 // place by looking at its own space-delimited piece of text alone. The window to show is chosen
@@ -39,31 +39,50 @@ export function highlight(text: string, terms: ReadonlySet<string>): Part[] {
  */
 export function snippet(text: string, terms: ReadonlySet<string>, title = ""): Part[] {
   if (text.length <= SNIPPET_LENGTH) return highlight(text, terms);
-  const folded = foldedText(text);
+  const folded = loweredText(text);
   const titleAt = title === "" ? -1 : text.indexOf(title);
   const inTitle = (at: number) => titleAt !== -1 && at >= titleAt && at < titleAt + title.length;
   const places = folded === null ? [] : likelyPlaces(folded, terms, inTitle);
-  for (const at of places.slice(0, 4)) {
+  // Four windows at most, each at a place no window tried has held: most places are guessed
+  // wrong together ("DatabaseError" five times in a row, for "database").
+  let tried = 0;
+  const seen: [number, number][] = [];
+  for (const at of places) {
+    if (tried === 4) break;
+    if (seen.some(([start, end]) => at >= start && at < end)) continue;
+    tried++;
     const start = wordStart(text, Math.max(0, at - LEAD), at);
     const end = wordEnd(text, start + SNIPPET_LENGTH);
     const parts = marked(text, start, end, terms);
     if (parts.some((part) => part.match)) return parts;
+    seen.push([start, end]);
   }
   return marked(text, 0, wordEnd(text, SNIPPET_LENGTH), terms);
 }
 
-// The first letters of a term that its words are sure to start with: all but the last, at most
-// three.
+// The first letters of a term that its words are sure to start with: all but the last. Not
+// fewer: in a page of 20,000 characters "tra" stood in "trailing", "traceback", "strategy" more
+// than GUESSES_PER_TERM times before the first "transaction", whose snippet then had no match.
 function probe(term: string): string {
-  return term.slice(0, Math.max(1, Math.min(3, term.length - 1)));
+  return term.slice(0, Math.max(1, term.length - 1));
 }
 
-// The text lower-cased, as the probes are; null where lower-casing or folding would change
-// offsets or letters in ways a probe cannot see (NFKC ligatures, stress marks, "İ" that becomes
-// two code units): then the whole window is tokenised instead.
+// The text lower-cased and folded as the probes are ("ё" as "е", "’" as "'"), offset for offset;
+// null where lower-casing changes offsets ("İ" becomes two code units).
+function loweredText(text: string): string | null {
+  const folded = text.toLowerCase().replaceAll("ё", "е").replaceAll("’", "'");
+  return folded.length === text.length ? folded : null;
+}
+
+// loweredText, and null also where a probe could miss a word that the tokenizer folds to a term:
+// letters NFKC changes (the ligature "ﬁ"), stress marks (fold() drops them). Then the whole
+// window is tokenised instead. Choosing the window (snippet) takes loweredText: a place missed
+// there costs only a window with fewer of the query's words, where null, for a page with one "…"
+// (NFKC makes "..." of it) or "’" (Sphinx writes "you’ve") anywhere, put every snippet of the
+// page at its top, most of them without a match.
 function foldedText(text: string): string | null {
-  const folded = text.toLowerCase().replaceAll("ё", "е");
-  if (folded.length !== text.length || /[\u0300\u0301’]/.test(folded)) return null;
+  const folded = loweredText(text);
+  if (folded === null || /[\u0300\u0301]/.test(folded)) return null;
   return folded.normalize("NFKC") === folded ? folded : null;
 }
 
