@@ -63,8 +63,10 @@ export interface FetcherStats {
   wireBytes: number;
 }
 
-// A body we do not want (a PDF, say) is still read if it is this small, so that the connection
-// stays usable; a larger one costs less as a new connection than as bytes read for nothing.
+// A body we do not want (a PDF, say, or a 404's page) is still read if it is this small, so that
+// the connection stays usable; a larger one costs less as a new connection than as bytes read for
+// nothing. Its size may be known only as it comes: nginx gzips its own 404 and 301 pages, and a
+// gzipped body is chunked, without a Content-Length.
 const DRAIN_LIMIT = 64 * 1024;
 
 /** What arrived for one response: its bytes, and when the first of them came. */
@@ -217,14 +219,16 @@ export class Fetcher {
       if (event.type === "response") {
         head = event;
         if (!wantBody(head)) {
-          const length = Number(head.headers.get("content-length") ?? Infinity);
           keep = false;
-          if (!(length <= DRAIN_LIMIT)) break; // chunked, until-eof, or large: close instead
+          // Until-eof (which must close) or too large: close instead. Chunked: read on, below.
+          const length = Number(head.headers.get("content-length") ?? 0);
+          if (parser.mustClose || !(length <= DRAIN_LIMIT)) break;
         }
       } else if (event.type === "data") {
         // A view the parser never writes to again (shared/http.ts), so no copy until the end.
         if (keep) chunks.push(event.data);
         size += event.data.length;
+        if (!keep && size > DRAIN_LIMIT) break;
       } else {
         if (parser.mustClose) {
           connection.close();
@@ -244,9 +248,9 @@ export class Fetcher {
     // Broke out early: the body is not wanted and not drained, so this connection is done.
     connection.close();
     return {
-      status: head.status,
-      reason: head.reason,
-      headers: head.headers,
+      status: head!.status, // a break comes at the response, or at its data after it
+      reason: head!.reason,
+      headers: head!.headers,
       body: null,
       wireBytes: wire.bytes,
     };
