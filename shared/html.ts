@@ -143,6 +143,31 @@ export function parseUtf8Page(body: Uint8Array, pageUrl: string): Page {
 
 const CHUNK_BYTES = 64 * 1024;
 
+// The elements whose attributes the reader keeps: those that link to a page (<a>, <area>, and
+// what wget -r follows too: <frame> and <iframe>, whose src is a page, and a <link> that names
+// one), <base>, and <meta> for robots.
+const LINKING = new Set(["a", "area", "base", "meta", "link", "frame", "iframe"]);
+
+// The relations of a <link> to another page: "next", "prev", "up", "index", "search" (Sphinx and
+// DocBook write them on every page), a translation or a canonical URL. A <link> says more often
+// what a page needs (a stylesheet, an icon, a font to preload), and a feed or an OpenSearch
+// description is "alternate" or "search" with a type that is not HTML.
+const PAGE_RELATIONS = new Set([
+  ..."alternate canonical next prev previous first last start up home top".split(" "),
+  ..."index contents toc search help glossary copyright license author".split(" "),
+  ..."chapter section subsection appendix".split(" "),
+]);
+
+function namesPage(rel = "", type = ""): boolean {
+  const kind = type.trim().toLowerCase();
+  if (kind !== "" && kind !== "text/html" && kind !== "application/xhtml+xml") return false;
+  const relations = rel.toLowerCase().split(/[\t\n\f\r ]+/);
+  if (relations.some((relation) => relation === "stylesheet" || relation.endsWith("icon"))) {
+    return false; // "alternate stylesheet", "shortcut icon", "apple-touch-icon"
+  }
+  return relations.some((relation) => PAGE_RELATIONS.has(relation));
+}
+
 // The lower-case names of tags and attributes by their spelling in the page. A page has thousands
 // of tags and only a few dozen names: making a string of each name, and a lower-case copy, was
 // a fifth of what reading a page allocated, and the garbage collector's time with it. So a name
@@ -185,8 +210,10 @@ class PageReader implements TokenizerCallbacks {
   private href: string | undefined;
   private metaName: string | undefined;
   private metaContent: string | undefined;
+  private linkRel: string | undefined;
+  private linkType: string | undefined;
   /** Which of them the attribute being read is, and its value so far. */
-  private attribute: "href" | "name" | "content" | undefined;
+  private attribute: "href" | "name" | "content" | "rel" | "type" | undefined;
   private value = "";
 
   private readonly tokenizer = new Tokenizer({}, this);
@@ -309,13 +336,16 @@ class PageReader implements TokenizerCallbacks {
   onattribname(start: number, end: number): void {
     this.attribute = undefined;
     const tag = this.tag;
-    if (tag !== "a" && tag !== "area" && tag !== "base" && tag !== "meta") return;
+    if (tag === undefined || !LINKING.has(tag)) return;
     const name = this.lowerName(start, end);
-    if (name === "href" && tag !== "meta" && this.href === undefined) this.attribute = "href";
+    const hrefName = tag === "frame" || tag === "iframe" ? "src" : "href";
+    if (name === hrefName && tag !== "meta" && this.href === undefined) this.attribute = "href";
     if (name === "name" && tag === "meta" && this.metaName === undefined) this.attribute = "name";
     if (name === "content" && tag === "meta" && this.metaContent === undefined) {
       this.attribute = "content";
     }
+    if (name === "rel" && tag === "link" && this.linkRel === undefined) this.attribute = "rel";
+    if (name === "type" && tag === "link" && this.linkType === undefined) this.attribute = "type";
     this.value = "";
   }
 
@@ -331,6 +361,8 @@ class PageReader implements TokenizerCallbacks {
     if (this.attribute === "href") this.href = this.value;
     else if (this.attribute === "name") this.metaName = this.value;
     else if (this.attribute === "content") this.metaContent = this.value;
+    else if (this.attribute === "rel") this.linkRel = this.value;
+    else if (this.attribute === "type") this.linkType = this.value;
     this.attribute = undefined;
   }
 
@@ -412,7 +444,7 @@ class PageReader implements TokenizerCallbacks {
 
   private openTag(name: string): void {
     this.tag = name;
-    this.href = this.metaName = this.metaContent = undefined;
+    this.href = this.metaName = this.metaContent = this.linkRel = this.linkType = undefined;
     // A <form> inside a form is ignored, tag and attributes, as the HTML standard says.
     if (name === "form" && this.stack.includes("form")) {
       this.tag = undefined;
@@ -459,7 +491,10 @@ class PageReader implements TokenizerCallbacks {
     }
     const href = this.href;
     if (href === undefined) return;
-    if (name === "a" || name === "area") this.hrefs.push(href);
+    if (name === "a" || name === "area" || name === "frame" || name === "iframe") {
+      this.hrefs.push(href);
+    }
+    if (name === "link" && namesPage(this.linkRel, this.linkType)) this.hrefs.push(href);
     // Only the first <base href> counts, and it applies to links before it too (HTML spec).
     if (name === "base" && this.baseHref === undefined) this.baseHref = href;
   }

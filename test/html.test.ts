@@ -138,6 +138,35 @@ test("links: entities decoded and surrounding whitespace trimmed in href; <area>
   ]);
 });
 
+test("links: frames, and a <link> to a page (next, search), not to a stylesheet or a feed", () => {
+  // What wget -r follows besides <a>: Sphinx links its search page only as <link rel="search">.
+  const html = `<head>
+    <link rel="stylesheet" href="/static/style.css">
+    <LINK REL="Shortcut Icon" href="/favicon.ico">
+    <link rel="alternate stylesheet" href="/static/dark.css">
+    <link rel="alternate" type="application/rss+xml" href="/feed.xml">
+    <link rel="search" type="application/opensearchdescription+xml" href="/opensearch.xml">
+    <link rel="preload" href="/static/font.woff2">
+    <link rel="search" title="Search" href="search.html" />
+    <link rel="next" href="chapter-2.html"><link rel="prev up" href="/wiki/">
+    <link rel="alternate" hreflang="ru" type="text/html" href="/ru/wiki/sockets">
+    <link rel="canonical" href="http://127.0.0.1:8080/wiki/sockets">
+    <link href="/no-rel">
+    </head>
+    <frameset><frame src="/frames/menu.html"><frame name="main" SRC=/frames/main.html></frameset>
+    <iframe src="embedded.html" title="x"></iframe>`;
+  assert.equal(links(html), [
+    "http://127.0.0.1:8080/wiki/search.html",
+    "http://127.0.0.1:8080/wiki/chapter-2.html",
+    "http://127.0.0.1:8080/wiki/",
+    "http://127.0.0.1:8080/ru/wiki/sockets",
+    "http://127.0.0.1:8080/wiki/sockets",
+    "http://127.0.0.1:8080/frames/menu.html",
+    "http://127.0.0.1:8080/frames/main.html",
+    "http://127.0.0.1:8080/wiki/embedded.html",
+  ]);
+});
+
 test("links: <base href> resolves every link, even those before it; only the first counts", () => {
   const html = `
     <a href="before">before</a>
