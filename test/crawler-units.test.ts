@@ -54,7 +54,9 @@ test("normalizeUrl: percent-encoding, in upper case, unreserved characters unesc
   assert.is(norm("/a%2fb"), "http://example.org/a%2Fb", "a reserved character stays escaped");
   assert.is(norm("/a%2Fb"), "http://example.org/a%2Fb");
   assert.is(norm("/q?x=%e2%82%ac&y=%7E"), "http://example.org/q?x=%E2%82%AC&y=~");
-  assert.is(norm("/bad%zzescape"), "http://example.org/bad%zzescape", "not an escape: left alone");
+  assert.is(norm("/100%.html"), "http://example.org/100%25.html", "a bare %, as wget sends it");
+  assert.is(norm("/bad%zzescape?off=50%"), "http://example.org/bad%25zzescape?off=50%25");
+  assert.is(norm("/100%25.html"), "http://example.org/100%25.html");
   assert.is(norm("/a b"), "http://example.org/a%20b");
 });
 
@@ -78,7 +80,13 @@ test("normalizeUrl: what is not a page to crawl is null", () => {
 });
 
 test("normalizeUrl: idempotent on its own output", () => {
-  for (const href of ["/wiki/Сокет", "/%7e/a%2fb?q=%e2%82%ac#f", "//x.org//a//b?", "../x/./y"]) {
+  for (const href of [
+    "/wiki/Сокет",
+    "/%7e/a%2fb?q=%e2%82%ac#f",
+    "//x.org//a//b?",
+    "../x/./y",
+    "/1%",
+  ]) {
     const once = norm(href)!;
     assert.is(normalizeUrl(once), once, href);
   }

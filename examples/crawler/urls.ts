@@ -32,9 +32,13 @@ export function normalizeUrl(href: string, base?: string | URL): string | null {
 
 // RFC 3986 2.3 and 6.2.2.2: "%7e" and "~" are the same character, and "%7e" and "%7E" the same
 // escape. Unreserved characters are unescaped, every other escape is upper-cased; reserved ones
-// ("%2F", "%3F") stay escaped, since unescaping them would change what the URL says.
+// ("%2F", "%3F") stay escaped, since unescaping them would change what the URL says. A "%" that
+// begins no escape ("100%.html") is a "%" of the name: the URL parser leaves it bare, as browsers
+// send it, and nginx and Apache answer that with 400 Bad Request; it is escaped as "%25", as
+// wget does, which gets the page.
 function normalizeEscapes(text: string): string {
-  return text.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => {
+  return text.replace(/%([0-9A-Fa-f]{2})?/g, (_, hex: string | undefined) => {
+    if (hex === undefined) return "%25";
     const char = String.fromCharCode(parseInt(hex, 16));
     return /[A-Za-z0-9\-._~]/.test(char) ? char : `%${hex.toUpperCase()}`;
   });
