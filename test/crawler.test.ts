@@ -347,7 +347,10 @@ test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twic
   child.kill("SIGINT");
   const { status, stdout, stderr } = await exited;
   assert.is(status, 130, stderr);
-  assert.match(stderr, /SIGINT: stopping after the \d+ requests under way/);
+  assert.match(
+    stderr,
+    /SIGINT: stopping after the \d+ requests under way and \d+ pages being read/,
+  );
   const saved = count(stdout, "not yet (saved)");
   assert.ok(saved > 0, stdout);
   assert.is(count(stdout, "sum"), figure(stdout, /^URLs discovered +(\d+)$/m));

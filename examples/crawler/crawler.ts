@@ -186,6 +186,11 @@ export class Crawler {
     return this.#active + this.#reading;
   }
 
+  /** Pages fetched, being read and indexed by the threads (or waiting for them). */
+  get reading(): number {
+    return this.#reading;
+  }
+
   get stopping(): boolean {
     return this.#stopping;
   }

@@ -373,9 +373,10 @@ const run = await engine.run(async () => {
   const undoSignals = engine.onSignal((signal) => {
     if (interrupted === null) {
       interrupted = signal;
-      process.stderr.write(
-        `\n${signal}: stopping after the ${crawler.active} requests under way (Ctrl-C again: at once)\n`,
-      );
+      // Pages fetched and waiting for a reading thread can far outnumber the fetches: say which.
+      const { active, reading } = crawler;
+      const underWay = `${active - reading} requests under way and ${reading} pages being read`;
+      process.stderr.write(`\n${signal}: stopping after the ${underWay} (Ctrl-C again: at once)\n`);
       crawler.stop();
     } else {
       crawler.abort();
