@@ -86,7 +86,7 @@ test("a hundred thousand random strings of the characters that matter", () => {
 // Each code unit the scan knows (tokens.ts SIMPLE), and the contexts each is tried in: before,
 // after and between letters, digits, apostrophes and punctuation.
 const KNOWN =
-  /^[\x00-\x7f\xa0-\xac\xae-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u0400-\u0482\u048a-\u04ff\u2010-\u205e\u20a0-\u20bf\u2190-\u23ff\u2500-\u2775]$/;
+  /^[\x00-\x7f\xa0-\xac\xae-\xb1\xb4-\xb8\xba\xbb\xbf-\u024f\u0400-\u0482\u048a-\u04ff\u200b\u2010-\u205e\u20a0-\u20bf\u2190-\u23ff\u2500-\u2775]$/;
 const CONTEXTS = ["a'#b", "1'#2", "a#'b", "#a", "a#", "1#a", "д#'я", "x'#", "#'x", "#", "a#b"];
 CONTEXTS.push("1#2", "a#1", "a.#b", "a#.b", "a_#_b", "a##b", "#a#", "é#ß", "a'#'b", "1,#,2");
 
