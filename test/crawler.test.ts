@@ -310,6 +310,43 @@ test("a server that closes kept-alive connections sooner than our pauses: sent a
   }
 });
 
+test("a 503 without Retry-After slows the whole host down, and no page is lost", async () => {
+  // A rate limit as nginx's limit_req keeps one: a bucket of 10 requests, one more every 10 ms,
+  // and past it a 503 at once, with no Retry-After. Pausing only the URL that got the 503, the
+  // crawl went on at full speed, and 5 of the 41 pages failed all three tries.
+  const bucket = { tokens: 10, at: Date.now() };
+  const server = createServer((request, response) => {
+    const now = Date.now();
+    bucket.tokens = Math.min(10, bucket.tokens + (now - bucket.at) / 10);
+    bucket.at = now;
+    if (bucket.tokens < 1) {
+      response.writeHead(503, { "Content-Type": "text/html" }).end("<h1>503</h1>");
+      return;
+    }
+    bucket.tokens--;
+    const links = Array.from({ length: 40 }, (_, i) => `<a href="/page/${i}">${i}</a>`);
+    const page = request.url === "/" || request.url!.startsWith("/page/");
+    response.writeHead(page ? 200 : 404, { "Content-Type": "text/html" }); // robots.txt: 404
+    response.end(request.url === "/" ? links.join("\n") : `<title>${request.url}</title>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const { status, stdout, stderr, log } = await crawl("rate-limited", [
+      "--url",
+      `http://127.0.0.1:${port}/`,
+    ]);
+    assert.is(status, 0, stderr);
+    assert.is(count(stdout, "indexed"), 41, stdout);
+    assert.is(count(stdout, "error"), 0, stdout);
+    assert.is(log.size, 41);
+    assert.ok(figure(stdout, /\(robots\.txt \d+, retries (\d+)/) > 0, "some were 503s");
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test("redirect chains longer than --max-redirects end as an error", async () => {
   const { status, stderr, log } = await crawl("redirects", [
     "--max-redirects",

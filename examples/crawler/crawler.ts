@@ -8,7 +8,7 @@
 // dispatcher starts a visit when all of these allow it:
 //   - fewer than --concurrency fetches are under way, and fewer than --per-host to its host;
 //   - the host's robots.txt has been read (the first visit of a host waits for it);
-//   - the host's Crawl-delay since its last request has passed, and any Retry-After it sent;
+//   - the host's Crawl-delay since its last request has passed, and any pause it asked for;
 //   - fewer than --max-pages URLs have been fetched;
 //   - the reading threads are not too far behind: fetches under way and pages fetched but not yet
 //     read stay within --concurrency + maxReading together.
@@ -20,7 +20,8 @@
 //   3xx      the Location is a URL discovered at the same depth, remembering the chain that led
 //            to it, so that a loop or a chain longer than --max-redirects ends as an error;
 //   5xx, 429 and the network's errors: tried again after a backoff (1x, 2x, 4x the base) or the
-//            Retry-After the server asked for (which also pauses its whole host), then an error;
+//            Retry-After the server asked for, then an error; a Retry-After, a 429 or a 503
+//            pauses the whole host as long;
 //   2xx HTML the page is read in a worker thread (readers.ts, page.ts): links, <meta
 //            name=robots>, digest; links are discovered one level deeper (unless nofollow); a
 //            body seen before is a duplicate (whichever of two twins arrives first is indexed);
@@ -430,7 +431,8 @@ export class Crawler {
         return this.#c.frontier.push(key, item);
       }
       if (isTransient(error) && attempt < this.#options.retries) {
-        return this.#retryLater(key, item, attempt, 0);
+        this.#retryLater(key, item, attempt, 0);
+        return;
       }
       const reason = reasonOf(error, this.#options.timeoutMs);
       return this.#record({ url: item.url, outcome: "error", reason });
@@ -441,11 +443,14 @@ export class Crawler {
     if (status === 429 || status >= 500) {
       const retryAfterMs = retryAfter(headers.get("retry-after"), Date.now());
       if (attempt < this.#options.retries && retryAfterMs <= this.#options.maxDelayMs) {
-        // The server asked the whole host to slow down, not just this URL.
-        if (retryAfterMs > 0) {
-          host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + retryAfterMs);
-        }
-        return this.#retryLater(key, item, attempt, retryAfterMs);
+        // The server asked the whole host to slow down, not just this URL: with a Retry-After,
+        // or with a 429 or 503 alone (nginx's limit_req answers 503 without one), for as long
+        // as this URL waits. Without the pause, a crawl of a site limited to 100 requests a
+        // second went on at 300, and lost half the site to 503s after its retries.
+        const slowDown = retryAfterMs > 0 || status === 429 || status === 503;
+        const waitMs = this.#retryLater(key, item, attempt, retryAfterMs);
+        if (slowDown) host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + waitMs);
+        return;
       }
     }
     if (status >= 300 && status < 400 && headers.has("location")) {
@@ -474,11 +479,17 @@ export class Crawler {
       });
   }
 
-  #retryLater(key: string, item: Item, attempt: number, atLeastMs: number): void {
-    const backoff = this.#options.retryBaseMs * 2 ** attempt;
-    const at = this.#c.engine.time() + Math.max(backoff, atLeastMs);
+  /** Puts item back for another try after a backoff, or atLeastMs; returns the wait. */
+  #retryLater(key: string, item: Item, attempt: number, atLeastMs: number): number {
+    const waitMs = Math.max(this.#options.retryBaseMs * 2 ** attempt, atLeastMs);
     this.stats.retries++;
-    this.#retries.push({ at, host: key, item, attempt: attempt + 1 });
+    this.#retries.push({
+      at: this.#c.engine.time() + waitMs,
+      host: key,
+      item,
+      attempt: attempt + 1,
+    });
+    return waitMs;
   }
 
   #redirect(item: Item, location: string, entry: Omit<Entry, "outcome">): void {
