@@ -3,7 +3,7 @@
 // engines find the same; Crawl-delay is kept; redirect chains are capped; Ctrl-C stops cleanly
 // and --resume fetches nothing twice; --max-pages; the report against its snapshot.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { type Server, createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +48,18 @@ async function crawl(name: string, args: string[]): Promise<Crawl> {
   const out = outDir(name);
   const run = await runLesson("crawler", ["--out", out, ...args]);
   return { ...run, out, ...readCrawl(out) };
+}
+
+/** A crawl of a server the test made, from its "/", on a free port; the server stops after. */
+async function crawlServer(name: string, server: Server): Promise<Crawl> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    return await crawl(name, ["--url", `http://127.0.0.1:${port}/`]);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 function readCrawl(out: string): Pick<Crawl, "log" | "pages"> {
@@ -290,24 +302,14 @@ test("a server that closes kept-alive connections sooner than our pauses: sent a
       setTimeout(() => request.socket.destroy(), 20),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    const { port } = server.address() as AddressInfo;
-    const { status, stdout, stderr, log } = await crawl("short-keep-alive", [
-      "--url",
-      `http://127.0.0.1:${port}/`,
-    ]);
-    assert.is(status, 0, stderr);
-    assert.is(count(stdout, "indexed"), pages + 1, stdout);
-    assert.is(count(stdout, "error"), 0, stdout);
-    assert.is(log.size, pages + 1);
-    const sentAgain = figure(stdout, /, (\d+) sent again on a new connection\)/);
-    assert.ok(sentAgain >= pages / 2, `${sentAgain} sent again:\n${stdout}`);
-  } finally {
-    for (const timer of idle.values()) clearTimeout(timer);
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  const { status, stdout, stderr, log } = await crawlServer("short-keep-alive", server);
+  for (const timer of idle.values()) clearTimeout(timer);
+  assert.is(status, 0, stderr);
+  assert.is(count(stdout, "indexed"), pages + 1, stdout);
+  assert.is(count(stdout, "error"), 0, stdout);
+  assert.is(log.size, pages + 1);
+  const sentAgain = figure(stdout, /, (\d+) sent again on a new connection\)/);
+  assert.ok(sentAgain >= pages / 2, `${sentAgain} sent again:\n${stdout}`);
 });
 
 test("a 503 without Retry-After slows the whole host down, and no page is lost", async () => {
@@ -329,22 +331,12 @@ test("a 503 without Retry-After slows the whole host down, and no page is lost",
     response.writeHead(page ? 200 : 404, { "Content-Type": "text/html" }); // robots.txt: 404
     response.end(request.url === "/" ? links.join("\n") : `<title>${request.url}</title>`);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    const { port } = server.address() as AddressInfo;
-    const { status, stdout, stderr, log } = await crawl("rate-limited", [
-      "--url",
-      `http://127.0.0.1:${port}/`,
-    ]);
-    assert.is(status, 0, stderr);
-    assert.is(count(stdout, "indexed"), 41, stdout);
-    assert.is(count(stdout, "error"), 0, stdout);
-    assert.is(log.size, 41);
-    assert.ok(figure(stdout, /\(robots\.txt \d+, retries (\d+)/) > 0, "some were 503s");
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
+  const { status, stdout, stderr, log } = await crawlServer("rate-limited", server);
+  assert.is(status, 0, stderr);
+  assert.is(count(stdout, "indexed"), 41, stdout);
+  assert.is(count(stdout, "error"), 0, stdout);
+  assert.is(log.size, 41);
+  assert.ok(figure(stdout, /\(robots\.txt \d+, retries (\d+)/) > 0, "some were 503s");
 });
 
 test("redirect chains longer than --max-redirects end as an error", async () => {
