@@ -414,6 +414,35 @@ test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twic
   assert.is(discovered, figure(whole.stdout, /^URLs discovered +(\d+)$/m));
 });
 
+for (const engine of ["scratch", "node"]) {
+  test(`${engine}: Ctrl-C pressed again and again while the crawl is saved loses nothing`, async () => {
+    const out = outDir(`impatient-${engine}`);
+    const args = ["--out", out, "--engine", engine, "--articles", "400", "--svg", "none"];
+    const { child, printed, exited } = spawnLesson("crawler", args);
+    let status: number | null | undefined;
+    void exited.then((run) => (status = run.status));
+    const logFile = join(out, "crawl-log.jsonl");
+    const until = async (done: () => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!done() && status === undefined && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await until(() => existsSync(logFile) && readFileSync(logFile, "utf8").length > 0);
+    // One Ctrl-C, then more, 10 ms apart, until the crawler says it is saving (the index is
+    // joined and the state written then): before, one of them killed it halfway.
+    child.kill("SIGINT");
+    await until(() => printed.stderr.includes("one moment") || !child.kill("SIGINT"));
+    const { stdout, stderr } = await exited;
+    assert.is(status, 130, stderr);
+    assert.match(stderr, /SIGINT: saving the crawl and its index, one moment/);
+    assert.match(stdout, /not yet \(saved\)/);
+    assert.ok(existsSync(join(out, "crawl", "state.json")), "the crawl is saved");
+    const { log, pages } = readCrawl(out); // the index holds every page the log says is indexed
+    assert.ok(pages.length > 0 && log.size > 0);
+  });
+}
+
 test("--parsers 2: each thread's part joined as a segment, resumed too; search answers as from one", async () => {
   const small = ["--articles", "60"];
   const one = await crawl("one-thread", small);

@@ -368,10 +368,15 @@ const run = await engine.run(async () => {
     };
   }
 
-  // Ctrl-C once: no new requests, those under way finish. Twice: those are cancelled too.
+  // Ctrl-C once: no new requests, those under way finish. Twice: those are cancelled too. Once
+  // the crawl is over, its index is joined and its state saved for --resume: a Ctrl-C then (a
+  // second one, impatient) must not kill the process halfway and lose both, so it only says so.
   let interrupted: "SIGINT" | "SIGTERM" | null = null;
+  let saving = false;
   const undoSignals = engine.onSignal((signal) => {
-    if (interrupted === null) {
+    if (saving) {
+      process.stderr.write(`\n${signal}: saving the crawl and its index, one moment\n`);
+    } else if (interrupted === null) {
       interrupted = signal;
       // Pages fetched and waiting for a reading thread can far outnumber the fetches: say which.
       const { active, reading } = crawler;
@@ -382,37 +387,45 @@ const run = await engine.run(async () => {
       crawler.abort();
     }
   });
-  const progress = process.stderr.isTTY ? showProgress(crawler) : null;
-  const began = engine.time();
   try {
-    await crawler.run();
-    await shared?.close(); // gives back the URLs taken and left
-  } catch (error) {
-    await readers.abort(); // the index stays as it was
-    if (failed !== null) return { failed: failed as Error, crawler: null };
-    throw error; // a bug
+    const progress = process.stderr.isTTY ? showProgress(crawler) : null;
+    const began = engine.time();
+    try {
+      await crawler.run();
+      await shared?.close(); // gives back the URLs taken and left
+    } catch (error) {
+      await readers.abort(); // the index stays as it was
+      if (failed !== null) return { failed: failed as Error, crawler: null };
+      throw error; // a bug
+    } finally {
+      progress?.abort();
+      saving = true;
+      fetcher.close();
+    }
+    const wallMs = engine.time() - began;
+    if (failed !== null) {
+      await readers.abort();
+      return { failed: failed as Error, crawler: null };
+    }
+    const indexLine = await readers.close();
+    if (local !== null) {
+      const summary: Saved = { ...crawler.summary(), fixture };
+      saveCrawl(stateDir, { summary, ...local });
+    }
+    const totals =
+      frontierUrl === null ? null : await sharedTotalsLine(engine, frontierUrl, shared!.takenOver);
+    return {
+      crawler,
+      fetcher,
+      stores,
+      wallMs,
+      indexLine,
+      totals,
+      interrupted: interrupted as string | null,
+    };
   } finally {
-    progress?.abort();
-    undoSignals();
-    fetcher.close();
+    undoSignals(); // the state is saved, or the crawl failed
   }
-  const wallMs = engine.time() - began;
-  if (failed !== null) {
-    await readers.abort();
-    return { failed: failed as Error, crawler: null };
-  }
-  const indexLine = await readers.close();
-  const totals =
-    frontierUrl === null ? null : await sharedTotalsLine(engine, frontierUrl, shared!.takenOver);
-  return {
-    crawler,
-    fetcher,
-    stores,
-    wallMs,
-    indexLine,
-    totals,
-    interrupted: interrupted as string | null,
-  };
 });
 await engine.close();
 await site?.stop();
@@ -424,10 +437,6 @@ if (run.crawler === null) {
 }
 const { crawler, fetcher, stores, wallMs, indexLine, totals, interrupted } = run;
 const { frontier, seen, digests, tally } = stores;
-if (local !== null) {
-  const summary: Saved = { ...crawler.summary(), fixture };
-  saveCrawl(stateDir, { summary, ...local });
-}
 const disk =
   local === null
     ? null
