@@ -443,6 +443,37 @@ for (const engine of ["scratch", "node"]) {
   });
 }
 
+test("Ctrl-C while robots.txt waits for its Retry-After: stops at once, the host's URLs kept", async () => {
+  let robotsAsked = 0;
+  const server = createServer((request, response) => {
+    if (request.url === "/robots.txt") robotsAsked++;
+    response.writeHead(503, { "retry-after": "30", "content-length": "0" }).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const out = outDir("robots-wait");
+    const args = ["--out", out, "--url", `http://127.0.0.1:${port}/`, "--svg", "none"];
+    const { child, exited } = spawnLesson("crawler", args);
+    const deadline = Date.now() + 60_000;
+    while (robotsAsked === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const interrupted = Date.now();
+    child.kill("SIGINT");
+    const { status, stdout, stderr } = await exited;
+    const stoppingMs = Date.now() - interrupted;
+    assert.is(status, 130, stderr);
+    assert.ok(stoppingMs < 10_000, `${stoppingMs} ms to stop: the 30 s Retry-After was waited`);
+    assert.is(robotsAsked, 1);
+    assert.is(count(stdout, "not yet (saved)"), 1, stdout); // the start URL, for --resume
+    assert.is(count(stdout, "error"), 0, stdout);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test("--parsers 2: each thread's part joined as a segment, resumed too; search answers as from one", async () => {
   const small = ["--articles", "60"];
   const one = await crawl("one-thread", small);

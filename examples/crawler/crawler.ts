@@ -159,6 +159,8 @@ export class Crawler {
   #drained = false; // a shared frontier said the crawl is over everywhere
   #failure: unknown = null;
   readonly #abort = new AbortController();
+  // Aborted by stop(): what only waits (a robots.txt's retry) waits no longer.
+  readonly #stop = new AbortController();
   #changed: (() => void) | null = null;
 
   /** A new crawl of startUrls (normalized, http), or one resumed from its summary. */
@@ -221,6 +223,7 @@ export class Crawler {
   /** No new visits; those under way finish. */
   stop(): void {
     this.#stopping = true;
+    this.#stop.abort();
     this.#wake();
   }
 
@@ -594,8 +597,9 @@ export class Crawler {
           }
         },
         (error: unknown) => {
-          // Stopped while it loaded: the next run asks again.
-          if (this.#abort.signal.aborted) host.robots = "unknown";
+          // Stopped while it loaded (or waited to ask again): the next run asks again, and the
+          // host's URLs stay in the frontier, since a stopped crawl starts no visit.
+          if (this.#stopping) host.robots = "unknown";
           else host.robots = { error: `robots.txt: ${reasonOf(error, this.#options.timeoutMs)}` };
         },
       )
@@ -639,9 +643,13 @@ export class Crawler {
         throw failure ?? new Error(`HTTP ${status} ${fetched?.reason ?? ""}`.trim());
       }
       const wait = retryAfter(fetched?.headers.get("retry-after"), Date.now());
+      // A stopping crawl does not wait for this (a Retry-After may be a minute): #stop.
       await this.#c.engine.sleep(
-        Math.max(this.#options.retryBaseMs * 2 ** (attempt - 1), Math.min(wait, 60_000)),
-        this.#abort.signal,
+        Math.max(
+          this.#options.retryBaseMs * 2 ** (attempt - 1),
+          Math.min(wait, this.#options.maxDelayMs),
+        ),
+        this.#stop.signal,
       );
     }
   }
