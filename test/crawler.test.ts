@@ -3,7 +3,7 @@
 // engines find the same; Crawl-delay is kept; redirect chains are capped; Ctrl-C stops cleanly
 // and --resume fetches nothing twice; --max-pages; the report against its snapshot.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { type Server, createServer } from "node:http";
+import { type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -442,6 +442,59 @@ for (const engine of ["scratch", "node"]) {
     assert.ok(pages.length > 0 && log.size > 0);
   });
 }
+
+test("robots.txt past --max-body is read to 500 KiB; one that is unavailable allows all", async () => {
+  // One server per robots.txt (a host is its host and port), all crawled at once.
+  const kib = (n: number) => `# ${"x".repeat(n * 1024)}\n`;
+  const robots: Record<string, (response: ServerResponse) => void> = {
+    // Its rule lies past --max-body (64 KiB), and another past 500 KiB: ignored.
+    large: (response) =>
+      response.end(`${kib(200)}User-agent: *\nDisallow: /secret\n${kib(400)}Disallow: /a\n`),
+    "empty gzip": (response) => response.writeHead(200, { "content-encoding": "gzip" }).end(),
+    "unknown coding": (response) => response.writeHead(200, { "content-encoding": "zz" }).end("?"),
+    "redirect loop": (response) => response.writeHead(301, { location: "/robots.txt" }).end(),
+    "six redirects": (response) => response.writeHead(301, { location: "/r" }).end(),
+    "no Location": (response) => response.writeHead(302).end(),
+  };
+  const servers = Object.entries(robots).map(([name, answer]) =>
+    createServer((request, response) => {
+      const redirects = Number(/^\/r(\d*)$/.exec(request.url!)?.[1] ?? -1) + 1;
+      if (request.url === "/robots.txt") return answer(response);
+      if (redirects > 0 && redirects < 6) {
+        return response.writeHead(301, { location: `/r${redirects}` }).end();
+      }
+      if (redirects > 0) return response.end("User-agent: *\nDisallow: /\n"); // not reached
+      response.setHeader("content-type", "text/html");
+      response.end(
+        `<title>${name} ${request.url}</title><a href="/a">a</a><a href="/secret">s</a>`,
+      );
+    }),
+  );
+  try {
+    const urls = [];
+    for (const server of servers) {
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      urls.push("--url", `http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    }
+    const { status, stdout, stderr, log } = await crawl("robots-unavailable", [
+      ...urls,
+      "--max-body",
+      "65536",
+      "--svg",
+      "none",
+    ]);
+    assert.is(status, 0, stderr);
+    assert.is(count(stdout, "error"), 0, stdout);
+    assert.is(count(stdout, "indexed"), 3 * servers.length - 1, stdout);
+    const secret = [...log.values()].filter((entry) => entry.outcome === "robots.txt");
+    assert.equal(
+      secret.map((entry) => entry.url),
+      [`${urls[1]}secret`],
+    );
+  } finally {
+    for (const server of servers) server.close();
+  }
+});
 
 test("Ctrl-C while robots.txt waits for its Retry-After: stops at once, the host's URLs kept", async () => {
   let robotsAsked = 0;

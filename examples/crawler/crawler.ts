@@ -577,9 +577,11 @@ export class Crawler {
   // ---- robots.txt ---------------------------------------------------------------------------------
 
   /**
-   * Reads the host's robots.txt, as RFC 9309 says: a 2xx gives the rules; a 4xx means there are
-   * none (everything allowed); a 5xx or a network error, after the usual retries, means the host
-   * cannot say, so nothing is fetched from it (each of its URLs ends as an error that says why).
+   * Reads the host's robots.txt, as RFC 9309 says: a 2xx gives the rules (of its first 500 KiB);
+   * a 4xx means there are none (everything allowed), and so does a robots.txt that is otherwise
+   * "unavailable": a body that does not decode, a redirect without a Location, to a loop, or past
+   * the fifth. Only a 5xx or a network error, after the usual retries, means the host cannot say,
+   * so nothing is fetched from it (each of its URLs ends as an error that says why).
    */
   #loadRobots(key: string, host: Host): void {
     host.robots = "loading";
@@ -612,11 +614,13 @@ export class Crawler {
   /** The text of robots.txt ("" for none), following redirects and retrying as pages do. */
   async #fetchRobots(key: string): Promise<string> {
     let url = new URL(`http://${key}/robots.txt`);
-    for (let attempt = 0, redirects = 0; ;) {
+    const chain = new Set([url.href]);
+    for (let attempt = 0; ;) {
       let fetched: Fetched | undefined;
       let failure: unknown;
       try {
-        fetched = await this.#c.fetcher.fetch(url, this.#abort.signal);
+        const keepBytes = ROBOTS_MAX_BYTES; // past it, ignored: not an error, whatever --max-body
+        fetched = await this.#c.fetcher.fetch(url, this.#abort.signal, undefined, keepBytes);
         this.stats.robotsFetched++;
       } catch (error) {
         if (this.#abort.signal.aborted || !isTransient(error)) throw error;
@@ -624,17 +628,24 @@ export class Crawler {
       }
       const status = fetched?.status ?? 0;
       if (fetched !== undefined && status >= 200 && status < 300) {
-        const body = decodeContent(
-          fetched.body!,
-          fetched.headers.get("content-encoding"),
-          64 * ROBOTS_MAX_BYTES, // gzip of a 500 KiB file of spaces is 1 KiB: decompress a bounded amount
-        );
+        let body: Uint8Array;
+        try {
+          body = decodeContent(
+            fetched.body!,
+            fetched.headers.get("content-encoding"),
+            64 * ROBOTS_MAX_BYTES, // gzip of a 500 KiB file of spaces is 1 KiB: decompress a bounded amount
+          );
+        } catch {
+          return ""; // an unknown coding, or bytes that do not decode: unavailable
+        }
         return new TextDecoder().decode(body.subarray(0, ROBOTS_MAX_BYTES));
       }
-      const location = fetched?.headers.get("location");
-      if (status >= 300 && status < 400 && location && redirects++ < ROBOTS_MAX_REDIRECTS) {
-        const target = normalizeUrl(location, url);
-        if (target === null || !target.startsWith("http:")) return "";
+      if (status >= 300 && status < 400) {
+        const location = fetched!.headers.get("location");
+        const target = location === undefined ? null : normalizeUrl(location, url);
+        if (target === null || !target.startsWith("http:") || chain.has(target)) return "";
+        if (chain.size > ROBOTS_MAX_REDIRECTS) return "";
+        chain.add(target);
         url = new URL(target);
         continue;
       }

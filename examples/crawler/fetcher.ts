@@ -10,7 +10,13 @@
 // Two failures are the connection's, not the page's, and are retried at once on a new connection:
 // a kept-alive connection that the server closed while it sat idle (its first recv is an EOF or a
 // reset, before any byte of a response). Every other failure is the caller's to judge.
-import { ResponseParser, buildRequest, NEED_DATA, PAUSED } from "@async-from-scratch/shared";
+import {
+  ProtocolError,
+  ResponseParser,
+  buildRequest,
+  NEED_DATA,
+  PAUSED,
+} from "@async-from-scratch/shared";
 import type { RequestOptions, ResponseEvent } from "@async-from-scratch/shared";
 import type { Connection, Engine } from "./engine.ts";
 
@@ -112,12 +118,15 @@ export class Fetcher {
 
   /**
    * GETs url. wantBody looks at the head and says whether to read the body; `signal` aborts the
-   * whole request (a stopping crawl), as the timeout does.
+   * whole request (a stopping crawl), as the timeout does. A body longer than maxBodyBytes is an
+   * error; with `keepBytes`, its first keepBytes bytes are the body instead, and the rest is not
+   * read (robots.txt: RFC 9309 reads 500 KiB of it, whatever the limit on pages).
    */
   fetch(
     url: URL,
     signal: AbortSignal,
     wantBody: (head: ResponseEvent) => boolean = () => true,
+    keepBytes?: number,
   ): Promise<Fetched> {
     return this.#engine.withTimeout(
       this.#options.timeoutMs,
@@ -139,7 +148,15 @@ export class Fetcher {
             timing.connectedMs = reused ? started : this.#engine.time();
             const wire: Wire = { bytes: 0 };
             try {
-              const fetched = await this.#exchange(kept, host, url, signal, wantBody, wire);
+              const fetched = await this.#exchange(
+                kept,
+                host,
+                url,
+                signal,
+                wantBody,
+                wire,
+                keepBytes,
+              );
               timing.failed = false;
               return { ...fetched, ms: this.#engine.time() - started };
             } catch (error) {
@@ -184,7 +201,8 @@ export class Fetcher {
   async #open(host: Host, signal: AbortSignal): Promise<Kept> {
     const connection = await this.#engine.connect(await host.address, host.port, signal);
     this.stats.connections++;
-    const parser = new ResponseParser({ maxBodyBytes: this.#options.maxBodyBytes });
+    // The limit on a body is each request's (#exchange), not the connection's.
+    const parser = new ResponseParser({ maxBodyBytes: Infinity });
     return { connection, parser, requests: 0 };
   }
 
@@ -195,6 +213,7 @@ export class Fetcher {
     signal: AbortSignal,
     wantBody: (head: ResponseEvent) => boolean,
     wire: Wire,
+    keepBytes: number | undefined,
   ): Promise<Omit<Fetched, "ms">> {
     const { connection, parser } = kept;
     const request = buildRequest(url, this.#requestOptions);
@@ -206,6 +225,8 @@ export class Fetcher {
     let keep = true; // false: the body is not wanted, and not worth reading either
     const chunks: Uint8Array[] = [];
     let size = 0;
+    const maxBytes = keepBytes ?? this.#options.maxBodyBytes;
+    const tooLarge = () => new ProtocolError(`body exceeds ${maxBytes} bytes`, 413);
     for (;;) {
       const event = parser.nextEvent();
       if (event === NEED_DATA) {
@@ -223,8 +244,19 @@ export class Fetcher {
           // Until-eof (which must close) or too large: close instead. Chunked: read on, below.
           const length = Number(head.headers.get("content-length") ?? 0);
           if (parser.mustClose || !(length <= DRAIN_LIMIT)) break;
+        } else if (
+          keepBytes === undefined &&
+          Number(head.headers.get("content-length")) > maxBytes
+        ) {
+          throw tooLarge(); // said before a byte of it is read
         }
       } else if (event.type === "data") {
+        if (keep && size + event.data.length > maxBytes) {
+          if (keepBytes === undefined) throw tooLarge();
+          chunks.push(event.data.subarray(0, maxBytes - size));
+          size = maxBytes;
+          break; // the rest is not read: the connection is closed below
+        }
         // A view the parser never writes to again (shared/http.ts), so no copy until the end.
         if (keep) chunks.push(event.data);
         size += event.data.length;
@@ -245,13 +277,14 @@ export class Fetcher {
         };
       }
     }
-    // Broke out early: the body is not wanted and not drained, so this connection is done.
+    // Broke out early: the body is not wanted and not drained, or its first keepBytes are all we
+    // keep; either way this connection is done.
     connection.close();
     return {
       status: head!.status, // a break comes at the response, or at its data after it
       reason: head!.reason,
       headers: head!.headers,
-      body: null,
+      body: keep ? concat(chunks, size) : null,
       wireBytes: wire.bytes,
     };
   }
