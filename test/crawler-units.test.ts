@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { retryAfter } from "../examples/crawler/crawler.ts";
+import { locationOf, retryAfter } from "../examples/crawler/crawler.ts";
 import { bodyDigest, decodeContent, readPage } from "../examples/crawler/page.ts";
 import { isTransient, reasonOf } from "../examples/crawler/report.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
@@ -203,6 +203,17 @@ test("retryAfter: seconds or an HTTP date; nothing readable is no wait", () => {
   assert.is(retryAfter(undefined, now), 0);
   assert.is(retryAfter("soon", now), 0);
   assert.is(retryAfter("-5", now), 0);
+});
+
+test("locationOf: a raw UTF-8 Location is the path its bytes spell, as in a browser", () => {
+  const latin1 = (text: string) => Buffer.from(text).toString("latin1"); // as the parser reads it
+  const location = (text: string) => normalizeUrl(locationOf(latin1(text)), PAGE);
+  assert.is(location("/вики"), "http://example.org/%D0%B2%D0%B8%D0%BA%D0%B8");
+  assert.is(location("/вики"), normalizeUrl("/вики", PAGE), "as if it had been percent-encoded");
+  assert.is(location("http://пример.рф/a"), "http://xn--e1afmkfd.xn--p1ai/a");
+  assert.is(location("/plain?q=1"), "http://example.org/plain?q=1");
+  // Not UTF-8 (a latin1 é): its one byte, not the two of U+00E9 in UTF-8.
+  assert.is(normalizeUrl(locationOf("/caf\xe9"), PAGE), "http://example.org/caf%E9");
 });
 
 test("reasonOf: the same words for the same failure, whichever engine saw it", () => {

@@ -457,7 +457,7 @@ export class Crawler {
       }
     }
     if (status >= 300 && status < 400 && headers.has("location")) {
-      return this.#redirect(item, headers.get("location")!, entry);
+      return this.#redirect(item, locationOf(headers.get("location")!), entry);
     }
     if (status < 200 || status >= 300) {
       return this.#record({
@@ -642,7 +642,7 @@ export class Crawler {
       }
       if (status >= 300 && status < 400) {
         const location = fetched!.headers.get("location");
-        const target = location === undefined ? null : normalizeUrl(location, url);
+        const target = location === undefined ? null : normalizeUrl(locationOf(location), url);
         if (target === null || !target.startsWith("http:") || chain.has(target)) return "";
         if (chain.size > ROBOTS_MAX_REDIRECTS) return "";
         chain.add(target);
@@ -679,6 +679,20 @@ export function retryAfter(value: string | undefined, nowMs: number): number {
   if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? 0 : Math.max(0, date - nowMs);
+}
+
+/**
+ * A Location header's value as a browser reads it. A header's bytes arrive as latin1 (one char per
+ * byte: shared/http.ts), and some servers send a raw UTF-8 path (`Location: /вики`): read as
+ * latin1 and encoded again, each byte would become two. A browser percent-encodes the raw bytes,
+ * so do we: /%D0%B2%D0%B8%D0%BA%D0%B8, the path the server meant (and bytes that are not UTF-8
+ * stay the bytes they were).
+ */
+export function locationOf(value: string): string {
+  return value.replace(
+    /[\x80-\xff]/g,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 function pathOf(url: string): string {
