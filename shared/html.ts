@@ -236,7 +236,10 @@ class PageReader implements TokenizerCallbacks {
   end(pageUrl: string): Page {
     this.tokenizer.end();
     const page = new URL(pageUrl);
-    const base = (this.baseHref === undefined ? null : parseUrl(this.baseHref, page)) ?? page;
+    // A <base href> counts only if it is a URL of the web: javascript: or data: (the HTML spec's
+    // "frozen base URL"), or anything else that is not http(s), leaves the page's own URL.
+    const href = this.baseHref === undefined ? null : parseUrl(this.baseHref, page);
+    const base = href?.protocol === "http:" || href?.protocol === "https:" ? href : page;
     return {
       title: collapseWhitespace(this.titleParts.join("")),
       text: this.words.join(" "),

@@ -186,6 +186,21 @@ test("readPage: charset from header, <meta> or BOM; links normalized; gzip undon
   assert.is(gzipped.charset, "utf-8 from default");
 });
 
+test("readPage: a <base href> that is not http(s) (javascript:, data:) leaves the page's URL", () => {
+  const base = { url: "http://h/dir/page", contentEncoding: undefined, maxBytes: 1 << 20 };
+  for (const href of ["javascript:void(0)", "data:text/html,x", "mailto:a@b", "http://[oops"]) {
+    const html = `<base href="${href}"><a href="next">n</a><a href="/top">t</a>`;
+    for (const charset of ["utf-8", "windows-1251"]) {
+      const type = `text/html; charset=${charset}`;
+      const page = readPage({ ...base, body: Buffer.from(html), contentType: type });
+      assert.equal(page.links, ["http://h/dir/next", "http://h/top"], `${href} ${charset}`);
+    }
+  }
+  const body = Buffer.from('<base href="../other/"><a href="next">n</a>');
+  const relative = readPage({ ...base, body, contentType: "text/html" });
+  assert.equal(relative.links, ["http://h/other/next"], "a relative one still counts");
+});
+
 test("bodyDigest: one body, one digest; its Content-Encoding is part of it", () => {
   const body = Buffer.from("<p>twins</p>");
   assert.is(bodyDigest(body, undefined), bodyDigest(Buffer.from(body), undefined));
