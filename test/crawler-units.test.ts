@@ -8,7 +8,7 @@ import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { locationOf, retryAfter } from "../examples/crawler/crawler.ts";
-import { bodyDigest, decodeContent, readPage } from "../examples/crawler/page.ts";
+import { bodyDigest, decodeContent, extractMimeType, readPage } from "../examples/crawler/page.ts";
 import { isTransient, reasonOf } from "../examples/crawler/report.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
 import { hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
@@ -199,6 +199,35 @@ test("readPage: a <base href> that is not http(s) (javascript:, data:) leaves th
   const body = Buffer.from('<base href="../other/"><a href="next">n</a>');
   const relative = readPage({ ...base, body, contentType: "text/html" });
   assert.equal(relative.links, ["http://h/other/next"], "a relative one still counts");
+});
+
+test("extractMimeType: a Content-Type sent twice is the last valid type, as in the Fetch spec", () => {
+  const type = (value: string | undefined) => extractMimeType(value);
+  const html = (charset?: string) => ({ essence: "text/html", charset });
+  assert.equal(type("text/html, text/html"), html());
+  assert.equal(type("Text/HTML ; Charset=windows-1251"), html("windows-1251"));
+  assert.equal(type("text/plain, text/html"), html());
+  assert.equal(type("text/html, */*"), html(), "the wildcard is skipped");
+  assert.equal(type("text/html;charset=koi8-r, text/html"), html("koi8-r"), "charset kept");
+  assert.equal(type("text/html;charset=koi8-r, text/plain, text/html"), html(), "not across types");
+  assert.equal(type("text/html; charset=koi8-r, text/html; charset=utf-8"), html("utf-8"));
+  assert.equal(type('text/html; x="a, b"; charset="koi8-r"'), html("koi8-r"), "quoted comma");
+  assert.equal(type("text/html; charset=; charset=utf-8"), html("utf-8"), "an empty one skipped");
+  assert.equal(type("text/html, nonsense"), html(), "what does not parse is skipped");
+  for (const none of [undefined, "", "html", "text/", "/html", "text /html", "*/*"]) {
+    assert.is(type(none), null, String(none));
+  }
+  const body = encode("<title>Заголовок</title>", "windows-1251");
+  const contentType = "text/html; charset=windows-1251, text/html";
+  const page = readPage({
+    url: "http://h/",
+    body,
+    contentType,
+    contentEncoding: undefined,
+    maxBytes: 1 << 20,
+  });
+  assert.is(page.title, "Заголовок");
+  assert.is(page.charset, "windows-1251 from header");
 });
 
 test("bodyDigest: one body, one digest; its Content-Encoding is part of it", () => {

@@ -42,7 +42,7 @@ import robotsParserModule from "robots-parser";
 import type { ResponseEvent } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
 import type { Fetched, Fetcher } from "./fetcher.ts";
-import { bodyDigest, decodeContent } from "./page.ts";
+import { bodyDigest, decodeContent, extractMimeType } from "./page.ts";
 import type { PageReaders, ReadResult } from "./readers.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
 import type { DigestSet, Frontier, Item, SeenSet } from "./stores.ts";
@@ -669,7 +669,7 @@ export class Crawler {
 /** Read the body of 2xx answers that are HTML; of anything else, only the head matters. */
 function wantsBody(head: ResponseEvent): boolean {
   if (head.status < 200 || head.status >= 300) return false;
-  const type = (head.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  const type = extractMimeType(head.headers.get("content-type"))?.essence;
   return type === "text/html" || type === "application/xhtml+xml";
 }
 

@@ -34,7 +34,9 @@ export interface PageResult {
 
 export function readPage(input: PageInput): PageResult {
   const body = decodeContent(input.body, input.contentEncoding, input.maxBytes);
-  const { charset, from } = sniffCharset(body, input.contentType);
+  const type = extractMimeType(input.contentType);
+  const declared = type?.charset === undefined ? undefined : `; charset=${type.charset}`;
+  const { charset, from } = sniffCharset(body, declared);
   const page =
     charset === "utf-8"
       ? parseUtf8Page(from === "bom" ? body.subarray(3) : body, input.url)
@@ -133,4 +135,88 @@ function inflateDeflate(bytes: Uint8Array, options: { maxOutputLength: number })
   return (bytes[0]! & 0x0f) === 8 && (bytes[0]! * 256 + bytes[1]!) % 31 === 0
     ? inflateSync(bytes, options)
     : inflateRawSync(bytes, options);
+}
+
+export interface MimeType {
+  /** "text/html": type and subtype, lower case. */
+  essence: string;
+  charset: string | undefined;
+}
+
+/**
+ * The MIME type a Content-Type header says, the Fetch standard's way ("extract a MIME type"): a
+ * header sent twice arrives joined ("text/html, text/html"), and a browser takes the last type
+ * it can parse that is not the wildcard one; a charset stays from an earlier value of the same
+ * type that had one. Null if there is none.
+ */
+export function extractMimeType(value: string | undefined): MimeType | null {
+  let result: MimeType | null = null;
+  for (const item of splitOutsideQuotes(value ?? "")) {
+    const type = parseMimeType(item);
+    if (type === null || type.essence === "*/*") continue;
+    const previous: MimeType | null = result;
+    if (type.essence === previous?.essence) type.charset ??= previous.charset;
+    result = type;
+  }
+  return result;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HTTP_SPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+
+// The MIME Sniffing standard's "parse a MIME type", keeping only the charset parameter (its first).
+function parseMimeType(text: string): MimeType | null {
+  const slash = text.indexOf("/");
+  const semicolon = text.includes(";") ? text.indexOf(";") : text.length;
+  const type = text.slice(0, Math.max(slash, 0));
+  const subtype = text.slice(slash + 1, semicolon).replace(HTTP_SPACE, "");
+  if (slash < 0 || slash > semicolon || !TOKEN.test(type) || !TOKEN.test(subtype)) return null;
+  let charset: string | undefined;
+  for (let i = semicolon; i < text.length;) {
+    i++; // past the ";"
+    while (/[\t\n\r ]/.test(text[i] ?? "")) i++;
+    let end = i;
+    while (end < text.length && text[end] !== ";" && text[end] !== "=") end++;
+    const name = text.slice(i, end).toLowerCase();
+    i = end;
+    if (text[i] !== "=") continue; // a name without a value: skipped
+    i++;
+    let parameter: string;
+    if (text[i] === '"') {
+      [parameter, i] = quotedString(text, i);
+      while (i < text.length && text[i] !== ";") i++;
+    } else {
+      end = text.includes(";", i) ? text.indexOf(";", i) : text.length;
+      parameter = text.slice(i, end).replace(HTTP_SPACE, "");
+      i = end;
+    }
+    if (name === "charset" && charset === undefined && parameter !== "") charset = parameter;
+  }
+  return { essence: `${type}/${subtype}`.toLowerCase(), charset };
+}
+
+// From the opening quote at `start`: the string's value (escapes undone), and where it ended.
+function quotedString(text: string, start: number): [string, number] {
+  let value = "";
+  let i = start + 1;
+  for (; i < text.length && text[i] !== '"'; i++) {
+    if (text[i] === "\\" && i + 1 < text.length) i++;
+    value += text[i];
+  }
+  return [value, i + 1];
+}
+
+// A header's value split at its commas, except those in quoted strings (Fetch: "getting,
+// decoding, and splitting").
+function splitOutsideQuotes(value: string): string[] {
+  const items: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= value.length; i++) {
+    if (value[i] === '"') i = quotedString(value, i)[1] - 1;
+    else if (i === value.length || value[i] === ",") {
+      items.push(value.slice(start, i).replace(HTTP_SPACE, ""));
+      start = i + 1;
+    }
+  }
+  return items;
 }
