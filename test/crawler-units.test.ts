@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { locationOf, retryAfter } from "../examples/crawler/crawler.ts";
+import { locationOf, retryAfter, robotsTag } from "../examples/crawler/crawler.ts";
 import { bodyDigest, decodeContent, extractMimeType, readPage } from "../examples/crawler/page.ts";
 import { isTransient, reasonOf } from "../examples/crawler/report.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
@@ -258,6 +258,23 @@ test("locationOf: a raw UTF-8 Location is the path its bytes spell, as in a brow
   assert.is(location("/plain?q=1"), "http://example.org/plain?q=1");
   // Not UTF-8 (a latin1 é): its one byte, not the two of U+00E9 in UTF-8.
   assert.is(normalizeUrl(locationOf("/caf\xe9"), PAGE), "http://example.org/caf%E9");
+});
+
+test("robotsTag: X-Robots-Tag directives for all crawlers, and those named for ours only", () => {
+  const tag = (value: string | undefined) => robotsTag(value, "Our-Bot");
+  const says = (noindex: boolean, nofollow: boolean) => ({ noindex, nofollow });
+  assert.equal(tag(undefined), says(false, false));
+  assert.equal(tag("noindex"), says(true, false));
+  assert.equal(tag("NoFollow, noarchive"), says(false, true));
+  assert.equal(tag("none"), says(true, true));
+  assert.equal(tag("noindex nofollow"), says(true, true), "spaces instead of a comma");
+  assert.equal(tag("googlebot: noindex, nofollow"), says(false, false), "for another crawler");
+  assert.equal(tag("our-bot: noindex"), says(true, false), "for ours, in any case");
+  assert.equal(tag("nofollow, googlebot: noindex"), says(false, true));
+  assert.equal(tag("googlebot: noindex, our-bot: nofollow, noarchive"), says(false, true));
+  assert.equal(tag("our-bot: none, googlebot: noindex"), says(true, true));
+  assert.equal(tag("unavailable_after: 25 Jun 2010 15:00:00 PST, noindex"), says(true, false));
+  assert.equal(tag("max-snippet: 20, nofollow"), says(false, true), "a value, not a name");
 });
 
 test("reasonOf: the same words for the same failure, whichever engine saw it", () => {

@@ -524,8 +524,8 @@ export class Crawler {
     const body = fetched.body!; // wantsBody() said yes
     const contentEncoding = headers.get("content-encoding");
     // X-Robots-Tag says for any response what <meta name="robots"> says inside a page.
-    const tag = (headers.get("x-robots-tag") ?? "").toLowerCase();
-    const tagNoindex = /\b(noindex|none)\b/.test(tag);
+    const tag = robotsTag(headers.get("x-robots-tag"), this.#options.robotsName);
+    const tagNoindex = tag.noindex;
     // Decided here, before the page goes to a thread: a twin of a page seen before is read for
     // its links, never indexed.
     const twin = !(await this.#c.digests.add(bodyDigest(body, contentEncoding), item.url));
@@ -548,7 +548,7 @@ export class Crawler {
     this.stats.htmlBytes += page.bytes;
     // A duplicate's links are followed too: relative links on the same body under another path
     // may lead elsewhere, and which of two twins arrives first must not change what is found.
-    if (!page.nofollow && !/\b(nofollow|none)\b/.test(tag)) {
+    if (!page.nofollow && !tag.nofollow) {
       for (const link of page.links) this.#discover(link, item.depth + 1, []);
     }
     if (twin) return this.#record({ ...entry, outcome: "duplicate", reason: "same body" });
@@ -671,6 +671,41 @@ function wantsBody(head: ResponseEvent): boolean {
   if (head.status < 200 || head.status >= 300) return false;
   const type = extractMimeType(head.headers.get("content-type"))?.essence;
   return type === "text/html" || type === "application/xhtml+xml";
+}
+
+// Directives that take a value after a colon, which is not a crawler's name before one.
+const VALUED = new Set([
+  "max-snippet",
+  "max-image-preview",
+  "max-video-preview",
+  "unavailable_after",
+]);
+
+/**
+ * What X-Robots-Tag says to the crawler named robotsName. A directive may be aimed at one
+ * crawler ("googlebot: noindex, nofollow": both for googlebot) or at all (no name). Sent twice,
+ * the header arrives joined with ", ", so a name holds until the next one: "a: noindex, b:
+ * nofollow, noarchive" gives b nofollow and noarchive (so a second header of bare directives
+ * after a named one counts as the named one's: once joined, the two cannot be told apart).
+ */
+export function robotsTag(
+  value: string | undefined,
+  robotsName: string,
+): { noindex: boolean; nofollow: boolean } {
+  const ours = new Set<string>();
+  let agent: string | null = null; // null: every crawler
+  for (const part of (value ?? "").toLowerCase().split(",")) {
+    let directives = part.trim();
+    const named = /^([^\s:]+)\s*:\s*(.*)$/.exec(directives);
+    if (named !== null && !VALUED.has(named[1]!)) {
+      agent = named[1]!;
+      directives = named[2]!;
+    }
+    if (agent !== null && agent !== robotsName.toLowerCase()) continue;
+    for (const directive of directives.split(/\s+/)) ours.add(directive); // "noindex nofollow" too
+  }
+  const none = ours.has("none");
+  return { noindex: none || ours.has("noindex"), nofollow: none || ours.has("nofollow") };
 }
 
 /** Retry-After as milliseconds: "120" (seconds) or an HTTP date; 0 if absent or unreadable. */
