@@ -7,10 +7,13 @@ import { join } from "node:path";
 import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { locationOf, retryAfter, robotsTag } from "../examples/crawler/crawler.ts";
+import { Crawler, locationOf, retryAfter, robotsTag } from "../examples/crawler/crawler.ts";
 import { bodyDigest, decodeContent, extractMimeType, readPage } from "../examples/crawler/page.ts";
-import { isTransient, reasonOf } from "../examples/crawler/report.ts";
+import { Tally, isTransient, reasonOf, type Entry } from "../examples/crawler/report.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
+import { createEngine } from "../examples/crawler/engine.ts";
+import type { Fetched, Fetcher } from "../examples/crawler/fetcher.ts";
+import type { PageReaders } from "../examples/crawler/readers.ts";
 import { hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
 import { encode } from "../shared/site/wild.ts";
 
@@ -275,6 +278,66 @@ test("robotsTag: X-Robots-Tag directives for all crawlers, and those named for o
   assert.equal(tag("our-bot: none, googlebot: noindex"), says(true, true));
   assert.equal(tag("unavailable_after: 25 Jun 2010 15:00:00 PST, noindex"), says(true, false));
   assert.equal(tag("max-snippet: 20, nofollow"), says(false, true), "a value, not a name");
+});
+
+test("a Retry-After past maxDelayMs is cut to it and the URL tried again, as documented", async () => {
+  // The Crawler itself, on Node's loop, with a fetcher that answers from a list: a 503 that asks
+  // for a day, then a 404. Before, a Retry-After over the cap meant no retry at all.
+  const answers: [number, Record<string, string>][] = [
+    [503, { "retry-after": "86400" }],
+    [404, {}],
+  ];
+  const asked: number[] = [];
+  const fetcher = {
+    async fetch(url: URL): Promise<Fetched> {
+      if (url.pathname === "/robots.txt") return fetched(404, {});
+      asked.push(performance.now());
+      const [status, headers] = answers.shift()!;
+      return fetched(status, headers);
+    },
+  } as unknown as Fetcher;
+  const fetched = (status: number, headers: Record<string, string>): Fetched => ({
+    status,
+    reason: "",
+    headers: new Map(Object.entries(headers)),
+    body: null,
+    wireBytes: 0,
+    ms: 1,
+  });
+  const seen = new MemorySeenSet();
+  const tally = new Tally();
+  const entries: Entry[] = [];
+  tally.onEntry = (entry) => entries.push(entry);
+  const options = {
+    concurrency: 1,
+    perHost: 1,
+    maxPages: 10,
+    maxDepth: 1,
+    exclude: [],
+    maxRedirects: 5,
+    retries: 2,
+    retryBaseMs: 1,
+    timeoutMs: 1000,
+    maxBodyBytes: 1 << 20,
+    maxReading: 1,
+    robotsName: "test",
+    maxDelayMs: 50,
+  };
+  const collaborators = {
+    engine: createEngine("node"),
+    fetcher,
+    frontier: new MemoryFrontier(),
+    seen,
+    digests: new MemorySeenSet(),
+    readers: {} as PageReaders, // no page is read: no answer here has a body
+    tally,
+  };
+  await new Crawler(options, collaborators, ["http://h/"]).run();
+  assert.equal(
+    entries.map(({ outcome, status }) => [outcome, status]),
+    [["error", 404]],
+  );
+  assert.ok(asked[1]! - asked[0]! >= 45, `tried again after ${asked[1]! - asked[0]!} ms`);
 });
 
 test("reasonOf: the same words for the same failure, whichever engine saw it", () => {

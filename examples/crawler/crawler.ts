@@ -444,8 +444,9 @@ export class Crawler {
     const entry: Omit<Entry, "outcome"> = { url: item.url, status, ms: fetched.ms };
 
     if (status === 429 || status >= 500) {
-      const retryAfterMs = retryAfter(headers.get("retry-after"), Date.now());
-      if (attempt < this.#options.retries && retryAfterMs <= this.#options.maxDelayMs) {
+      const asked = retryAfter(headers.get("retry-after"), Date.now());
+      const retryAfterMs = Math.min(asked, this.#options.maxDelayMs); // a day is cut to a minute
+      if (attempt < this.#options.retries) {
         // The server asked the whole host to slow down, not just this URL: with a Retry-After,
         // or with a 429 or 503 alone (nginx's limit_req answers 503 without one), for as long
         // as this URL waits. Without the pause, a crawl of a site limited to 100 requests a
