@@ -136,6 +136,9 @@ test("decodeContent: gzip, deflate with and without its zlib header, lists, limi
   assert.throws(() => decodeContent(bomb, "gzip", 1 << 20), /exceeds 1048576 bytes once/);
   assert.throws(() => decodeContent(text, "gzip", 1 << 20), /bad gzip body/);
   assert.throws(() => decodeContent(text, "compress", 1 << 20), /unknown Content-Encoding/);
+  for (const coding of ["gzip", "deflate", "br", "deflate, gzip"]) {
+    assert.is(decodeContent(new Uint8Array(0), coding, 1 << 20).length, 0, `empty, ${coding}`);
+  }
 });
 
 test("decodeContent: gzip sized by its trailer, which a server may get wrong", () => {

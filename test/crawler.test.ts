@@ -443,6 +443,62 @@ for (const engine of ["scratch", "node"]) {
   });
 }
 
+test("odd headers of real servers: raw UTF-8 Location, two Content-Types, X-Robots-Tag, 204", async () => {
+  const links = ["/utf8", "/twice", "/other-bot", "/ours", "/no-content", "/empty-gzip"];
+  const server = createServer((request, response) => {
+    const html = (title: string) => `<title>${title}</title>`;
+    response.setHeader("content-type", "text/html; charset=utf-8");
+    switch (decodeURI(request.url!)) {
+      case "/":
+        return response.end(links.map((link) => `<a href="${link}">${link}</a>`).join(" "));
+      case "/utf8": // the bytes of "/вики" as they are, as some servers send them
+        return response.writeHead(301, { location: Buffer.from("/вики").toString("latin1") }).end();
+      case "/вики":
+        return response.end(html("вики"));
+      case "/twice":
+        response.setHeader("content-type", ["text/html", "text/html; charset=windows-1251"]);
+        return response.end(Buffer.from([0xc4, 0xe0])); // "Да" in windows-1251
+      case "/other-bot":
+        response.setHeader("x-robots-tag", "googlebot: noindex, nofollow");
+        return response.end(`${html("other bot")}<a href="/followed">f</a>`);
+      case "/followed":
+        return response.end(html("followed"));
+      case "/ours":
+        response.setHeader(
+          "x-robots-tag",
+          "googlebot: noarchive, async-from-scratch-crawler: none",
+        );
+        return response.end(`${html("ours")}<a href="/not-followed">f</a>`);
+      case "/no-content":
+        return response.writeHead(204).end();
+      case "/empty-gzip":
+        return response.writeHead(200, { "content-encoding": "gzip" }).end();
+    }
+    response.writeHead(404).end();
+  });
+  const { status, stderr, stdout, log, pages } = await crawlServer("odd-headers", server);
+  assert.is(status, 0, stderr);
+  const outcomes = Object.fromEntries(
+    [...byPath(log)].map(([path, entry]) => [path, `${entry.outcome} ${entry.reason ?? ""}`]),
+  );
+  assert.equal(
+    outcomes,
+    {
+      "/": "indexed ",
+      "/utf8": "redirected ",
+      "/вики": "indexed ",
+      "/twice": "indexed ",
+      "/other-bot": "indexed ",
+      "/followed": "indexed ",
+      "/ours": "noindex ",
+      "/no-content": "error HTTP 204 No Content",
+      "/empty-gzip": "indexed ",
+    },
+    stdout,
+  );
+  assert.is(pages.find((page) => page.url.endsWith("/twice"))?.text, "Да");
+});
+
 test("robots.txt past --max-body is read to 500 KiB; one that is unavailable allows all", async () => {
   // One server per robots.txt (a host is its host and port), all crawled at once.
   const kib = (n: number) => `# ${"x".repeat(n * 1024)}\n`;

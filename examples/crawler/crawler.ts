@@ -460,7 +460,8 @@ export class Crawler {
     if (status >= 300 && status < 400 && headers.has("location")) {
       return this.#redirect(item, locationOf(headers.get("location")!), entry);
     }
-    if (status < 200 || status >= 300) {
+    // 204 and 205 have no content by definition (RFC 9110 15.3.5-6): no page, whatever the type.
+    if (status < 200 || status >= 300 || status === 204 || status === 205) {
       return this.#record({
         ...entry,
         outcome: "error",

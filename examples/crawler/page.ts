@@ -79,8 +79,8 @@ export function bodyDigest(body: Uint8Array, contentEncoding: string | undefined
 
 /**
  * The body with its Content-Encoding undone ("gzip", "deflate", "br", or a list of them, applied
- * in order and so undone from the last). An Error for a coding we do not know or bytes that do
- * not decode, or past maxBytes.
+ * in order and so undone from the last); an empty body stays empty. An Error for a coding we do
+ * not know or bytes that do not decode, or past maxBytes.
  */
 export function decodeContent(
   body: Uint8Array,
@@ -92,6 +92,9 @@ export function decodeContent(
     .split(",")
     .map((coding) => coding.trim())
     .filter((coding) => coding !== "" && coding !== "identity");
+  // An empty body is an empty page however it says it is encoded: nothing to decode (a server
+  // that compresses every response may send one of no bytes as it is).
+  if (body.length === 0) return body;
   let bytes = body;
   const options = { maxOutputLength: maxBytes };
   for (const coding of codings.reverse()) {
