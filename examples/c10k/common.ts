@@ -3,7 +3,7 @@
 // of its own, a server's way to stop, its final accounting as text, and the benchmarks' medians and tables
 // (bench:c10k's, and bench:search-server's, which loads its servers the same way).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
@@ -25,9 +25,36 @@ export const backends = {
   select: SelectSelector,
 };
 
+const FD_DIR = process.platform === "linux" ? "/proc/self/fd" : "/dev/fd";
+
 /** How many fds this process has open. */
 export function openFds(): number {
-  return readdirSync(process.platform === "linux" ? "/proc/self/fd" : "/dev/fd").length;
+  return readdirSync(FD_DIR).length;
+}
+
+/**
+ * The fds open now, each with what it is ("7 socket:[123]"): compared with a later one by
+ * fdsOpenedSince, which counts what is open then and was not before. A difference of counts would
+ * also see fds that Node's own threads open and close meanwhile (tsx's module loader reads files
+ * in a thread of its own), and a leak could hide behind one of them closing.
+ */
+export function openFdSet(): Set<string> {
+  const fds = new Set<string>();
+  for (const fd of readdirSync(FD_DIR)) {
+    let target = "";
+    try {
+      target = readlinkSync(`${FD_DIR}/${fd}`);
+    } catch {
+      // closed between the listing and the look, or a system whose fd links are not links
+    }
+    fds.add(`${fd} ${target}`);
+  }
+  return fds;
+}
+
+/** How many fds are open now that were not in before (openFdSet): what was left open since. */
+export function fdsOpenedSince(before: Set<string>): number {
+  return [...openFdSet()].filter((fd) => !before.has(fd)).length;
 }
 
 /** A process's resident set (RSS) in bytes: the memory it really occupies, not what it reserved. */

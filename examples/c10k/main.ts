@@ -17,7 +17,8 @@ import { Crowd, WINDOW } from "./client.ts";
 import {
   backends,
   limitProblems,
-  openFds,
+  fdsOpenedSince,
+  openFdSet,
   readLimits,
   residentBytes,
   startServer,
@@ -47,13 +48,13 @@ const args = startLesson("c10k", {
   url: { type: "url", help: "a server to connect to, instead of starting ours" },
 });
 const N = args.connections;
-const fdsBefore = openFds();
+const fdsBefore = openFdSet();
 const WARM_UP = 100;
 
 // The limits first: a clear sentence now beats EMFILE at connection 19,970. This process needs a
 // few fds besides the connections (Node's own, the selector, the server's pipes).
 const limits = readLimits();
-const problems = limitProblems(N, limits, fdsBefore + 16);
+const problems = limitProblems(N, limits, fdsBefore.size + 16);
 if (problems.length > 0) {
   for (const problem of problems) console.error(`c10k: ${problem}`);
   process.exit(1);
@@ -176,7 +177,7 @@ if (server) {
   const said = (await server.stop()).trimEnd();
   console.log(said.replace(/^/gm, "  "));
 }
-console.log(`\nfds left open in this process: ${openFds() - fdsBefore}`);
+console.log(`\nfds left open in this process: ${fdsOpenedSince(fdsBefore)}`);
 process.exitCode = crowd.limit ? 1 : 0;
 
 function seconds(ms: number): string {

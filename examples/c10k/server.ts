@@ -13,7 +13,7 @@ import { availableSelectors, getpid } from "@async-from-scratch/native";
 import { startLesson } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { HttpServer } from "@async-from-scratch/shared/server";
-import { accounting, backends, openFds, stopSignal } from "./common.ts";
+import { accounting, backends, fdsOpenedSince, openFdSet, stopSignal } from "./common.ts";
 import { hello } from "./hello.ts";
 
 const args = startLesson("c10k-server", {
@@ -42,7 +42,7 @@ const args = startLesson("c10k-server", {
   },
 });
 
-const fdsBefore = openFds();
+const fdsBefore = openFdSet();
 
 const name = (args.backend ?? availableSelectors[0]) as keyof typeof backends;
 let loop: EventLoop;
@@ -73,4 +73,4 @@ stop.done();
 loop.close();
 console.log(`c10k server: stopped (${stop.why()}): stopped accepting, closed idle connections`);
 for (const line of accounting(stats)) console.log(`  ${line}`);
-console.log(`  fds left open: ${openFds() - fdsBefore}`);
+console.log(`  fds left open: ${fdsOpenedSince(fdsBefore)}`);

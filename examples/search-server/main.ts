@@ -19,7 +19,7 @@ import { startLesson } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { DEFAULT_INDEX_DIR, Index, SearchIndexError } from "@async-from-scratch/shared/search";
 import { HttpServer } from "@async-from-scratch/shared/server";
-import { accounting, openFds, stopSignal } from "../c10k/common.ts";
+import { accounting, fdsOpenedSince, openFdSet, stopSignal } from "../c10k/common.ts";
 import { searchApp } from "./app.ts";
 
 const args = startLesson("search-server", {
@@ -47,7 +47,7 @@ const args = startLesson("search-server", {
   },
 });
 
-const fdsBefore = openFds();
+const fdsBefore = openFdSet();
 const dir = args.index ?? DEFAULT_INDEX_DIR;
 let index: Index;
 try {
@@ -92,4 +92,4 @@ loop.close();
 index.close();
 console.log(`search-server: stopped (${stop.why()}): stopped accepting, closed idle connections`);
 for (const line of accounting(stats)) console.log(`  ${line}`);
-console.log(`  fds left open: ${openFds() - fdsBefore}`);
+console.log(`  fds left open: ${fdsOpenedSince(fdsBefore)}`);
