@@ -286,6 +286,12 @@ type State =
 
 type Next<Head> = Head | DataEvent | EndOfMessageEvent | typeof NEED_DATA | typeof PAUSED;
 
+function checkBodyLimit(bytes: number): void {
+  if (!(bytes === Infinity || (Number.isSafeInteger(bytes) && bytes >= 0))) {
+    throw new RangeError(`maxBodyBytes must be an integer >= 0 or Infinity, got ${bytes}`);
+  }
+}
+
 /**
  * The state machine that RequestParser and ResponseParser share: the buffer, the lines of the
  * head and its fields, the body and its framing, the caps, EOF, errors and the keep-alive cycle.
@@ -293,7 +299,8 @@ type Next<Head> = Head | DataEvent | EndOfMessageEvent | typeof NEED_DATA | type
  */
 abstract class MessageParser<Head extends RequestEvent | ResponseEvent> {
   protected readonly maxHeaderBytes: number;
-  private readonly maxBodyBytes: number;
+  private readonly defaultMaxBodyBytes: number;
+  private maxBodyBytes: number; // this message's: limitBody() may change it, until the next one
   private state: State = "head";
   private error: ProtocolError | null = null;
 
@@ -317,16 +324,23 @@ abstract class MessageParser<Head extends RequestEvent | ResponseEvent> {
       throw new TypeError("the parser's options must be an object");
     }
     this.maxHeaderBytes = options.maxHeaderBytes ?? maxHeaderBytes;
-    this.maxBodyBytes = options.maxBodyBytes ?? maxBodyBytes;
+    this.maxBodyBytes = this.defaultMaxBodyBytes = options.maxBodyBytes ?? maxBodyBytes;
     if (!Number.isSafeInteger(this.maxHeaderBytes) || this.maxHeaderBytes < 1) {
       throw new RangeError(
         `maxHeaderBytes must be a positive integer, got ${options.maxHeaderBytes}`,
       );
     }
-    const body = this.maxBodyBytes;
-    if (!(body === Infinity || (Number.isSafeInteger(body) && body >= 0))) {
-      throw new RangeError(`maxBodyBytes must be an integer >= 0 or Infinity, got ${body}`);
-    }
+    checkBodyLimit(this.maxBodyBytes);
+  }
+
+  /**
+   * A cap on the body of the message being read, instead of maxBodyBytes, until the next one: a
+   * client that knows from the head what it will do with the body (not want it, or keep only
+   * its start) sets the cap it needs. Checked as the body comes, as maxBodyBytes is.
+   */
+  limitBody(maxBytes: number): void {
+    checkBodyLimit(maxBytes);
+    this.maxBodyBytes = maxBytes;
   }
 
   /** The start line, as the event that the blank line will complete with its fields. */
@@ -418,6 +432,7 @@ abstract class MessageParser<Head extends RequestEvent | ResponseEvent> {
     this.state = "head";
     this.headBytes = 0;
     this.bodyBytes = 0;
+    this.maxBodyBytes = this.defaultMaxBodyBytes;
   }
 
   /** Bytes received after the end of the message (the next one, on a kept-alive connection). */

@@ -1353,6 +1353,38 @@ test("the request body cap: 413 after the request event, before the body", () =>
   assert.is(unlimited.error, "peer closed after 3 of 9007199254740991 body bytes");
 });
 
+test("limitBody: a cap for the message being read, from its head on; the next one has the default", () => {
+  const parser = new ResponseParser({ maxBodyBytes: 5 });
+  const next = () => parser.nextEvent();
+  parser.receiveData(
+    bytes(
+      "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabcdefghi" +
+        "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabcdefghi",
+    ),
+  );
+  assert.is((next() as { status: number }).status, 200);
+  parser.limitBody(Infinity); // above the default: the caller counts
+  assert.is(text((next() as { data: Uint8Array }).data), "abcdefghi");
+  assert.equal(next(), { type: "end" });
+  parser.startNextCycle();
+  assert.is((next() as { status: number }).status, 200);
+  assert.throws(next, (error: unknown) => {
+    return (
+      error instanceof ProtocolError &&
+      error.message === "body exceeds 5 bytes" &&
+      error.statusHint === 413
+    );
+  });
+  const lower = new ResponseParser();
+  lower.receiveData(bytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"));
+  lower.nextEvent();
+  lower.limitBody(2);
+  assert.throws(() => lower.nextEvent(), /body exceeds 2 bytes/);
+  for (const bad of [-1, 1.5, NaN]) {
+    assert.throws(() => new ResponseParser().limitBody(bad), RangeError);
+  }
+});
+
 // ---- parseResponse --------------------------------------------------------------------------
 
 test("parseResponse returns the whole response", () => {

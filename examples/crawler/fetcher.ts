@@ -10,13 +10,7 @@
 // Two failures are the connection's, not the page's, and are retried at once on a new connection:
 // a kept-alive connection that the server closed while it sat idle (its first recv is an EOF or a
 // reset, before any byte of a response). Every other failure is the caller's to judge.
-import {
-  ProtocolError,
-  ResponseParser,
-  buildRequest,
-  NEED_DATA,
-  PAUSED,
-} from "@async-from-scratch/shared";
+import { ResponseParser, buildRequest, NEED_DATA, PAUSED } from "@async-from-scratch/shared";
 import type { RequestOptions, ResponseEvent } from "@async-from-scratch/shared";
 import type { Connection, Engine } from "./engine.ts";
 
@@ -201,8 +195,7 @@ export class Fetcher {
   async #open(host: Host, signal: AbortSignal): Promise<Kept> {
     const connection = await this.#engine.connect(await host.address, host.port, signal);
     this.stats.connections++;
-    // The limit on a body is each request's (#exchange), not the connection's.
-    const parser = new ResponseParser({ maxBodyBytes: Infinity });
+    const parser = new ResponseParser({ maxBodyBytes: this.#options.maxBodyBytes });
     return { connection, parser, requests: 0 };
   }
 
@@ -225,8 +218,6 @@ export class Fetcher {
     let keep = true; // false: the body is not wanted, and not worth reading either
     const chunks: Uint8Array[] = [];
     let size = 0;
-    const maxBytes = keepBytes ?? this.#options.maxBodyBytes;
-    const tooLarge = () => new ProtocolError(`body exceeds ${maxBytes} bytes`, 413);
     for (;;) {
       const event = parser.nextEvent();
       if (event === NEED_DATA) {
@@ -244,17 +235,14 @@ export class Fetcher {
           // Until-eof (which must close) or too large: close instead. Chunked: read on, below.
           const length = Number(head.headers.get("content-length") ?? 0);
           if (parser.mustClose || !(length <= DRAIN_LIMIT)) break;
-        } else if (
-          keepBytes === undefined &&
-          Number(head.headers.get("content-length")) > maxBytes
-        ) {
-          throw tooLarge(); // said before a byte of it is read
         }
+        // The parser caps a wanted body at maxBodyBytes. One not wanted is read to DRAIN_LIMIT
+        // at most (below), and one whose first keepBytes are kept is cut here, not refused.
+        if (!keep || keepBytes !== undefined) parser.limitBody(Infinity);
       } else if (event.type === "data") {
-        if (keep && size + event.data.length > maxBytes) {
-          if (keepBytes === undefined) throw tooLarge();
-          chunks.push(event.data.subarray(0, maxBytes - size));
-          size = maxBytes;
+        if (keep && keepBytes !== undefined && size + event.data.length > keepBytes) {
+          chunks.push(event.data.subarray(0, keepBytes - size));
+          size = keepBytes;
           break; // the rest is not read: the connection is closed below
         }
         // A view the parser never writes to again (shared/http.ts), so no copy until the end.
