@@ -19,7 +19,7 @@
 //        [--frontier redis://host:port/ [--workers N] [--lease MS] [--checkpoint MS]]
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import {
   CHART_ROWS,
   type Span,
@@ -33,7 +33,7 @@ import { LAZY_MAX, startSite, type RunningSite } from "@async-from-scratch/share
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
 import { Fetcher } from "./fetcher.ts";
-import { Tally, bytes, formatReport, reasonOf, type Entry } from "./report.ts";
+import { Tally, bytes, formatReport, reasonOf, shortPath, type Entry } from "./report.ts";
 import { openReaders } from "./readers.ts";
 import { DiskFrontier, DiskSeenSet } from "./disk.ts";
 import { RedisCrawl } from "./redis-stores.ts";
@@ -532,12 +532,6 @@ function loadSaved(into: ReturnType<typeof newStores>) {
     process.stderr.write(`crawler: ${(error as Error).message}\n`);
     process.exit(2);
   }
-}
-
-/** A path as short as it can be said: relative to here, unless that climbs out. */
-function shortPath(path: string): string {
-  const here = relative(process.cwd(), path);
-  return here.startsWith("..") ? path : here || ".";
 }
 
 function pathOf(url: string): string {

@@ -9,13 +9,13 @@
 //
 // The crawler knows only the PageReaders interface: where the text goes is not its business.
 import { rmSync } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { DEFAULT_MEMORY_BUDGET, joinIndexes } from "@async-from-scratch/shared/search";
 import type { IndexSummary, JoinSummary } from "@async-from-scratch/shared/search";
 import type { WorkerPool } from "@async-from-scratch/shared/loop";
 import type { Engine } from "./engine.ts";
 import type { PageInput } from "./page.ts";
-import { bytes, seconds } from "./report.ts";
+import { bytes, seconds, shortPath } from "./report.ts";
 import { handlers, type ReadPage } from "./tasks.ts";
 
 /** A page read, and if it was indexed with checkpoints on, when it is durable. */
@@ -125,9 +125,6 @@ export function openReaders(
       const joined = joinIndexes(parts, out, { append });
       rmSync(join(out, "parts"), { recursive: true, force: true });
       const added = summaries.reduce((sum, s) => sum + s.pages, 0);
-      const where = relative(process.cwd(), out).startsWith("..")
-        ? out
-        : relative(process.cwd(), out);
       // A thread's writer merged the segments its flushes left (past its memory budget) before:
       // the threads did that side by side, so the slowest one is what the crawl waited for.
       const flushed = summaries.filter((s) => s.mergeMs > 0);
@@ -136,7 +133,7 @@ export function openReaders(
           ? ""
           : `, after the threads merged their ${flushed.reduce((sum, s) => sum + s.flushes, 0)} ` +
             `flushed segments in ${seconds(Math.max(...flushed.map((s) => s.mergeMs)))}`;
-      return `${joined.pages} pages (${added} added) in ${where}: ${joinLine(joined)}${before}`;
+      return `${joined.pages} pages (${added} added) in ${shortPath(out)}: ${joinLine(joined)}${before}`;
     },
     async abort() {
       await Promise.allSettled(started.map((call) => call("abort", null)));

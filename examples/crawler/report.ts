@@ -2,6 +2,7 @@
 // 500lines' crawler keeps a FetchStatistic per URL: a failure is data, never an exception out of
 // the crawl. The report adds them up next to the number of URLs discovered, so that a URL lost or
 // counted twice shows as a sum that does not match.
+import { relative } from "node:path";
 import { OSError } from "@async-from-scratch/native";
 import type { CrawlOptions, CrawlStats } from "./crawler.ts";
 import type { FetcherStats } from "./fetcher.ts";
@@ -280,4 +281,10 @@ export function bytes(count: number): string {
 
 export function seconds(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** A path as short as it can be said: relative to here, unless that climbs out. */
+export function shortPath(path: string): string {
+  const here = relative(process.cwd(), path);
+  return here.startsWith("..") ? path : here || ".";
 }

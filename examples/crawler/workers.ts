@@ -16,12 +16,12 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { joinIndexes } from "@async-from-scratch/shared/search";
 import { createEngine, type Engine } from "./engine.ts";
 import { RedisCrawl } from "./redis-stores.ts";
 import { joinLine } from "./readers.ts";
-import { OUTCOMES, seconds } from "./report.ts";
+import { OUTCOMES, seconds, shortPath } from "./report.ts";
 
 export interface WorkersOptions {
   count: number;
@@ -186,10 +186,4 @@ export function indexesLeft(dir: string): string[] {
   return readdirSync(parts)
     .map((name) => join(parts, name))
     .filter((part) => existsSync(join(part, "index.json")));
-}
-
-/** A path relative to here, unless that climbs out. */
-function shortPath(path: string): string {
-  const here = relative(process.cwd(), path);
-  return here.startsWith("..") ? path : here || ".";
 }
