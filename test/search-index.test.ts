@@ -20,6 +20,7 @@ import {
   Index,
   IndexWriter,
   SearchIndexError,
+  displayUrl,
   forEachWord,
   highlight,
   joinIndexes,
@@ -351,6 +352,54 @@ test("snippets and pages: the query's words marked, in their own forms", () => {
   assert.is(page.parts.map((part) => part.text).join(""), page.text);
   assert.ok(page.parts.some((part) => part.match));
   assert.is(index.page("http://127.0.0.1:8080/wiki/no-such-page"), null);
+});
+
+test("displayUrl: percent-encoded letters shown as an address bar shows them, nothing else", () => {
+  const shown: [string, string][] = [
+    // A Cyrillic path, as a wiki has it.
+    [
+      "http://host/%D0%B2%D0%B8%D0%BA%D0%B8/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82",
+      "http://host/вики/Сокет",
+    ],
+    // Mixed with ASCII; letters beyond the BMP; lower-case hex.
+    [
+      "http://host/wiki/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82_(%D1%81%D0%B5%D1%82%D1%8C)#x",
+      "http://host/wiki/Сокет_(сеть)#x",
+    ],
+    ["http://host/%F0%9F%98%80/%E6%9D%B1%E4%BA%AC", "http://host/😀/東京"],
+    ["http://host/%d1%8f", "http://host/я"],
+    // Escapes that would change the URL's meaning stay, inside a run of letters too.
+    ["http://host/%D0%B0%2F%D0%B1", "http://host/а%2Fб"],
+    ["http://host/a%3Fb%23c%25d%20e%2E%2e", "http://host/a%3Fb%23c%25d%20e%2E%2e"],
+    ["http://host/%25D0%25B0", "http://host/%25D0%25B0"], // an escaped "%" never makes one
+    // Unreserved ASCII means the same escaped or not.
+    ["http://host/%41%7e%2D", "http://host/A~-"],
+    // A query string: its letters shown, its "&", "=" and spaces kept.
+    [
+      "http://host/search?q=%D1%81%D0%BE%D0%BA%D0%B5%D1%82%20%26%20epoll&lang=%3Dru",
+      "http://host/search?q=сокет%20%26%20epoll&lang=%3Dru",
+    ],
+    // Not UTF-8: a lone lead byte, a lead byte before ASCII, a stray continuation byte, an
+    // overlong "/", a surrogate, past U+10FFFF, a byte UTF-8 never has. Kept byte for byte,
+    // while the good letters beside them are shown.
+    ["http://host/%D0/%D0%41/%80%D0%B0", "http://host/%D0/%D0A/%80а"],
+    ["http://host/%C0%AF%ED%A0%80%F4%90%80%80%FF", "http://host/%C0%AF%ED%A0%80%F4%90%80%80%FF"],
+    // Letters that hide or disguise: a right-to-left override, a no-break space, a zero-width
+    // space and joiner, a BOM, a soft hyphen, an ideographic space, a line separator, a C1
+    // control, a variation selector, a Hangul filler, the replacement character.
+    [
+      "http://host/a%E2%80%AEb%C2%A0c%E2%80%8Bd%E2%80%8De%EF%BB%BFf%C2%ADg%E3%80%80h",
+      "http://host/a%E2%80%AEb%C2%A0c%E2%80%8Bd%E2%80%8De%EF%BB%BFf%C2%ADg%E3%80%80h",
+    ],
+    [
+      "http://host/%E2%80%A8%C2%85%EF%B8%8F%E3%85%A4%EF%BF%BD%0A",
+      "http://host/%E2%80%A8%C2%85%EF%B8%8F%E3%85%A4%EF%BF%BD%0A",
+    ],
+    ["http://host/plain/path?q=1", "http://host/plain/path?q=1"],
+  ];
+  for (const [url, expected] of shown) assert.is(displayUrl(url), expected, url);
+  // What is shown is what a browser's URL parser makes of it again: the same URL.
+  for (const [url] of shown.slice(0, 3)) assert.is(new URL(displayUrl(url)).href, url);
 });
 
 // Queries whose whole results (ids, scores, snippets) must not depend on how the index was built.

@@ -183,6 +183,45 @@ check("an English query, then a typo, each with its own results", async () => {
   }
 });
 
+// The script shows the API's displayUrl as the link's text, the link going to url. The server's
+// side (which URL it sends as which) is search-server.test.ts's; here the answer is made up, so
+// that the fixture's index need not hold a Cyrillic URL.
+check(
+  "a result's URL is shown as the address bar shows it, the link to the URL as stored",
+  async () => {
+    const { page, context, origin, problems } = await open();
+    const url = "http://127.0.0.1:8080/%D0%B2%D0%B8%D0%BA%D0%B8/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82";
+    const displayUrl = "http://127.0.0.1:8080/вики/Сокет";
+    const answer = {
+      query: "сокет",
+      total: 1,
+      totalExact: true,
+      offset: 0,
+      limit: 10,
+      pages: 1,
+      tookMs: 0.5,
+      spelling: null,
+      unmatched: [],
+      hits: [
+        { url, displayUrl, title: "Сокет", score: 1, snippet: [{ text: "Сокет", match: true }] },
+      ],
+    };
+    try {
+      await page.route("**/api/search?**", (route) =>
+        route.fulfill({ contentType: "application/json", body: JSON.stringify(answer) }),
+      );
+      await page.goto(`${origin}/`);
+      await type(page, "сокет");
+      await page.waitForSelector("ol.hits li");
+      assert.is(await page.textContent("ol.hits .url"), displayUrl);
+      assert.is(await page.getAttribute("ol.hits .url", "href"), url);
+      assert.equal(problems, []);
+    } finally {
+      await context.close();
+    }
+  },
+);
+
 check("following a result opens its stored text, the query's words marked", async () => {
   const { page, context, origin, problems } = await open();
   try {

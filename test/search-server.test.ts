@@ -14,7 +14,7 @@ import { NEED_DATA, PAUSED, ResponseParser, type ResponseEvent } from "@async-fr
 import { Index, IndexWriter } from "@async-from-scratch/shared/search";
 import { startServer, type RunningServer } from "../examples/c10k/common.ts";
 import { fixturePages } from "../examples/search/fixture.ts";
-import { parseTarget, preferredLang } from "../examples/search-server/app.ts";
+import { parseTarget, preferredLang, searchApp } from "../examples/search-server/app.ts";
 import { escapeHtml } from "../examples/search-server/html.ts";
 import { matchSnapshot, runCommand, root, type Mask } from "./lessons.ts";
 
@@ -179,8 +179,41 @@ test("/api/search answers what the index answers, as JSON", async () => {
       truth.hits.map((hit) => hit.url),
     );
     assert.equal(answer.hits[0].snippet, truth.hits[0]!.snippet);
-    assert.equal(Object.keys(answer.hits[0]), ["url", "title", "score", "snippet"]);
+    assert.equal(Object.keys(answer.hits[0]), ["url", "displayUrl", "title", "score", "snippet"]);
   }
+});
+
+test("a Cyrillic URL is shown as an address bar shows it; the link and the API keep it as stored", () => {
+  const wiki = join(scratch, "wiki");
+  const url = "http://127.0.0.1:8080/%D0%B2%D0%B8%D0%BA%D0%B8/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82%3F";
+  const writer = IndexWriter.create(wiki);
+  writer.add({ url, title: "Сокет", text: "Сокет: конечная точка соединения." });
+  writer.close();
+  const small = Index.open(wiki);
+  const app = searchApp(small);
+  const ask = (target: string) => {
+    const reply = app({
+      method: "GET",
+      target,
+      httpVersion: "1.1",
+      headers: new Map(),
+      body: Buffer.alloc(0),
+    });
+    assert.is(reply.status, 200, target);
+    return String(reply.body);
+  };
+  const shown = "http://127.0.0.1:8080/вики/Сокет%3F";
+  assert.match(
+    ask(`/?q=${q("сокет")}`),
+    `<a class="url" href="${url}" rel="noreferrer">${shown}</a>`,
+  );
+  assert.match(
+    ask(`/page?url=${q(url)}`),
+    `<a class="url" href="${url}" rel="noreferrer">${shown}</a>`,
+  );
+  const [hit] = JSON.parse(ask(`/api/search?q=${q("сокет")}`)).hits;
+  assert.equal([hit.url, hit.displayUrl], [url, shown]);
+  small.close();
 });
 
 test("/api/search says which spelling it used when a word had a typo", async () => {

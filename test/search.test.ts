@@ -62,6 +62,20 @@ test("search --json gives the whole result, snippets as marked parts", async () 
   assert.equal(Object.keys(result.hits[0]!).sort(), ["id", "score", "snippet", "title", "url"]);
 });
 
+test("search shows a Cyrillic URL as an address bar does; --json keeps the URL as stored", async () => {
+  const wiki = join(scratch, "wiki");
+  const url = "http://127.0.0.1:8080/%D0%B2%D0%B8%D0%BA%D0%B8/%D0%A1%D0%BE%D0%BA%D0%B5%D1%82%2F1";
+  const small = IndexWriter.create(wiki);
+  small.add({ url, title: "Сокет", text: "Сокет: конечная точка соединения." });
+  small.close();
+  const text = await runLesson("search", ["сокет", "--index", wiki]);
+  assert.is(text.status, 0, text.stderr);
+  assert.match(text.stdout, "\n   http://127.0.0.1:8080/вики/Сокет%2F1\n");
+  assert.not.match(text.stdout, "%D0");
+  const json = await runLesson("search", ["сокет", "--index", wiki, "--json"]);
+  assert.is((JSON.parse(json.stdout) as SearchResult).hits[0]!.url, url);
+});
+
 test("the query and flags reach search through pnpm, with and without --", async () => {
   for (const args of [
     ["run", "search", "epoll", "internals", "--index", dir, "--limit", "1"],

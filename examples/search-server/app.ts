@@ -25,6 +25,7 @@ import {
   MAX_OFFSET,
   MAX_QUERY_WORDS,
   SearchIndexError,
+  displayUrl,
   type SearchResult,
 } from "@async-from-scratch/shared/search";
 import {
@@ -160,7 +161,11 @@ function apiSearch(index: Index, params: Map<string, string>) {
     tookMs,
     spelling,
     unmatched,
-    hits: hits.map(({ url, title, score, snippet }) => ({ url, title, score, snippet })),
+    // displayUrl: the URL as a person reads it, for the script to show beside the link to url;
+    // worked out here, so that the rules live in one function (shared/search/url.ts).
+    hits: hits.map(({ url, title, score, snippet }) => {
+      return { url, displayUrl: displayUrl(url), title, score, snippet };
+    }),
   };
 }
 

@@ -6,7 +6,7 @@
 // The browser's script (static/app.js) renders the same results from the JSON API. It reads this
 // language's messages from the page (data-messages on <body>), so the words live here only; it
 // builds its elements with textContent, which needs no escaping at all.
-import type { Part, SearchResult } from "@async-from-scratch/shared/search";
+import { displayUrl, type Part, type SearchResult } from "@async-from-scratch/shared/search";
 
 export type Lang = "en" | "ru";
 export const LANGS: readonly Lang[] = ["en", "ru"];
@@ -267,9 +267,10 @@ function marked(parts: Part[]): string {
 }
 
 // A crawled URL is someone else's text: it becomes a link only if it is http(s), so that a
-// `javascript:` URL in an index can never be clicked (the CSP would stop it too).
+// `javascript:` URL in an index can never be clicked (the CSP would stop it too). The link goes to
+// the URL as stored; its text is the URL as the address bar would show it (displayUrl()).
 function originalLink(url: string): string {
-  const text = escapeHtml(url);
+  const text = escapeHtml(displayUrl(url));
   if (!/^https?:\/\//i.test(url)) return `<span class="url">${text}</span>`;
-  return `<a class="url" href="${text}" rel="noreferrer">${text}</a>`;
+  return `<a class="url" href="${escapeHtml(url)}" rel="noreferrer">${text}</a>`;
 }

@@ -14,6 +14,7 @@ import {
   DEFAULT_INDEX_DIR,
   Index,
   SearchIndexError,
+  displayUrl,
   parseQuery,
   type Part,
   type SearchResult,
@@ -57,6 +58,8 @@ try {
   process.exit(error instanceof RangeError ? 2 : 1);
 }
 
+// JSON is for programs: each hit's url is the real one, percent-escapes and all, as a program
+// fetching or comparing it needs; displayUrl() (shared/search) gives what the text below shows.
 if (args.json) {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   process.exit(0);
@@ -84,7 +87,8 @@ const total = result.totalExact ? `${result.total}` : `at least ${result.total}`
 console.log(`${total} of ${pages} pages match, in ${ms(result.tookMs)}${best}:`);
 result.hits.forEach((hit, i) => {
   console.log(`\n${i + 1}. ${hit.title}   score ${hit.score.toFixed(3)}`);
-  console.log(`   ${hit.url}`);
+  // As a browser's address bar shows it: http://host/вики/Сокет, not %D0%B2%D0%B8...
+  console.log(`   ${displayUrl(hit.url)}`);
   console.log(`   ${hit.snippet.map(mark).join("")}`);
 });
 

@@ -22,3 +22,4 @@ export type { Clause, QueryWord } from "./tokens.ts";
 export { highlight, snippet, SNIPPET_LENGTH } from "./snippet.ts";
 export type { Part } from "./snippet.ts";
 export type { StoredPage } from "./segment.ts";
+export { displayUrl } from "./url.ts";

@@ -105,7 +105,7 @@ function render(answer) {
       snippet.append(part.match ? element("mark", null, part.text) : part.text);
     }
     const item = document.createElement("li");
-    item.append(title, originalLink(hit.url), snippet);
+    item.append(title, originalLink(hit.url, hit.displayUrl), snippet);
     list.append(item);
   }
   shown.push(list);
@@ -121,10 +121,11 @@ function render(answer) {
   results.replaceChildren(...shown);
 }
 
-// As html.ts's originalLink(): a link only to an http(s) URL.
-function originalLink(url) {
-  if (!/^https?:\/\//i.test(url)) return element("span", "url", url);
-  const link = element("a", "url", url);
+// As html.ts's originalLink(): a link only to an http(s) URL, its text the URL as the address
+// bar shows it (the API's displayUrl).
+function originalLink(url, shown) {
+  if (!/^https?:\/\//i.test(url)) return element("span", "url", shown);
+  const link = element("a", "url", shown);
   link.href = url;
   link.rel = "noreferrer";
   return link;
