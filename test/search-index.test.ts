@@ -293,6 +293,28 @@ test("typos: a word one edit from an indexed one finds its pages, and says which
   );
 });
 
+// The index keeps the first surface form met for each term; a correction must not show that one
+// when it is far from what was typed ("vacum" is not one typo from "vacuuming").
+test("typos: the word shown is the form of the term closest to what was typed", () => {
+  const dir = build([
+    { url: "http://t/a", title: "Routine vacuuming", text: "Run vacuum often: vacuums are cheap." },
+    { url: "http://t/b", title: "Сокеты", text: "Данные идут через сокеты и между сокетами." },
+  ]).dir;
+  const small = Index.open(dir);
+  const shown = (query: string) => small.search(query).spelling?.corrections[0]?.used;
+  assert.is(shown("vacum"), "vacuum", "not the first surface, vacuuming");
+  assert.is(shown("vacuming"), "vacuuming");
+  assert.is(shown("vacumed"), "vacuumed", "the typed word, its stem mended");
+  assert.is(shown("сакетами"), "сокетами");
+  assert.is(shown("сакет"), "сокет");
+  for (const query of ["vacum", "vacumed", "сакетами"]) {
+    const result = small.search(query);
+    assert.is(termOf(result.spelling!.query), result.terms[0], "the form shown finds the term");
+    assert.is(result.total, 1, query);
+  }
+  small.close();
+});
+
 test("no hits: says which words no page has", () => {
   const none = index.search("xyzzyplugh");
   assert.equal(

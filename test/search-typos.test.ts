@@ -4,7 +4,7 @@
 // letters and a letter outside the BMP (two UTF-16 code units).
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { WordList, oneEditApart } from "../shared/search/typos.ts";
+import { WordList, editDistance, oneEditApart } from "../shared/search/typos.ts";
 
 const test = suite("search-typos");
 
@@ -50,6 +50,30 @@ test("oneEditApart: a deletion, an insertion, a substitution, a swap; not two", 
     ["abc", "cab"],
   ]) {
     assert.not.ok(oneEditApart(a!, b!), `${a} ${b}`);
+  }
+});
+
+test("editDistance: Damerau's, by letters, a swap one edit", () => {
+  for (const [a, b, d] of [
+    ["vacum", "vacuum", 1],
+    ["vacum", "vacuuming", 4],
+    ["sokcets", "sockets", 1],
+    ["сакетами", "сокетами", 1],
+    ["сакетами", "сокеты", 4],
+    ["", "abc", 3],
+    ["abc", "abc", 0],
+    ["ca", "abc", 3], // optimal string alignment: no letter edited twice
+    ["a😀b", "ab", 1],
+  ] as const) {
+    assert.is(editDistance(a, b), d, `${a} ${b}`);
+    assert.is(editDistance(b, a), d, `${b} ${a}`);
+  }
+  for (const [a, b] of [
+    ["epoll", "epolll"],
+    ["sockets", "sokcets"],
+    ["epoll", "eoplt"],
+  ]) {
+    assert.is(editDistance(a!, b!) <= 1, oneEditApart(a!, b!), `${a} ${b}`);
   }
 });
 

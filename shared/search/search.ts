@@ -33,8 +33,8 @@ import { corrupt, type TermEntry } from "./format.ts";
 import { BODY_B, K1, PostingsCursor, TITLE_B, TITLE_WEIGHT, lengthNorm } from "./postings.ts";
 import { Segment, TermCursor, type StoredPage } from "./segment.ts";
 import { highlight, snippet, type Part } from "./snippet.ts";
-import { fold, parseQuery, type QueryWord } from "./tokens.ts";
-import { WordList } from "./typos.ts";
+import { fold, parseQuery, termOf, type QueryWord } from "./tokens.ts";
+import { WordList, editDistance } from "./typos.ts";
 
 // k1 and the body's b are the usual values (Robertson & Zaragoza; Lucene's defaults). A title
 // is short and its length says little, so it is normalised less. A title word counts five body
@@ -237,7 +237,7 @@ export class Index {
           if (!result.unmatched.includes(word.text)) result.unmatched.push(word.text);
         } else {
           term = correction.term;
-          corrections.push({ word, used: correction.surface });
+          corrections.push({ word, used: correction.shown });
         }
       }
       used.set(word, term.term);
@@ -348,8 +348,6 @@ export class Index {
     const folded = fold(word.text);
     if ([...folded].length < 3) return null;
     const { terms, surfaces } = this.vocabulary();
-    const surfaceOf = (term: ResolvedTerm) =>
-      term.entries.find((entry) => entry !== null)?.surface ?? term.term;
     let found: ResolvedTerm | null = null;
     const best = (ids: number[]) => {
       for (const id of ids) {
@@ -364,12 +362,12 @@ export class Index {
       return found;
     };
     const term: ResolvedTerm | null = best(terms.near(word.term)) ?? best(surfaces.near(folded));
-    return term === null ? null : { term, surface: surfaceOf(term) };
+    return term === null ? null : { term, shown: shownAs(folded, word.term, term) };
   }
 
-  // Every indexed term and its surface form (as `correct` shows it: the first segment's), in two
-  // lists searchable for the words one edit away. Made at the first correction, not at open: a
-  // search that never meets a typo never pays for it.
+  // Every indexed term and its surface form (the first segment's), in two lists searchable for
+  // the words one edit away. Made at the first correction, not at open: a search that never
+  // meets a typo never pays for it.
   private vocabulary(): { terms: WordList; surfaces: WordList } {
     if (this.lists === null) {
       const surfaceOf = new Map<string, string>();
@@ -527,6 +525,30 @@ function hasPhrase(words: PhraseWord[]): boolean {
 function finish(result: SearchResult, started: number): SearchResult {
   result.tookMs = performance.now() - started;
   return result;
+}
+
+// The word to show for the term a typo was corrected to: of the forms that find exactly that
+// term, the one closest to what was typed. The index keeps one surface form per term, the first
+// met in each segment, and that can be far from the typo: "vacum" is one letter from the term
+// "vacuum", whose first surface may be "vacuuming". So the candidates are those surfaces; the
+// typed word with its stem mended ("сакетами", stem "сакет", becomes "сокетами"); and the term
+// itself, when it is a word of its own (its own stem). Each stems to the term, so the corrected
+// query finds what was searched. Ties go to a surface, a word some page has.
+function shownAs(folded: string, stem: string, term: ResolvedTerm): string {
+  const forms: string[] = [];
+  for (const entry of term.entries) {
+    if (entry !== null) forms.push(entry.surface ?? term.term);
+  }
+  if (folded.startsWith(stem)) forms.push(term.term + folded.slice(stem.length));
+  forms.push(term.term);
+  let shown = term.term;
+  let distance = Infinity;
+  for (const form of forms) {
+    if (termOf(form) !== term.term) continue;
+    const d = editDistance(folded, form);
+    if (d < distance) [shown, distance] = [form, d];
+  }
+  return shown;
 }
 
 // The query with each corrected word replaced, as a person would have typed it.

@@ -136,6 +136,30 @@ export function oneEditApart(a: string, b: string): boolean {
   );
 }
 
+/**
+ * Damerau's edit distance between a and b, by letters (code points): the fewest deletions,
+ * insertions, substitutions and swaps of two neighbours (the optimal string alignment form,
+ * where no letter is edited twice).
+ */
+export function editDistance(a: string, b: string): number {
+  const [x, y] = [[...a], [...b]];
+  // Three rows of the table: the one before the previous (for swaps), the previous, this one.
+  let before: number[] = [];
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) {
+        row[j] = Math.min(row[j]!, before[j - 2]! + 1);
+      }
+    }
+    [before, previous] = [previous, row];
+  }
+  return previous[y.length]!;
+}
+
 function compareForwards(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
