@@ -1,5 +1,6 @@
 // A term's postings in blocks, with the skip data that lets a query step over pages it does not
-// need: format 2 of the index. Format 1 kept one flat list per term, and a query read all of it;
+// need: formats 2 and 3 of the index (3 has the same bytes, its impacts computed with a title
+// weight of 15 instead of 5). Format 1 kept one flat list per term, and a query read all of it;
 // its cost was linear in the list's length, about 70 ns a page, so a word on every page of a
 // million-page index took 70 ms before ranking began. Here the doc part is cut into blocks of
 // BLOCK pages, and a skip table in front of them says, per block:
@@ -33,9 +34,10 @@ export const BLOCK = 128;
 /** Impacts are stored as ceil(tf~ × this): two bytes each, and never below the true value. */
 export const IMPACT_SCALE = 256;
 
-// BM25F's constants (search.ts explains them); the impacts need them when the index is written.
+// BM25F's constants (search.ts explains them); the impacts need them when the index is written,
+// so changing one changes what an index's bytes mean: FORMAT_VERSION is bumped with it.
 export const K1 = 1.2;
-export const TITLE_WEIGHT = 5;
+export const TITLE_WEIGHT = 15;
 export const TITLE_B = 0.5;
 export const BODY_B = 0.75;
 
