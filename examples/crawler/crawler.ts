@@ -20,8 +20,8 @@
 //   3xx      the Location is a URL discovered at the same depth, remembering the chain that led
 //            to it, so that a loop or a chain longer than --max-redirects ends as an error;
 //   5xx, 429 and the network's errors: tried again after a backoff (1x, 2x, 4x the base) or the
-//            Retry-After the server asked for, then an error; a Retry-After, a 429 or a 503
-//            pauses the whole host as long;
+//            Retry-After the server asked for, then an error; a Retry-After pauses the whole
+//            host as long, and a 429 or 503 without one paces it (#slowDown);
 //   2xx HTML the page is read in a worker thread (readers.ts, page.ts): links, <meta
 //            name=robots>, digest; links are discovered one level deeper (unless nofollow); a
 //            body seen before is a duplicate (whichever of two twins arrives first is indexed);
@@ -96,6 +96,18 @@ export interface CrawlStats {
   offsiteLinks: number;
   /** Bytes of HTML after decompression. */
   htmlBytes: number;
+  /** The hosts that answered 429 or 503 without a Retry-After, and the pace each was given. */
+  paced: Map<string, Pace>;
+}
+
+/** How fast a host that has said "too many requests" is asked: see Crawler.#slowDown. */
+export interface Pace {
+  /** The time between two requests to the host. */
+  ms: number;
+  /** 429 and 503 answers without a Retry-After. */
+  answers: number;
+  /** When ms last grew. */
+  grewAt: number;
 }
 
 export interface Collaborators {
@@ -119,10 +131,27 @@ const robotsParser = robotsParserModule as unknown as (url: string, text: string
 interface Host {
   /** "unknown" until a visit needs it, then "loading", then the rules (or why there are none). */
   robots: "unknown" | "loading" | { rules: Robots } | { error: string };
+  /** The Crawl-delay of its robots.txt, 0 if none. */
   delayMs: number;
-  /** No request to this host starts before this time (Crawl-delay, Retry-After). */
+  /** Null until the host first says "too many requests" without a Retry-After. */
+  pace: Pace | null;
+  /** No request to this host starts before this time (Crawl-delay, pace, Retry-After). */
   notBefore: number;
   active: number;
+}
+
+// A host's pace: the first 429 or 503 (without Retry-After) spaces its requests FIRST_PACE_MS
+// apart, each later one (one per round, see #slowDown) doubles that, up to MAX_PACE_MS, and each
+// answer that is not one takes 1/PACE_EASING of it off again, until it is under a millisecond and
+// the host is asked at full speed again.
+const FIRST_PACE_MS = 10;
+const MAX_PACE_MS = 5_000;
+const PACE_EASING = 32;
+
+/** An answer that was not "too many requests": a little faster. */
+function easePace(pace: Pace): void {
+  pace.ms -= pace.ms / PACE_EASING;
+  if (pace.ms < 1) pace.ms = 0;
 }
 
 interface Retry {
@@ -144,6 +173,7 @@ export class Crawler {
     retries: 0,
     offsiteLinks: 0,
     htmlBytes: 0,
+    paced: new Map(),
   };
   readonly #options: CrawlOptions;
   readonly #c: Collaborators;
@@ -306,11 +336,12 @@ export class Crawler {
   #start(key: string, host: Host, item: Item, attempt: number): void {
     this.#active++;
     host.active++;
-    // Only a Crawl-delay holds the host's next request back. Without one, `now + 0` would still
-    // lie a few microseconds past the `now` that #dispatch compares with, and each dispatch would
-    // start one visit per host and then wait for a timer to start the next.
-    if (host.delayMs > 0) {
-      host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + host.delayMs);
+    // Only a Crawl-delay or a pace holds the host's next request back. Without one, `now + 0`
+    // would still lie a few microseconds past the `now` that #dispatch compares with, and each
+    // dispatch would start one visit per host and then wait for a timer to start the next.
+    const spacingMs = Math.max(host.delayMs, host.pace?.ms ?? 0);
+    if (spacingMs > 0) {
+      host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + spacingMs);
     }
     this.stats.peakConcurrency = Math.max(this.stats.peakConcurrency, this.#active);
     this.#visit(key, host, item, attempt)
@@ -355,7 +386,7 @@ export class Crawler {
   #host(key: string): Host {
     let host = this.#hosts.get(key);
     if (host === undefined) {
-      host = { robots: "unknown", delayMs: 0, notBefore: 0, active: 0 };
+      host = { robots: "unknown", delayMs: 0, pace: null, notBefore: 0, active: 0 };
       this.#hosts.set(key, host);
     }
     return host;
@@ -426,6 +457,7 @@ export class Crawler {
     // crawler that followed the redirect is another one sharing the frontier.
     if (item.depth === 0) this.#sites.add(siteOf(item.url));
     let fetched: Fetched;
+    const sentAt = this.#c.engine.time();
     try {
       fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, wantsBody);
     } catch (error) {
@@ -443,17 +475,19 @@ export class Crawler {
     const { status, headers } = fetched;
     const entry: Omit<Entry, "outcome"> = { url: item.url, status, ms: fetched.ms };
 
+    const asked = retryAfter(headers.get("retry-after"), Date.now());
+    const retryAfterMs = Math.min(asked, this.#options.maxDelayMs); // a day is cut to a minute
+    // The server asks the whole host to slow down, not just this URL: with a Retry-After, for
+    // that long; with a 429 or 503 alone (nginx's limit_req answers 503 without one), by pacing.
+    const tooMany = retryAfterMs === 0 && (status === 429 || status === 503);
+    if (tooMany) this.#slowDown(key, host, sentAt);
+    else if (host.pace !== null) easePace(host.pace);
     if (status === 429 || status >= 500) {
-      const asked = retryAfter(headers.get("retry-after"), Date.now());
-      const retryAfterMs = Math.min(asked, this.#options.maxDelayMs); // a day is cut to a minute
       if (attempt < this.#options.retries) {
-        // The server asked the whole host to slow down, not just this URL: with a Retry-After,
-        // or with a 429 or 503 alone (nginx's limit_req answers 503 without one), for as long
-        // as this URL waits. Without the pause, a crawl of a site limited to 100 requests a
-        // second went on at 300, and lost half the site to 503s after its retries.
-        const slowDown = retryAfterMs > 0 || status === 429 || status === 503;
         const waitMs = this.#retryLater(key, item, attempt, retryAfterMs);
-        if (slowDown) host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + waitMs);
+        if (retryAfterMs > 0) {
+          host.notBefore = Math.max(host.notBefore, this.#c.engine.time() + waitMs);
+        }
         return;
       }
     }
@@ -482,6 +516,30 @@ export class Crawler {
         this.#reading--;
         this.#wake();
       });
+  }
+
+  /**
+   * A 429 or 503 without a Retry-After: the host is rate-limited or overloaded, and how fast it
+   * would be asked it does not say. Pausing the whole host for each URL's backoff (half a second
+   * and more) got the PostgreSQL docs, behind nginx's limit_req of 100 requests a second, at 23
+   * a second; not pausing at all lost pages to 503s after their retries. So the host gets a pace,
+   * found the way TCP finds its window: doubled when the host says "too many", eased a little with
+   * each answer that is not that, so that it hovers just under the limit. The answers to requests
+   * sent before the pace last grew are one round, one "too many": those requests went out at the
+   * old pace, and doubling again for each of them would slow down for nothing.
+   */
+  #slowDown(key: string, host: Host, sentAt: number): void {
+    const now = this.#c.engine.time();
+    if (host.pace === null) {
+      host.pace = { ms: 0, answers: 0, grewAt: -Infinity };
+      this.stats.paced.set(key, host.pace);
+    }
+    const pace = host.pace;
+    pace.answers++;
+    if (sentAt < pace.grewAt) return;
+    pace.ms = Math.min(MAX_PACE_MS, Math.max(FIRST_PACE_MS, pace.ms * 2));
+    pace.grewAt = now;
+    host.notBefore = Math.max(host.notBefore, now + pace.ms);
   }
 
   /** Puts item back for another try after a backoff, or atLeastMs; returns the wait. */

@@ -242,6 +242,16 @@ export function formatReport(r: ReportInput): string {
     `Wall time ${seconds(r.wallMs)}: ${rate.toFixed(0)} pages/s, ` +
       `concurrency reached ${r.crawl.peakConcurrency}`,
   );
+  // A host that said "too many requests" (429 or 503) without saying for how long: the pace
+  // the crawl found for it (crawler.ts #slowDown), which says how fast the host lets itself be
+  // crawled.
+  for (const [host, pace] of r.crawl.paced) {
+    const end =
+      pace.ms === 0
+        ? "back to full speed by the end"
+        : `one request every ${seconds(pace.ms)} at the end (${(1000 / pace.ms).toFixed(0)} a second)`;
+    say(`Paced ${host}: ${pace.answers} answers 429 or 503 without Retry-After; ${end}`);
+  }
   if (r.tally.slowest.length > 0) {
     say("Slowest:");
     for (const { url, ms } of r.tally.slowest)
