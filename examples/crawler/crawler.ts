@@ -214,9 +214,9 @@ export class Crawler {
     return this.#c.frontier.size + this.#retries.length;
   }
 
-  /** Fetches under way, and pages being read. */
-  get active(): number {
-    return this.#active + this.#reading;
+  /** Fetches under way (visits and robots.txt). */
+  get fetching(): number {
+    return this.#active;
   }
 
   /** Pages fetched, being read and indexed by the threads (or waiting for them). */

@@ -379,8 +379,8 @@ const run = await engine.run(async () => {
     } else if (interrupted === null) {
       interrupted = signal;
       // Pages fetched and waiting for a reading thread can far outnumber the fetches: say which.
-      const { active, reading } = crawler;
-      const underWay = `${active - reading} requests under way and ${reading} pages being read`;
+      const { fetching, reading } = crawler;
+      const underWay = `${fetching} requests under way and ${reading} pages being read`;
       process.stderr.write(`\n${signal}: stopping after the ${underWay} (Ctrl-C again: at once)\n`);
       crawler.stop();
     } else {
@@ -549,7 +549,9 @@ function showProgress(crawler: Crawler): AbortController {
       for (;;) {
         await engine.sleep(200, controller.signal);
         const rate = (crawler.stats.fetched / ((engine.time() - began) / 1000)).toFixed(0);
-        const text = `${tally.total} done, ${crawler.queued} queued, ${crawler.active} in flight, ${rate} pages/s, ${tally.counts.error} errors`;
+        const text =
+          `${tally.total} done, ${crawler.queued} queued, ${crawler.fetching} in flight, ` +
+          `${crawler.reading} being read, ${rate} pages/s, ${tally.counts.error} errors`;
         process.stderr.write(`\r\x1b[K${text}`);
       }
     } catch {
