@@ -7,6 +7,7 @@ import { type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { Index } from "@async-from-scratch/shared/search";
 import { startSite } from "@async-from-scratch/shared/site";
 import { suite } from "uvu";
@@ -17,6 +18,7 @@ import {
   figure,
   matchSnapshot,
   root,
+  runCommand,
   runLesson,
   runPnpm,
   siteProcesses,
@@ -367,6 +369,23 @@ test("--max-pages: that many fetched, the rest counted as limit and kept for --r
   assert.is(count(stdout, "sum"), discovered);
   assert.ok(count(stdout, "limit (queued)") > 0);
   assert.match(stdout, /--resume goes on/);
+});
+
+test("in a terminal, a progress line on stderr: done, queued, in flight, being read, pages/s", async () => {
+  // script(1) gives the crawler a pseudo-terminal, as a person's shell would; the crawl of 30
+  // slow pages, two at a time, takes about a second, and the line is redrawn every 200 ms.
+  const out = outDir("progress");
+  const crawler = [process.execPath, "--import", "tsx", join("examples", "crawler", "main.ts")];
+  const args = ["--out", out, "--articles", "30", "--latency", "50", "--concurrency", "2"];
+  const command = [...crawler, ...args].map((word) => `'${word}'`).join(" ");
+  const { status, stdout, stderr } = await runCommand("script", ["-qec", command, "/dev/null"]);
+  assert.is(status, 0, stderr);
+  const lines = stdout.split(/\r|\n/).map(stripVTControlCharacters);
+  const progress = lines.filter((line) =>
+    /^\d+ done, \d+ queued, \d+ in flight, \d+ being read, \d+ pages\/s, \d+ errors$/.test(line),
+  );
+  assert.ok(progress.length >= 2, `progress lines:\n${stdout}`);
+  assert.match(stdout, /^URLs discovered +\d+/m, "the report follows");
 });
 
 test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twice", async () => {

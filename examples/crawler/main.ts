@@ -388,7 +388,7 @@ const run = await engine.run(async () => {
     }
   });
   try {
-    const progress = process.stderr.isTTY ? showProgress(crawler) : null;
+    const progress = process.stderr.isTTY ? showProgress(crawler, tally) : null;
     const began = engine.time();
     try {
       await crawler.run();
@@ -541,7 +541,7 @@ function pathOf(url: string): string {
 }
 
 /** A line on stderr, redrawn every 200 ms: only for a person watching a terminal. */
-function showProgress(crawler: Crawler): AbortController {
+function showProgress(crawler: Crawler, tally: Tally): AbortController {
   const controller = new AbortController();
   void (async () => {
     const began = engine.time();
