@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
+import { Worker } from "node:worker_threads";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Crawler, locationOf, retryAfter, robotsTag } from "../examples/crawler/crawler.ts";
@@ -16,6 +17,7 @@ import type { Fetched, Fetcher } from "../examples/crawler/fetcher.ts";
 import type { PageReaders } from "../examples/crawler/readers.ts";
 import { hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
 import { encode } from "../shared/site/wild.ts";
+import { SharedHashSet64 } from "../shared/search/bytes.ts";
 
 const test = suite("crawler-units");
 const PAGE = "http://example.org/wiki/page?x=1";
@@ -395,6 +397,63 @@ test("stores: a frontier of queues per host, and a crawl saved and loaded whole"
   } finally {
     rmSync(join(dir, ".."), { recursive: true, force: true });
   }
+});
+
+test("SharedHashSet64: of threads adding the same hashes at once, exactly one is first for each", async () => {
+  const set = new SharedHashSet64(SharedHashSet64.allocate(1024));
+  assert.ok(set.add(1, 2));
+  assert.not.ok(set.add(1, 2));
+  assert.ok(set.add(1, 4), "another hash");
+  assert.not.ok(set.add(1, 3), "the lowest bit is not looked at (63 bits are enough)");
+  assert.ok(set.add(0, 0), "hash 0 is a hash like any other");
+  assert.not.ok(set.add(0, 0));
+  // Three threads add the same 50,000 hashes in the same order, all starting at once (they
+  // wait for each other first): every hash has exactly one winner.
+  const hashes = 50_000;
+  const memory = SharedHashSet64.allocate(1 << 17);
+  const started = new Int32Array(new SharedArrayBuffer(4));
+  const bytes = new URL("../shared/search/bytes.ts", import.meta.url).href;
+  const tsx = import.meta.resolve("tsx/esm/api"); // a worker must register tsx for itself
+  const code = `
+    const { workerData, parentPort } = require("node:worker_threads");
+    import(${JSON.stringify(tsx)}).then(({ register }) => {
+      register();
+      return import(${JSON.stringify(bytes)});
+    }).then(({ SharedHashSet64 }) => {
+      const set = new SharedHashSet64(workerData.memory);
+      Atomics.add(workerData.started, 0, 1);
+      while (Atomics.load(workerData.started, 0) < 3) {}
+      let first = 0;
+      for (let k = 0; k < ${hashes}; k++) {
+        if (set.add(k * 0x9e3779b1, k * 2)) first++;
+      }
+      parentPort.postMessage(first);
+    });`;
+  const firsts = await Promise.all(
+    [1, 2, 3].map(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const worker = new Worker(code, { eval: true, workerData: { memory, started } });
+          worker.once(
+            "message",
+            (first: number) => void worker.terminate().then(() => resolve(first)),
+          );
+          worker.once("error", reject);
+        }),
+    ),
+  );
+  assert.is(
+    firsts.reduce((sum, first) => sum + first, 0),
+    hashes,
+    `firsts: ${firsts}`,
+  );
+  // Past half full it cannot tell: every new hash is "first", and one it holds is still known.
+  const small = new SharedHashSet64(SharedHashSet64.allocate(8));
+  for (let i = 0; i < 4; i++) assert.ok(small.add(i, i));
+  assert.ok(small.add(99, 99));
+  assert.ok(small.add(99, 99), "full: not remembered");
+  assert.not.ok(small.add(0, 0));
+  assert.throws(() => SharedHashSet64.allocate(1000), /power of two/);
 });
 
 test.run();

@@ -643,6 +643,47 @@ test("--parsers 2: each thread's part joined as a segment, resumed too; search a
   assert.equal(answers(first.out), expected);
 });
 
+test("--parsers 3: a text met by two threads is indexed once and counted a duplicate", async () => {
+  // 30 pairs of pages whose bytes differ (a comment) and whose title and text do not: the
+  // body digests see two pages, the index one. Spread over three threads, each pair's two pages
+  // mostly go to two threads; each thread's index alone would hold its own, and the crawl counted
+  // the page indexed twice until the join dropped one.
+  const pairs = 30;
+  const server = createServer((request, response) => {
+    response.writeHead(request.url === "/robots.txt" ? 404 : 200, { "Content-Type": "text/html" });
+    const twin = /^\/(\d+)\/(a|b)$/.exec(request.url!);
+    if (twin === null) {
+      const links = Array.from(
+        { length: pairs },
+        (_, i) => `<a href="/${i}/a">a</a> <a href="/${i}/b">b</a>`,
+      );
+      return response.end(`<title>twins</title>${links.join("\n")}`);
+    }
+    response.end(`<!-- ${twin[2]} --><title>Twin ${twin[1]}</title><p>The same words ${twin[1]}.`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const { port } = server.address() as AddressInfo;
+    const { status, stdout, stderr, log, pages } = await crawl("twins", [
+      ...["--url", `http://127.0.0.1:${port}/`, "--parsers", "3"],
+    ]);
+    assert.is(status, 0, stderr);
+    assert.is(count(stdout, "indexed"), pairs + 1, stdout);
+    assert.is(count(stdout, "duplicate"), pairs, stdout);
+    assert.is(pages.length, pairs + 1, "every page logged as indexed is in the index");
+    assert.match(
+      stdout,
+      new RegExp(`^Index: ${pairs + 1} pages \\(${pairs + 1} added\\) in `, "m"),
+    );
+    assert.not.match(stdout, /repeated page/);
+    const duplicates = [...log.values()].filter(({ outcome }) => outcome === "duplicate");
+    assert.is(new Set(duplicates.map(({ url }) => url.split("/")[3])).size, pairs, "one of each");
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test("pnpm run crawler starts from a bundle of the same code, rebuilt when a file changes", async () => {
   const { status, stdout, stderr } = await runPnpm(["run", "crawler", "--", "--help"]);
   assert.is(status, 0, stderr);

@@ -5,12 +5,17 @@
 // segment is linked into out as it is, and index.json names them all (joinIndexes). The search
 // reads several segments as one, so nothing is decoded and encoded again; a merge, which did that
 // (0.28 s of a 3 s crawl of 500 pages with two threads), happens only where a merge policy asks
-// for one (shared/search/merge.ts): a page two parts both hold, or too many segments.
+// for one (shared/search/merge.ts): a page two parts both hold, or too many segments. Within a
+// crawl the threads do not both index one text: they share the set of texts indexed (below).
 //
 // The crawler knows only the PageReaders interface: where the text goes is not its business.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_MEMORY_BUDGET, joinIndexes } from "@async-from-scratch/shared/search";
+import {
+  DEFAULT_MEMORY_BUDGET,
+  SharedHashSet64,
+  joinIndexes,
+} from "@async-from-scratch/shared/search";
 import type { IndexSummary, JoinSummary } from "@async-from-scratch/shared/search";
 import type { WorkerPool } from "@async-from-scratch/shared/loop";
 import type { Engine } from "./engine.ts";
@@ -40,6 +45,10 @@ export interface PageReaders {
   /** Stops without touching the crawl's index. */
   abort(): Promise<void>;
 }
+
+// Slots of the shared set of texts: 8 MiB, which holds the texts of half a million pages; past
+// that, joinIndexes finds the rest of the repeats (and the report says so).
+const SHARED_TEXTS = 2 ** 20;
 
 type Call = <T>(task: string, argument: unknown, transfer?: ArrayBuffer[]) => Promise<T>;
 
@@ -73,7 +82,13 @@ export function openReaders(
   // A thread takes a while to start (a second, on a busy machine), and the crawl need not wait
   // for it: the first request goes out now, and the first page waits for its thread if need be.
   // Tasks are answered in order, so each thread opens its index before it reads a page.
-  const opened = started.map((call, i) => call<void>("open", { dir: parts[i], memoryBudget }));
+  // Two URLs whose bodies differ (a comment, a token) may still have the same title and text,
+  // and two threads would each index theirs: the threads share the set of the texts they have
+  // indexed, so that the second one to meet a text counts it a duplicate, as one thread would.
+  const texts = started.length > 1 ? SharedHashSet64.allocate(SHARED_TEXTS) : null;
+  const opened = started.map((call, i) =>
+    call<void>("open", { dir: parts[i], memoryBudget, texts }),
+  );
   const ready = Promise.all(opened).then(() => {});
   ready.catch(() => {}); // the caller hears of it through `ready`
   const calls: Call[] = started.map((call, i) => async (task, argument, transfer) => {

@@ -9,7 +9,7 @@
 // calls the same handlers itself.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { IndexWriter, type IndexSummary } from "@async-from-scratch/shared/search";
+import { IndexWriter, SharedHashSet64, type IndexSummary } from "@async-from-scratch/shared/search";
 import { serveTasks } from "@async-from-scratch/shared/loop";
 import { readPage, type PageInput, type PageResult } from "./page.ts";
 
@@ -25,9 +25,16 @@ export const handlers = {
   /**
    * Starts this thread's own index in dir (a part of the crawl's index). A part that a crawler
    * killed earlier committed (index.json) is kept and added to: its pages' URLs are done.
+   * `texts`: the set of title-and-text hashes that the threads share (readers.ts), or null.
    */
-  open({ dir, memoryBudget }: { dir: string; memoryBudget: number }): void {
-    writer = IndexWriter.create(dir, { memoryBudget, append: existsSync(join(dir, "index.json")) });
+  open(options: { dir: string; memoryBudget: number; texts: SharedArrayBuffer | null }): void {
+    const { dir, memoryBudget, texts } = options;
+    const shared = texts === null ? null : new SharedHashSet64(texts);
+    writer = IndexWriter.create(dir, {
+      memoryBudget,
+      append: existsSync(join(dir, "index.json")),
+      claim: shared === null ? undefined : (hi, lo) => shared.add(hi, lo),
+    });
   },
   /** Reads a page, and indexes it if `index` says so and the page does not say noindex. */
   read({ input, index }: { input: PageInput; index: boolean }): ReadPage {

@@ -286,6 +286,48 @@ export class HashMap64 {
 }
 
 /**
+ * A set of 64-bit hashes that several threads add to at once, in a SharedArrayBuffer that each
+ * of them wraps: open addressing with linear probing, each slot taken with
+ * Atomics.compareExchange, so that of two threads adding the same hash at the same moment exactly
+ * one is told it came first. It cannot grow, since every thread holds its memory: past half
+ * full, add() answers "first" for every new hash, and repeats must be found some other way.
+ */
+export class SharedHashSet64 {
+  private readonly slots: BigInt64Array;
+  private readonly count: Int32Array;
+
+  /** The memory of a set of `capacity` slots (a power of two), to hand to each thread. */
+  static allocate(capacity: number): SharedArrayBuffer {
+    if (!Number.isInteger(Math.log2(capacity))) {
+      throw new RangeError(`capacity must be a power of two, got ${capacity}`);
+    }
+    return new SharedArrayBuffer(8 + 8 * capacity);
+  }
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.count = new Int32Array(buffer, 0, 1);
+    this.slots = new BigInt64Array(buffer, 8);
+  }
+
+  /** Adds the hash (its lowest bit aside); false if it was there already, from any thread. */
+  add(hi: number, lo: number): boolean {
+    // The low bit set: never 0, which marks an empty slot.
+    const key = BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt((lo | 1) >>> 0));
+    const mask = this.slots.length - 1;
+    for (let slot = (hi ^ Math.imul(lo | 1, 0x9e3779b1)) & mask; ; slot = (slot + 1) & mask) {
+      const found = Atomics.load(this.slots, slot);
+      if (found === key) return false;
+      if (found !== 0n) continue;
+      if (Atomics.add(this.count, 0, 1) * 2 >= this.slots.length) return true; // full enough
+      const before = Atomics.compareExchange(this.slots, slot, 0n, key);
+      if (before === 0n) return true;
+      Atomics.sub(this.count, 0, 1); // another thread took the slot first
+      if (before === key) return false; // with this very hash
+    }
+  }
+}
+
+/**
  * A hash table from strings to 32-bit values that is asked about a span of a longer string,
  * text.slice(start, end), without making that string: the index writer looks up every word of a
  * page in it, and nearly all of them are there already. A Map would need the word as a string of

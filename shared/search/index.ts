@@ -1,6 +1,7 @@
 // The search index: one module that the crawler writes and the search command and page read.
 // README.md beside this file describes the format on disk, the ranking and the API.
 export { IndexWriter, DEFAULT_MEMORY_BUDGET } from "./writer.ts";
+export { SharedHashSet64 } from "./bytes.ts";
 export type { Added, IndexSummary, Page, WriterOptions } from "./writer.ts";
 export {
   Index,

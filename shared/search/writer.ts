@@ -54,7 +54,8 @@ export interface Added {
   id: number;
   /**
    * Whether a page with the same title and text was added before (under another URL). Then it
-   * is not stored again, and id is the earlier page's. A crawler counts it as a duplicate.
+   * is not stored again, and id is the earlier page's (-1 if another writer has it: `claim`).
+   * A crawler counts it as a duplicate.
    */
   duplicate: boolean;
 }
@@ -69,6 +70,13 @@ export interface WriterOptions {
   append?: boolean;
   /** Merge all segments into one at close() (default true); false leaves them for the reader. */
   merge?: boolean;
+  /**
+   * For writers in several threads that index one crawl, each into its own part: asked about a
+   * page whose title and text this writer has not met, by their hash; false if another writer
+   * took them first, and the page is a duplicate here too. Without it, both parts would hold the
+   * page, and the crawl would count it indexed twice until joinIndexes dropped one.
+   */
+  claim?: (hashHi: number, hashLo: number) => boolean;
 }
 
 export interface IndexSummary {
@@ -173,7 +181,7 @@ export class IndexWriter {
     const hash = createHash("sha1").update(title).update("\0").update(text).digest();
     const [hashHi, hashLo] = [hash.readUInt32LE(0), hash.readUInt32LE(4)];
     const earlier = this.hashes.get(hashHi, hashLo);
-    if (earlier !== -1) {
+    if (earlier !== -1 || this.options.claim?.(hashHi, hashLo) === false) {
       this.duplicates++;
       return { id: earlier, duplicate: true };
     }
