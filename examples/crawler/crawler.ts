@@ -585,7 +585,6 @@ export class Crawler {
     const contentEncoding = headers.get("content-encoding");
     // X-Robots-Tag says for any response what <meta name="robots"> says inside a page.
     const tag = robotsTag(headers.get("x-robots-tag"), this.#options.robotsName);
-    const tagNoindex = tag.noindex;
     // Decided here, before the page goes to a thread: a twin of a page seen before is read for
     // its links, never indexed.
     const twin = !(await this.#c.digests.add(bodyDigest(body, contentEncoding), item.url));
@@ -599,7 +598,7 @@ export class Crawler {
           contentEncoding,
           maxBytes: this.#options.maxBodyBytes,
         },
-        !twin && !tagNoindex,
+        !twin && !tag.noindex,
       );
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -612,7 +611,7 @@ export class Crawler {
       for (const link of page.links) this.#discover(link, item.depth + 1, []);
     }
     if (twin) return this.#record({ ...entry, outcome: "duplicate", reason: "same body" });
-    if (page.noindex || tagNoindex) return this.#record({ ...entry, outcome: "noindex" });
+    if (page.noindex || tag.noindex) return this.#record({ ...entry, outcome: "noindex" });
     if (page.durable === null) {
       return this.#record({ ...entry, outcome: page.duplicate ? "duplicate" : "indexed" });
     }
