@@ -348,6 +348,26 @@ test("a 503 without Retry-After paces the whole host just under its limit, and n
   assert.ok(rate >= 0.4 * limitPerSecond, `${rate} pages/s against a limit of ${limitPerSecond}`);
 });
 
+test("a path that repeats itself is a crawler trap: excluded, not followed down to --max-depth", async () => {
+  // A "soft 404": every path is answered 200 with the same page, which links to "docs/": each
+  // page a level deeper than the last, and each a duplicate, whose links are followed all the same.
+  const server = createServer((request, response) => {
+    response.writeHead(request.url === "/robots.txt" ? 404 : 200, { "Content-Type": "text/html" });
+    response.end(`<title>Not found</title><a href="docs/">the docs</a>`);
+  });
+  const { status, stdout, stderr, log } = await crawlServer("trap", server);
+  assert.is(status, 0, stderr);
+  const outcomes = [...log.values()].map(({ url, outcome, reason }) =>
+    [new URL(url).pathname, outcome, reason ?? ""].join(" "),
+  );
+  assert.equal(outcomes.sort(), [
+    "/ indexed ",
+    "/docs/ duplicate same body",
+    "/docs/docs/ duplicate same body",
+    "/docs/docs/docs/ excluded a path that repeats itself",
+  ]);
+});
+
 test("redirect chains longer than --max-redirects end as an error", async () => {
   const { status, stderr, log } = await crawl("redirects", [
     "--max-redirects",

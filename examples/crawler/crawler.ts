@@ -161,6 +161,14 @@ interface Retry {
   attempt: number;
 }
 
+// A crawler trap that real sites set by mistake: a page served for any path (a "soft 404": an
+// error page answered 200) with a relative link on it, "docs/" say, makes /x/docs/, then
+// /x/docs/docs/, and so on without end, each new URL a new page; with two such links, twice as
+// many at every level, down to --max-depth. A path in which a segment, or a run of them, comes
+// three times in a row (/docs/docs/docs/, /a/b/a/b/a/b/) is such a URL and is excluded, as
+// Heritrix's PathologicalPathDecideRule does; twice (/2024/01/01/) is left to the site.
+const REPEATING_PATH = /\/((?:[^/]+\/)+?)\1\1/;
+
 // RFC 9309 2.5: a crawler must read at least 500 KiB of a robots.txt; what follows is ignored.
 const ROBOTS_MAX_BYTES = 512 * 1024;
 const ROBOTS_MAX_REDIRECTS = 5;
@@ -425,6 +433,8 @@ export class Crawler {
       this.#record({ url, outcome: "excluded", reason: "https: no TLS here" });
     } else if (this.#options.exclude.some((pattern) => pattern.test(url))) {
       this.#record({ url, outcome: "excluded", reason: "--exclude" });
+    } else if (REPEATING_PATH.test(new URL(url).pathname)) {
+      this.#record({ url, outcome: "excluded", reason: "a path that repeats itself" });
     } else if (depth > this.#options.maxDepth) {
       this.#record({ url, outcome: "limit", reason: "--max-depth" });
     } else {
