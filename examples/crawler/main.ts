@@ -28,7 +28,13 @@ import {
   startLesson,
   siteFlags,
 } from "@async-from-scratch/shared";
-import { DEFAULT_INDEX_DIR, lock, mergeIndexes, unlock } from "@async-from-scratch/shared/search";
+import {
+  DEFAULT_INDEX_DIR,
+  displayUrl,
+  lock,
+  mergeIndexes,
+  unlock,
+} from "@async-from-scratch/shared/search";
 import { LAZY_MAX, startSite, type RunningSite } from "@async-from-scratch/shared/site";
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
@@ -537,7 +543,8 @@ function loadSaved(into: ReturnType<typeof newStores>) {
 function pathOf(url: string): string {
   const parsed = new URL(url);
   const local = parsed.pathname + parsed.search;
-  return startUrls.some((start) => new URL(start).host === parsed.host) ? local : url;
+  // As an address bar shows it: /вики/Сокет, not /%D0%B2%D0%B8... (the log keeps the URL as is).
+  return displayUrl(startUrls.some((start) => new URL(start).host === parsed.host) ? local : url);
 }
 
 /** A line on stderr, redrawn every 200 ms: only for a person watching a terminal. */
