@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { IndexWriter, SharedHashSet64, type IndexSummary } from "@async-from-scratch/shared/search";
 import { serveTasks } from "@async-from-scratch/shared/loop";
 import { readPage, type PageInput, type PageResult } from "./page.ts";
+import { warmUp } from "./warmup.ts";
 
 /** What the crawler gets back for a page: all of PageResult but its title and text. */
 export type ReadPage = Omit<PageResult, "title" | "text"> & {
@@ -28,6 +29,7 @@ export const handlers = {
    * `texts`: the set of title-and-text hashes that the threads share (readers.ts), or null.
    */
   open(options: { dir: string; memoryBudget: number; texts: SharedArrayBuffer | null }): void {
+    warmUp(); // while the first page is on its way (warmup.ts says why)
     const { dir, memoryBudget, texts } = options;
     const shared = texts === null ? null : new SharedHashSet64(texts);
     writer = IndexWriter.create(dir, {
