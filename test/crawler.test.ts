@@ -108,6 +108,9 @@ const fullCrawls = memo(() =>
 );
 const scratch = async () => (await fullCrawls())[0];
 
+// A whole crawl of a smaller site, which two tests compare with crawls of their own: once.
+const sixtyArticles = memo(() => crawl("sixty-articles", ["--articles", "60"]));
+
 /** The report's count for a row: "  indexed   424". */
 const count = (stdout: string, row: string) =>
   figure(stdout, new RegExp(`^  ${row.replace(/[()]/g, "\\$&")} +(\\d+)$`, "m"));
@@ -445,7 +448,7 @@ test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twic
     "no page indexed twice",
   );
 
-  const whole = await crawl("whole", ["--articles", "60"]);
+  const whole = await sixtyArticles();
   for (const row of [
     "indexed",
     "noindex",
@@ -630,10 +633,16 @@ test("Ctrl-C while robots.txt waits for its Retry-After: stops at once, the host
 });
 
 test("--parsers 2: each thread's part joined as a segment, resumed too; search answers as from one", async () => {
-  const small = ["--articles", "60"];
-  const one = await crawl("one-thread", small);
+  const one = await sixtyArticles();
   assert.is(one.status, 0, one.stderr);
-  const first = await crawl("two-threads", [...small, "--parsers", "2", "--max-pages", "40"]);
+  const first = await crawl("two-threads", [
+    "--articles",
+    "60",
+    "--parsers",
+    "2",
+    "--max-pages",
+    "40",
+  ]);
   assert.is(first.status, 0, first.stderr);
   assert.match(
     first.stdout,
@@ -724,13 +733,16 @@ test("a second crawl into the same --out is refused while the first runs", async
 });
 
 test("--resume with nothing saved says so; bad flags say what is wrong", async () => {
-  const nothing = await runLesson("crawler", ["--out", outDir("nothing"), "--resume"]);
+  // Side by side: nothing here is timed.
+  const [nothing, regex, engine] = await Promise.all([
+    runLesson("crawler", ["--out", outDir("nothing"), "--resume"]),
+    runLesson("crawler", ["--exclude", "(unclosed"]),
+    runLesson("crawler", ["--engine", "uring"]),
+  ]);
   assert.is(nothing.status, 2);
   assert.match(nothing.stderr, /^crawler: no saved crawl in .*: nothing to resume/);
-  const regex = await runLesson("crawler", ["--exclude", "(unclosed"]);
   assert.is(regex.status, 2);
   assert.match(regex.stderr, /^crawler: --exclude: Invalid regular expression/);
-  const engine = await runLesson("crawler", ["--engine", "uring"]);
   assert.is(engine.status, 2);
   assert.match(engine.stderr, /--engine must be one of scratch, node/);
 });
