@@ -109,13 +109,16 @@ withRedis("3 crawlers share a Redis frontier; one killed mid-crawl loses nothing
 });
 
 withRedis("--workers without --frontier, and a Redis that is not there: clear errors", async () => {
-  const noFrontier = await runLesson("crawler", ["--workers", "2"]);
+  // Side by side: nothing here is timed.
+  const [noFrontier, noUrl, bad] = await Promise.all([
+    runLesson("crawler", ["--workers", "2"]),
+    runLesson("crawler", ["--frontier", "redis://127.0.0.1:1/"]),
+    runLesson("crawler", ["--frontier", "http://x/", "--workers", "2"]),
+  ]);
   assert.is(noFrontier.status, 2);
   assert.match(noFrontier.stderr, /--workers needs --frontier redis:\/\/HOST:PORT\//);
-  const noUrl = await runLesson("crawler", ["--frontier", "redis://127.0.0.1:1/"]);
   assert.is(noUrl.status, 2);
   assert.match(noUrl.stderr, /--frontier needs --url/);
-  const bad = await runLesson("crawler", ["--frontier", "http://x/", "--workers", "2"]);
   assert.match(bad.stderr, /--frontier: "http:\/\/x\/" is not a redis:\/\/ URL/);
   const redis = await startRedis();
   await redis.stop(); // its port: nobody listens there now

@@ -77,12 +77,15 @@ test("search shows a Cyrillic URL as an address bar does; --json keeps the URL a
 });
 
 test("the query and flags reach search through pnpm, with and without --", async () => {
-  for (const args of [
+  const cases = [
     ["run", "search", "epoll", "internals", "--index", dir, "--limit", "1"],
     ["run", "search", "--", "epoll internals", "--index", dir, "--limit", "1"],
     ["run", "search", "--", "--limit", "1", "--index", dir, "--", "epoll", "internals"],
-  ]) {
-    const run = await runPnpm(args);
+  ];
+  // Side by side: nothing here is timed.
+  const runs = await Promise.all(cases.map((args) => runPnpm(args)));
+  for (const [i, args] of cases.entries()) {
+    const run = runs[i]!;
     assert.is(run.status, 0, `${args.join(" ")}: ${run.stderr}`);
     assert.ok(run.stdout.startsWith("query: epoll internals\n"), run.stdout);
     assert.match(run.stdout, /\n1\. epoll: internals — epoll: устройство /);
@@ -91,17 +94,22 @@ test("the query and flags reach search through pnpm, with and without --", async
 });
 
 test("search without a query, or with a bad flag, prints the usage and exits with 2", async () => {
-  for (const args of [[], ["epoll", "--limit", "0"], ["epoll", "--bogus"]]) {
-    const run = await runLesson("search", [...args, "--index", dir]);
+  // Side by side: nothing here is timed.
+  const [empty, ...runs] = await Promise.all([
+    runLesson("search", ["!!!", "--index", dir]),
+    ...[[], ["epoll", "--limit", "0"], ["epoll", "--bogus"]].map((args) =>
+      runLesson("search", [...args, "--index", dir]),
+    ),
+  ]);
+  for (const run of runs) {
     assert.is(run.status, 2, run.stderr);
     assert.match(
       run.stderr,
       /\nusage: pnpm run search QUERY\.\.\. \[--index DIR\] \[--limit N\] \[--exact-total\] \[--json\]\n/,
     );
   }
-  const empty = await runLesson("search", ["!!!", "--index", dir]);
   assert.equal(
-    [empty.status, empty.stderr],
+    [empty!.status, empty!.stderr],
     [2, "search: the query '!!!' has no words to look for\n"],
   );
 });
