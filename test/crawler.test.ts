@@ -111,6 +111,20 @@ const scratch = async () => (await fullCrawls())[0];
 // A whole crawl of a smaller site, which two tests compare with crawls of their own: once.
 const sixtyArticles = memo(() => crawl("sixty-articles", ["--articles", "60"]));
 
+// Crawls that mostly wait (on retries' backoff, on slow pages) and that no test times: each is
+// started early, beside another such crawl, and awaited where it is checked. Started with
+// start(): a failure is the awaiting test's, not an unhandled rejection meanwhile.
+const start = (crawl: () => Promise<unknown>) => void crawl().catch(() => {});
+const redirectsCrawl = memo(() =>
+  crawl("redirects", [
+    "--max-redirects",
+    "1",
+    "--exclude",
+    "/wiki/|/category/|/wild/|slow-body|huge",
+  ]),
+);
+const limitCrawl = memo(() => crawl("limit", ["--max-pages", "40"]));
+
 /** The report's count for a row: "  indexed   424". */
 const count = (stdout: string, row: string) =>
   figure(stdout, new RegExp(`^  ${row.replace(/[()]/g, "\\$&")} +(\\d+)$`, "m"));
@@ -372,12 +386,8 @@ test("a path that repeats itself is a crawler trap: excluded, not followed down 
 });
 
 test("redirect chains longer than --max-redirects end as an error", async () => {
-  const { status, stderr, log } = await crawl("redirects", [
-    "--max-redirects",
-    "1",
-    "--exclude",
-    "/wiki/|/category/|/wild/|slow-body|huge",
-  ]);
+  start(limitCrawl); // the next test's, meanwhile
+  const { status, stderr, log } = await redirectsCrawl();
   assert.is(status, 0, stderr);
   const paths = byPath(log);
   assert.is(paths.get("/redirect/3")?.outcome, "redirected");
@@ -386,7 +396,7 @@ test("redirect chains longer than --max-redirects end as an error", async () => 
 });
 
 test("--max-pages: that many fetched, the rest counted as limit and kept for --resume", async () => {
-  const { status, stdout, stderr } = await crawl("limit", ["--max-pages", "40"]);
+  const { status, stdout, stderr } = await limitCrawl();
   assert.is(status, 0, stderr);
   const discovered = figure(stdout, /^URLs discovered +(\d+)$/m);
   assert.is(count(stdout, "sum"), discovered);
@@ -414,6 +424,7 @@ test("in a terminal, a progress line on stderr: done, queued, in flight, being r
 test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twice", async () => {
   const out = outDir("resume");
   const args = ["--out", out, "--articles", "60", "--latency", "20", "--concurrency", "3"];
+  start(sixtyArticles); // compared with at the end; meanwhile, beside this test's own crawls
   const { child, exited } = spawnLesson("crawler", args);
   // Interrupt once the log has its first 100 URLs: mid-crawl, whatever the machine's speed.
   const logFile = join(out, "crawl-log.jsonl");
