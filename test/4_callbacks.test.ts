@@ -16,6 +16,9 @@ const crawl = runOnce("4_callbacks");
 const trouble = troubleCrawl("4_callbacks");
 
 test("4_callbacks prints its snapshot", async () => {
+  // The /trouble/ crawl of the next tests meanwhile: it is not timed, and this one mostly waits
+  // out the site's latency. (Its failure is the next test's, when it awaits the same run.)
+  void trouble().catch(() => {});
   const run = await crawl();
   assert.is(run.status, 0, run.stderr);
   matchSnapshot("4_callbacks", run.stdout, [completionOrder]);

@@ -16,6 +16,9 @@ const crawl = runOnce("6_async_await");
 const trouble = troubleCrawl("6_async_await");
 
 test("6_async_await prints its snapshot", async () => {
+  // The /trouble/ crawl of the next tests meanwhile: it is not timed, and this one mostly waits
+  // out the site's latency. (Its failure is the next test's, when it awaits the same run.)
+  void trouble().catch(() => {});
   const run = await crawl();
   assert.is(run.status, 0, run.stderr);
   matchSnapshot("6_async_await", run.stdout, [completionOrder]);

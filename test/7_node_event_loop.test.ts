@@ -9,6 +9,9 @@ const crawl = runOnce("7_node_event_loop");
 const trouble = troubleCrawl("7_node_event_loop");
 
 test("7_node_event_loop prints its snapshot", async () => {
+  // The /trouble/ crawl of the next tests meanwhile: it is not timed, and this one mostly waits
+  // out the site's latency. (Its failure is the next test's, when it awaits the same run.)
+  void trouble().catch(() => {});
   const run = await crawl();
   assert.is(run.status, 0, run.stderr);
   matchSnapshot("7_node_event_loop", run.stdout, [completionOrder]);
