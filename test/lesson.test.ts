@@ -7,9 +7,19 @@ import { root, runCommand } from "./lessons.ts";
 
 const fixture = join(root, "test", "fixtures", "failing-lesson.ts");
 
+// Each way to fail once, all started by the first test side by side (nothing here is timed), and
+// each awaited, and so checked, by its own test.
+const runs = new Map<string, ReturnType<typeof runCommand>>();
 function failWith(how: string) {
-  const env = { ...process.env, FAIL: how };
-  return runCommand(process.execPath, ["--import", "tsx", fixture], 60_000, env);
+  if (runs.size === 0) {
+    for (const way of ["refused", "protocol", "closed", "bug"]) {
+      const env = { ...process.env, FAIL: way };
+      const run = runCommand(process.execPath, ["--import", "tsx", fixture], 60_000, env);
+      run.catch(() => {});
+      runs.set(way, run);
+    }
+  }
+  return runs.get(how)!;
 }
 
 test("a refused connection or a malformed response is one line, without a stack", async () => {
