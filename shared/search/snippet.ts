@@ -45,17 +45,15 @@ export function snippet(text: string, terms: ReadonlySet<string>, title = ""): P
   const places = folded === null ? [] : likelyPlaces(folded, terms, inTitle);
   // Four windows at most, each at a place no window tried has held: most places are guessed
   // wrong together ("DatabaseError" five times in a row, for "database").
-  let tried = 0;
-  const seen: [number, number][] = [];
+  const tried: [number, number][] = [];
   for (const at of places) {
-    if (tried === 4) break;
-    if (seen.some(([start, end]) => at >= start && at < end)) continue;
-    tried++;
+    if (tried.length === 4) break;
+    if (tried.some(([start, end]) => at >= start && at < end)) continue;
     const start = wordStart(text, Math.max(0, at - LEAD), at);
     const end = wordEnd(text, start + SNIPPET_LENGTH);
     const parts = marked(text, start, end, terms);
     if (parts.some((part) => part.match)) return parts;
-    seen.push([start, end]);
+    tried.push([start, end]);
   }
   return marked(text, 0, wordEnd(text, SNIPPET_LENGTH), terms);
 }
