@@ -237,6 +237,14 @@ export function readExactly(fd: number, buffer: Uint8Array, length: number, posi
 }
 
 /**
+ * Where a 64-bit hash (two halves, the low bit of lo not counted) starts its probe in a table of
+ * mask + 1 slots: HashMap64's and SharedHashSet64's, which hold the same hashes of pages.
+ */
+function firstSlot(hi: number, lo: number, mask: number): number {
+  return (hi ^ Math.imul(lo | 1, 0x9e3779b1)) & mask;
+}
+
+/**
  * A hash table from 64-bit hashes (two 32-bit halves) to 32-bit values: open addressing with
  * linear probing in three typed arrays, 12 bytes a slot, no object per entry. A Map keyed by a
  * hex string would spend about 80 bytes on every page of a million-page crawl.
@@ -251,7 +259,7 @@ export class HashMap64 {
   get(hi: number, lo: number): number {
     lo = (lo | 1) >>> 0; // lo with its low bit set is never 0, so 0 marks an empty slot
     const mask = this.hi.length - 1;
-    for (let slot = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = firstSlot(hi, lo, mask); ; slot = (slot + 1) & mask) {
       if (this.lo[slot] === 0) return -1;
       if (this.lo[slot] === lo && this.hi[slot] === hi) return this.values[slot]!;
     }
@@ -267,7 +275,7 @@ export class HashMap64 {
 
   private insert(hi: number, lo: number, value: number): void {
     const mask = this.hi.length - 1;
-    let slot = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask;
+    let slot = firstSlot(hi, lo, mask);
     while (this.lo[slot] !== 0) slot = (slot + 1) & mask;
     this.hi[slot] = hi;
     this.lo[slot] = lo;
@@ -314,7 +322,7 @@ export class SharedHashSet64 {
     // The low bit set: never 0, which marks an empty slot.
     const key = BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt((lo | 1) >>> 0));
     const mask = this.slots.length - 1;
-    for (let slot = (hi ^ Math.imul(lo | 1, 0x9e3779b1)) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = firstSlot(hi, lo, mask); ; slot = (slot + 1) & mask) {
       const found = Atomics.load(this.slots, slot);
       if (found === key) return false;
       if (found !== 0n) continue;
