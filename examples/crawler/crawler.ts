@@ -485,8 +485,7 @@ export class Crawler {
     const { status, headers } = fetched;
     const entry: Omit<Entry, "outcome"> = { url: item.url, status, ms: fetched.ms };
 
-    const asked = retryAfter(headers.get("retry-after"), Date.now());
-    const retryAfterMs = Math.min(asked, this.#options.maxDelayMs); // a day is cut to a minute
+    const retryAfterMs = this.#retryAfterMs(headers);
     // The server asks the whole host to slow down, not just this URL: with a Retry-After, for
     // that long; with a 429 or 503 alone (nginx's limit_req answers 503 without one), by pacing.
     const tooMany = retryAfterMs === 0 && (status === 429 || status === 503);
@@ -552,9 +551,19 @@ export class Crawler {
     host.notBefore = Math.max(host.notBefore, now + pace.ms);
   }
 
+  /** A response's Retry-After in ms (0 if none), cut to maxDelayMs: a day becomes a minute. */
+  #retryAfterMs(headers: Map<string, string> | undefined): number {
+    return Math.min(retryAfter(headers?.get("retry-after"), Date.now()), this.#options.maxDelayMs);
+  }
+
+  /** The wait before try attempt + 2: the backoff (1x, 2x, 4x the base), or atLeastMs if longer. */
+  #backoffMs(attempt: number, atLeastMs: number): number {
+    return Math.max(this.#options.retryBaseMs * 2 ** attempt, atLeastMs);
+  }
+
   /** Puts item back for another try after a backoff, or atLeastMs; returns the wait. */
   #retryLater(key: string, item: Item, attempt: number, atLeastMs: number): number {
-    const waitMs = Math.max(this.#options.retryBaseMs * 2 ** attempt, atLeastMs);
+    const waitMs = this.#backoffMs(attempt, atLeastMs);
     this.stats.retries++;
     this.#retries.push({
       at: this.#c.engine.time() + waitMs,
@@ -722,15 +731,9 @@ export class Crawler {
       if (attempt++ >= this.#options.retries) {
         throw failure ?? new Error(`HTTP ${status} ${fetched?.reason ?? ""}`.trim());
       }
-      const wait = retryAfter(fetched?.headers.get("retry-after"), Date.now());
       // A stopping crawl does not wait for this (a Retry-After may be a minute): #stop.
-      await this.#c.engine.sleep(
-        Math.max(
-          this.#options.retryBaseMs * 2 ** (attempt - 1),
-          Math.min(wait, this.#options.maxDelayMs),
-        ),
-        this.#stop.signal,
-      );
+      const waitMs = this.#backoffMs(attempt - 1, this.#retryAfterMs(fetched?.headers));
+      await this.#c.engine.sleep(waitMs, this.#stop.signal);
     }
   }
 }
