@@ -41,9 +41,9 @@ import { WordList, editDistance } from "./typos.ts";
 // body words: at 5, a page titled with the one word searched for lost to one that repeated it
 // 30 times even in a body four times the average length; at 15 it wins from 1.5 times the
 // average (the test's case is twice). At 20 it would also beat 30 repeats in a body of average
-// length, a page about little else, which 15 leaves first. BM25F's saturation keeps the weight from being a factor:
-// a title match lifts a term's score to at most idf, however large the weight. (They live in
-// postings.ts, which needs them to write each block's impact.)
+// length, a page about little else, which 15 leaves first. BM25F's saturation keeps the weight
+// from being a factor: a title match lifts a term's score to at most idf, however large the
+// weight. (They live in postings.ts, which needs them to write each block's impact.)
 export { K1, TITLE_WEIGHT, TITLE_B, BODY_B };
 /**
  * Pages that match are counted one by one up to this many; past it, blocks that cannot change
