@@ -577,7 +577,8 @@ export function linksOnHost(links: string[], host: string): string[] {
  * UTF-8, which turns undecodable bytes into U+FFFD instead of failing the page.
  */
 export function decodeBody(body: Uint8Array, contentType?: string): string {
-  return new TextDecoder(sniffCharset(body, contentType).charset).decode(body);
+  const declared = contentType === undefined ? undefined : charsetOf(contentType);
+  return new TextDecoder(sniffCharset(body, declared).charset).decode(body);
 }
 
 export interface Charset {
@@ -589,18 +590,18 @@ export interface Charset {
 
 /**
  * The charset of an HTML body, found the way browsers find it (the HTML standard's "encoding
- * sniffing algorithm", shortened): a byte order mark wins over everything; then the charset of
- * the Content-Type; then a `<meta charset>` or `<meta http-equiv="Content-Type" content="...;
- * charset=...">` in the first 1024 bytes; else UTF-8. A label TextDecoder does not know counts as
- * none. Old Russian sites declare windows-1251 or koi8-r either way, and often only in <meta>.
+ * sniffing algorithm", shortened): a byte order mark wins over everything; then `declared`, the
+ * charset parameter of the Content-Type ("windows-1251" of "text/html; charset=windows-1251");
+ * then a `<meta charset>` or `<meta http-equiv="Content-Type" content="...; charset=...">` in the
+ * first 1024 bytes; else UTF-8. A label TextDecoder does not know counts as none. Old Russian sites declare windows-1251 or koi8-r either way, and often only in <meta>.
  */
-export function sniffCharset(body: Uint8Array, contentType?: string): Charset {
+export function sniffCharset(body: Uint8Array, declared?: string): Charset {
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
     return { charset: "utf-8", from: "bom" };
   }
   if (body[0] === 0xfe && body[1] === 0xff) return { charset: "utf-16be", from: "bom" };
   if (body[0] === 0xff && body[1] === 0xfe) return { charset: "utf-16le", from: "bom" };
-  const fromHeader = contentType === undefined ? undefined : knownCharset(charsetOf(contentType));
+  const fromHeader = knownCharset(declared);
   if (fromHeader !== undefined) return { charset: fromHeader, from: "header" };
   const fromMeta = knownCharset(metaCharset(body));
   // A page that reached us as bytes cannot be UTF-16 because its ASCII <meta> says so (HTML

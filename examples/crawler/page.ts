@@ -34,9 +34,7 @@ export interface PageResult {
 
 export function readPage(input: PageInput): PageResult {
   const body = decodeContent(input.body, input.contentEncoding, input.maxBytes);
-  const type = extractMimeType(input.contentType);
-  const declared = type?.charset === undefined ? undefined : `; charset=${type.charset}`;
-  const { charset, from } = sniffCharset(body, declared);
+  const { charset, from } = sniffCharset(body, extractMimeType(input.contentType)?.charset);
   const page =
     charset === "utf-8"
       ? parseUtf8Page(from === "bom" ? body.subarray(3) : body, input.url)
