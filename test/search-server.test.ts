@@ -276,6 +276,10 @@ test("/page is the stored text with the query's words marked, everything escaped
   const missing = await get(`/page?url=${q("http://127.0.0.1:8080/nowhere")}`);
   assert.is(missing.status, 404);
   assert.match(missing.body, "The index has no page http://127.0.0.1:8080/nowhere.");
+  const cyrillic = await get(
+    `/page?url=${q("http://127.0.0.1:8080/%D1%81%D0%BE%D0%BA%D0%B5%D1%82")}`,
+  );
+  assert.match(cyrillic.body, "The index has no page http://127.0.0.1:8080/сокет.");
 });
 
 test("a query of <script> is shown as text, in the box and in the message, never as markup", async () => {

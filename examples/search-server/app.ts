@@ -176,7 +176,8 @@ function stored(index: Index, frame: PageFrame, params: Map<string, string>): st
     throw new HttpError(400, "too-long", { max: MAX_QUERY_LENGTH });
   }
   const page = index.page(url, frame.query);
-  if (page === null) throw new HttpError(404, "no-such-page", { url });
+  // Named as the address bar shows it: a Cyrillic path readable, not a wall of %D0%BF.
+  if (page === null) throw new HttpError(404, "no-such-page", { url: displayUrl(url) });
   return storedPage(frame, page);
 }
 
