@@ -20,7 +20,7 @@ import type { IndexSummary, JoinSummary } from "@async-from-scratch/shared/searc
 import type { WorkerPool } from "@async-from-scratch/shared/loop";
 import type { Engine } from "./engine.ts";
 import type { PageInput } from "./page.ts";
-import { bytes, seconds, shortPath } from "./report.ts";
+import { bytes, plural, seconds, shortPath } from "./report.ts";
 import { handlers, type ReadPage } from "./tasks.ts";
 
 /** A page read, and if it was indexed with checkpoints on, when it is durable. */
@@ -161,7 +161,6 @@ export function openReaders(
  * it merged some, "(3 segments merged into one, 1 repeated page dropped)".
  */
 export function joinLine(joined: JoinSummary): string {
-  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
   const merged =
     joined.merged === 0
       ? ""

@@ -234,7 +234,7 @@ export function formatReport(r: ReportInput): string {
   const sentAgain = stale === 0 ? "" : `, ${stale} sent again on a new connection`;
   say(
     `This run: ${requests} requests (robots.txt ${r.crawl.robotsFetched}, retries ${r.crawl.retries}${sentAgain}) ` +
-      `on ${connections} connections: ${perConnection} requests per connection`,
+      `on ${plural(connections, "connection")}: ${perConnection} requests per connection`,
   );
   say(`Received ${bytes(wireBytes)}; HTML ${bytes(r.crawl.htmlBytes)} once decompressed`);
   const rate = r.fetchedThisRun / (r.wallMs / 1000);
@@ -287,6 +287,11 @@ export function bytes(count: number): string {
   if (count < 1024 * 1024) return `${(count / 1024).toFixed(1)} KiB`;
   if (count < 1024 ** 3) return `${(count / 1024 ** 2).toFixed(1)} MiB`;
   return `${(count / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** "1 segment", "2 segments". */
+export function plural(count: number, what: string): string {
+  return `${count} ${what}${count === 1 ? "" : "s"}`;
 }
 
 export function seconds(ms: number): string {
