@@ -23,6 +23,13 @@ export interface Page {
    * page, not to follow its links ("none" is both). Both false when the page says nothing.
    */
   robots: { noindex: boolean; nofollow: boolean };
+  /**
+   * Where `<meta http-equiv="refresh" content="0; url=next.html">` sends the reader, and after how
+   * many seconds: a redirect made in HTML (rustdoc, javadoc and old sites write pages that are
+   * only that). The URL is absolute and among `links` too. Null if the page has none, or one that
+   * only reloads the page.
+   */
+  refresh: { seconds: number; url: string } | null;
 }
 
 // Elements whose text a reader never sees. <head> is not listed: its only elements with text are
@@ -210,10 +217,13 @@ class PageReader implements TokenizerCallbacks {
   private href: string | undefined;
   private metaName: string | undefined;
   private metaContent: string | undefined;
+  private metaHttpEquiv: string | undefined;
   private linkRel: string | undefined;
   private linkType: string | undefined;
   /** Which of them the attribute being read is, and its value so far. */
-  private attribute: "href" | "name" | "content" | "rel" | "type" | undefined;
+  private attribute: "href" | "name" | "content" | "http-equiv" | "rel" | "type" | undefined;
+  /** The first <meta http-equiv="refresh">, read; null if none. */
+  private refresh: Refresh | null = null;
   private value = "";
 
   private readonly tokenizer = new Tokenizer({}, this);
@@ -245,7 +255,19 @@ class PageReader implements TokenizerCallbacks {
       text: this.words.join(" "),
       links: resolveLinks(this.hrefs, base),
       robots: this.robots,
+      refresh: this.refreshTarget(base, page),
     };
+  }
+
+  // Where the page's refresh sends the reader; null if nowhere, or to the page itself (a page
+  // that reloads every minute).
+  private refreshTarget(base: URL, page: URL): Page["refresh"] {
+    const href = this.refresh?.href;
+    if (href === undefined) return null;
+    const [url] = resolveLinks([href], base); // none for javascript: or a bad URL
+    const self = new URL(page);
+    self.hash = "";
+    return url === undefined || url === self.href ? null : { seconds: this.refresh!.seconds, url };
   }
 
   // The page's text from start to end. From parseUtf8Page, the page is its bytes read as latin1,
@@ -347,6 +369,9 @@ class PageReader implements TokenizerCallbacks {
     if (name === "content" && tag === "meta" && this.metaContent === undefined) {
       this.attribute = "content";
     }
+    if (name === "http-equiv" && tag === "meta" && this.metaHttpEquiv === undefined) {
+      this.attribute = "http-equiv";
+    }
     if (name === "rel" && tag === "link" && this.linkRel === undefined) this.attribute = "rel";
     if (name === "type" && tag === "link" && this.linkType === undefined) this.attribute = "type";
     this.value = "";
@@ -364,6 +389,7 @@ class PageReader implements TokenizerCallbacks {
     if (this.attribute === "href") this.href = this.value;
     else if (this.attribute === "name") this.metaName = this.value;
     else if (this.attribute === "content") this.metaContent = this.value;
+    else if (this.attribute === "http-equiv") this.metaHttpEquiv = this.value;
     else if (this.attribute === "rel") this.linkRel = this.value;
     else if (this.attribute === "type") this.linkType = this.value;
     this.attribute = undefined;
@@ -447,7 +473,8 @@ class PageReader implements TokenizerCallbacks {
 
   private openTag(name: string): void {
     this.tag = name;
-    this.href = this.metaName = this.metaContent = this.linkRel = this.linkType = undefined;
+    this.href = this.metaName = this.metaContent = this.metaHttpEquiv = undefined;
+    this.linkRel = this.linkType = undefined;
     // A <form> inside a form is ignored, tag and attributes, as the HTML standard says.
     if (name === "form" && this.stack.includes("form")) {
       this.tag = undefined;
@@ -491,6 +518,12 @@ class PageReader implements TokenizerCallbacks {
         if (word === "noindex" || word === "none") this.robots.noindex = true;
         if (word === "nofollow" || word === "none") this.robots.nofollow = true;
       }
+    }
+    // Only the first refresh counts, as in a browser. Its URL is a link too: wget -r follows it.
+    const equiv = name === "meta" ? this.metaHttpEquiv?.trim().toLowerCase() : undefined;
+    if (equiv === "refresh" && this.refresh === null) {
+      this.refresh = parseRefresh(this.metaContent ?? "");
+      if (this.refresh?.href !== undefined) this.hrefs.push(this.refresh.href);
     }
     const href = this.href;
     if (href === undefined) return;
@@ -559,6 +592,33 @@ function resolveLinks(hrefs: string[], base: URL): string[] {
     links.add(url.href);
   }
   return [...links];
+}
+
+interface Refresh {
+  seconds: number;
+  /** As the page has it, relative or not; undefined: the page reloads itself. */
+  href?: string;
+}
+
+/**
+ * The content of a `<meta http-equiv="refresh">`, read as the HTML standard's "shared declarative
+ * refresh steps" read it: seconds (digits, then digits and dots that do not count), then a ";" or
+ * a "," or whitespace, then the URL, which may follow "url=" and stand in quotes. "5" alone, or a
+ * URL left out, reloads the page (href undefined). Null for content that is no refresh at all.
+ */
+function parseRefresh(content: string): Refresh | null {
+  const parts = /^[\t\n\f\r ]*(\d*)(\.[\d.]*)?([;,\t\n\f\r ][^]*)?$/.exec(content);
+  if (parts === null || (parts[1] === "" && parts[2] === undefined)) return null;
+  const seconds = Number(parts[1] || "0");
+  let rest = (parts[3] ?? "").replace(/^[\t\n\f\r ]*[;,]?[\t\n\f\r ]*/, "");
+  if (rest === "") return { seconds };
+  rest = rest.replace(/^url[\t\n\f\r ]*=[\t\n\f\r ]*/i, "");
+  const quote = rest[0] === '"' || rest[0] === "'" ? rest[0] : undefined;
+  if (quote !== undefined) {
+    const end = rest.indexOf(quote, 1);
+    rest = rest.slice(1, end === -1 ? undefined : end);
+  }
+  return { seconds, href: rest };
 }
 
 /** Only the http: links whose host (with its port, if not 80) is `host`, e.g. "127.0.0.1:8080". */

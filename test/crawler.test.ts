@@ -564,6 +564,50 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, X-Robo
   assert.is(pages.find((page) => page.url.endsWith("/twice"))?.text, "Да");
 });
 
+test('<meta http-equiv="refresh">: a redirect within 5 s, in its chain; a later one only a link', async () => {
+  const refresh = (seconds: number, to: string) =>
+    `<meta http-equiv="refresh" content="${seconds}; url=${to}"><title>Redirecting</title>` +
+    `<p>Redirecting to <a href="${to}">${to}</a>`;
+  const pages: Record<string, string> = {
+    "/": ["/moved", "/notice", "/loop-a", "/nofollow"]
+      .map((to) => `<a href="${to}">x</a>`)
+      .join(""),
+    "/moved": refresh(0, "/new"), // rustdoc's kind: the page has moved
+    "/new": "<title>New</title>",
+    "/notice": `${refresh(60, "/later")}<p>Read this first.`, // a page of its own
+    "/later": "<title>Later</title>",
+    "/loop-a": refresh(0, "/loop-b"),
+    "/loop-b": refresh(1, "/loop-a"),
+    "/nofollow": `<meta name="robots" content="nofollow">${refresh(0, "/target")}`,
+    "/target": "<title>Target</title>",
+  };
+  const server = createServer((request, response) => {
+    const page = pages[request.url!];
+    if (page === undefined) return response.writeHead(404).end();
+    response.writeHead(200, { "content-type": "text/html" }).end(page);
+  });
+  const { status, stderr, stdout, log } = await crawlServer("refresh", server);
+  assert.is(status, 0, stderr);
+  const outcomes = Object.fromEntries(
+    [...byPath(log)].map(([path, entry]) => [path, `${entry.outcome} ${entry.reason ?? ""}`]),
+  );
+  assert.equal(
+    outcomes,
+    {
+      "/": "indexed ",
+      "/moved": "redirected ",
+      "/new": "indexed ",
+      "/notice": "indexed ",
+      "/later": "indexed ",
+      "/loop-a": "redirected ",
+      "/loop-b": "error redirect loop: /loop-a → /loop-b → /loop-a",
+      "/nofollow": "redirected ",
+      "/target": "indexed ",
+    },
+    stdout,
+  );
+});
+
 test("robots.txt past --max-body is read to 500 KiB; one that is unavailable allows all", async () => {
   // One server per robots.txt (a host is its host and port), all crawled at once.
   const kib = (n: number) => `# ${"x".repeat(n * 1024)}\n`;

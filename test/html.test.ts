@@ -292,6 +292,37 @@ test('robots: <meta name="robots"> noindex, nofollow and none, in any case and o
   });
 });
 
+test('refresh: <meta http-equiv="refresh"> read as the HTML standard reads it; its URL a link', () => {
+  const refresh = (content: string) => {
+    const html = `<meta http-equiv="Refresh" content="${content}"><a href="/a">a</a>`;
+    const page = parsePage(html, PAGE);
+    return { refresh: page.refresh, links: page.links };
+  };
+  const wiki = "http://127.0.0.1:8080/wiki/";
+  // rustdoc's redirect pages, word for word; then quotes, commas, a dot, "url" left out.
+  assert.equal(refresh("0;URL=../../syn/struct.File.html"), {
+    refresh: { seconds: 0, url: "http://127.0.0.1:8080/syn/struct.File.html" },
+    links: ["http://127.0.0.1:8080/syn/struct.File.html", "http://127.0.0.1:8080/a"],
+  });
+  assert.equal(refresh("5; url='next' and more").refresh, { seconds: 5, url: `${wiki}next` });
+  assert.equal(refresh(" 3 , /y").refresh?.url, "http://127.0.0.1:8080/y");
+  assert.equal(refresh("1.5; URL = &quot;q").refresh, { seconds: 1, url: `${wiki}q` });
+  assert.equal(refresh("0; moved").refresh?.url, `${wiki}moved`);
+  // A reload of the page itself, no URL, or no refresh at all: no refresh, and no link made.
+  for (const reload of ["30", "", "url=/x", "x; url=/z", "0; url=sockets?lang=en#top"]) {
+    assert.is(refresh(reload).refresh, null, reload);
+  }
+  assert.equal(refresh("0; url=javascript:go()"), {
+    refresh: null,
+    links: ["http://127.0.0.1:8080/a"],
+  });
+  // The first refresh counts; a <meta name="refresh"> is none.
+  const twice =
+    '<meta http-equiv=refresh content="0; url=/1"><meta http-equiv=refresh content="0; url=/2">';
+  assert.is(parsePage(twice, PAGE).refresh?.url, "http://127.0.0.1:8080/1");
+  assert.is(parsePage('<meta name="refresh" content="0; url=/1">', PAGE).refresh, null);
+});
+
 test("entities in text and attributes: legacy names without ';' as browsers read them", () => {
   // In text, "&amp" and "&copy" without ';' still count; in an attribute, not when a letter,
   // digit or '=' follows (a query string "?a=1&copy=2" keeps its "&copy=").
@@ -322,6 +353,7 @@ test("unclosed elements: <title> and <script> to the end of the page, <p> and <l
     text: "",
     links: [],
     robots: { noindex: false, nofollow: false },
+    refresh: null,
   });
   assert.is(text("<p>before<script>var a = '<a href=x>';"), "before");
   // A block closes an open <p>; both add the space between words.

@@ -626,9 +626,14 @@ export class Crawler {
     this.stats.htmlBytes += page.bytes;
     // A duplicate's links are followed too: relative links on the same body under another path
     // may lead elsewhere, and which of two twins arrives first must not change what is found.
+    // A redirect's target is not, here: it follows as a redirect's does, in its chain, whatever
+    // nofollow says (a 3xx has no nofollow either).
     if (!page.nofollow && !tag.nofollow) {
-      for (const link of page.links) this.#discover(link, item.depth + 1, []);
+      for (const link of page.links) {
+        if (link !== page.redirect) this.#discover(link, item.depth + 1, []);
+      }
     }
+    if (page.redirect !== null) return this.#redirect(item, page.redirect, entry);
     if (twin) return this.#record({ ...entry, outcome: "duplicate", reason: "same body" });
     if (page.noindex || tag.noindex) return this.#record({ ...entry, outcome: "noindex" });
     if (page.durable === null) {

@@ -26,6 +26,11 @@ export interface PageResult {
   links: string[];
   noindex: boolean;
   nofollow: boolean;
+  /**
+   * Where a `<meta http-equiv="refresh">` sends the reader within REFRESH_REDIRECT_S (in its one
+   * spelling): a redirect, made in HTML. Null if the page has no such refresh.
+   */
+  redirect: string | null;
   /** "windows-1251 from header" */
   charset: string;
   /** Size of the decompressed body. */
@@ -44,16 +49,26 @@ export function readPage(input: PageInput): PageResult {
     const normal = normalForm(link);
     if (normal !== null) links.add(normal);
   }
+  const refresh = page.refresh;
+  const redirect =
+    refresh !== null && refresh.seconds <= REFRESH_REDIRECT_S ? normalForm(refresh.url) : null;
   return {
     title: page.title,
     text: page.text,
     links: [...links],
     noindex: page.robots.noindex,
     nofollow: page.robots.nofollow,
+    redirect,
     charset: `${charset} from ${from}`,
     bytes: body.length,
   };
 }
+
+// A page that refreshes to another URL at once, or after a moment ("You will be taken to the new
+// page in 3 seconds"), is a page that has moved: its target is what to index, as Google and
+// Yandex treat it, and the page itself is a redirect. A page that goes on after longer shows
+// something worth reading first (a slide, a notice); its target is only a link.
+const REFRESH_REDIRECT_S = 5;
 
 // Pages link to the same pages over and over (a site's menu, its index, "next" and "previous"),
 // and normalizing a link parses it again and again: so each link is normalized once per thread

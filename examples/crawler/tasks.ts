@@ -16,7 +16,7 @@ import { warmUp } from "./warmup.ts";
 
 /** What the crawler gets back for a page: all of PageResult but its title and text. */
 export type ReadPage = Omit<PageResult, "title" | "text"> & {
-  /** Indexed: null if not (not wanted, or noindex); else whether the index had its text already. */
+  /** Indexed: null if not (not wanted, noindex, a redirect); else whether the index had its text already. */
   duplicate: boolean | null;
 };
 
@@ -38,11 +38,14 @@ export const handlers = {
       claim: shared === null ? undefined : (hi, lo) => shared.add(hi, lo),
     });
   },
-  /** Reads a page, and indexes it if `index` says so and the page does not say noindex. */
+  /**
+   * Reads a page, and indexes it if `index` says so, the page does not say noindex and is no
+   * redirect.
+   */
   read({ input, index }: { input: PageInput; index: boolean }): ReadPage {
     if (writer === null) throw new Error("no index is open in this thread");
     const { title, text, ...rest } = readPage(input);
-    const indexed = index && !rest.noindex;
+    const indexed = index && !rest.noindex && rest.redirect === null;
     const duplicate = indexed ? writer.add({ url: input.url, title, text }).duplicate : null;
     return { ...rest, duplicate };
   },
