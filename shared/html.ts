@@ -672,6 +672,21 @@ export function sniffCharset(body: Uint8Array, declared?: string): Charset {
   return { charset: "utf-8", from: "default" };
 }
 
+/**
+ * Whether a body that came without a type begins as HTML does, by the MIME Sniffing standard's
+ * signatures: after whitespace, "<!DOCTYPE HTML", "<html", "<head", "<body", "<title", "<p", "<a",
+ * "<!--" and their like, in any case, followed by a space or ">". A text file, JSON, an image or
+ * an archive does not.
+ */
+export function looksLikeHtml(body: Uint8Array): boolean {
+  const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.length, 512));
+  return HTML_SIGNATURE.test(head.toString("latin1"));
+}
+
+// A UTF-8 byte order mark (which the standard leaves to text/plain) is let through too.
+const HTML_SIGNATURE =
+  /^(?:\xef\xbb\xbf)?[\t\n\f\r ]*<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[ >]/i;
+
 // The charset a <meta> in the first 1024 bytes declares. A regular expression is enough here,
 // unlike for links: the standard's own "prescan" is a small byte-level scanner of <meta> tags
 // that skips comments, which this does too.

@@ -174,7 +174,7 @@ test("readPage: charset from header, <meta> or BOM; links normalized; gzip undon
     { body: Buffer.from(`\uFEFF${html("")}`), type: "text/html; charset=koi8-r" },
   ];
   for (const { body, type } of cases) {
-    const page = readPage({ ...base, body, contentType: type });
+    const page = readPage({ ...base, body, contentType: type })!;
     assert.is(page.title, "Заголовок", type);
     assert.ok(page.text.startsWith("Съешь ещё"), page.text);
     assert.equal(page.links, [
@@ -188,10 +188,32 @@ test("readPage: charset from header, <meta> or BOM; links normalized; gzip undon
     body: gzipSync(Buffer.from(html(""))),
     contentType: "text/html",
     contentEncoding: "gzip",
-  });
-  const plain = readPage({ ...base, body: Buffer.from(html("")), contentType: "text/html" });
+  })!;
+  const plain = readPage({ ...base, body: Buffer.from(html("")), contentType: "text/html" })!;
   assert.equal(gzipped, plain, "gzip undone");
   assert.is(gzipped.charset, "utf-8 from default");
+});
+
+test("readPage: a body without a type is HTML only if it begins as HTML does", () => {
+  const read = (text: string, contentType?: string, contentEncoding?: string) =>
+    readPage({
+      url: "http://h/",
+      body: contentEncoding === "gzip" ? gzipSync(text) : Buffer.from(text),
+      contentType,
+      contentEncoding,
+      maxBytes: 1 << 20,
+    })?.title ?? null;
+  for (const html of ["<!DOCTYPE html><title>t</title>", " \r\n<HTML><title>t</title>", "<p>x"]) {
+    assert.is.not(read(html), null, html);
+    assert.is.not(read(html, ""), null, `${html}, Content-Type: ""`);
+    assert.is.not(read(html, "nonsense"), null, `${html}, a type that names none`);
+    assert.is.not(read(html, undefined, "gzip"), null, `${html}, gzipped`);
+  }
+  assert.is(read("\uFEFF<html><title>t</title>"), "t", "a UTF-8 BOM");
+  for (const other of ["%PDF-1.4", '{"title": "<p>"}', "plain text, <p> later", "<pre>", ""]) {
+    assert.is(read(other), null, other);
+    assert.is.not(read(other, "text/html"), null, `${other} said to be HTML is read as HTML`);
+  }
 });
 
 test("readPage: a <base href> that is not http(s) (javascript:, data:) leaves the page's URL", () => {
@@ -200,12 +222,12 @@ test("readPage: a <base href> that is not http(s) (javascript:, data:) leaves th
     const html = `<base href="${href}"><a href="next">n</a><a href="/top">t</a>`;
     for (const charset of ["utf-8", "windows-1251"]) {
       const type = `text/html; charset=${charset}`;
-      const page = readPage({ ...base, body: Buffer.from(html), contentType: type });
+      const page = readPage({ ...base, body: Buffer.from(html), contentType: type })!;
       assert.equal(page.links, ["http://h/dir/next", "http://h/top"], `${href} ${charset}`);
     }
   }
   const body = Buffer.from('<base href="../other/"><a href="next">n</a>');
-  const relative = readPage({ ...base, body, contentType: "text/html" });
+  const relative = readPage({ ...base, body, contentType: "text/html" })!;
   assert.equal(relative.links, ["http://h/other/next"], "a relative one still counts");
 });
 
@@ -233,7 +255,7 @@ test("extractMimeType: a Content-Type sent twice is the last valid type, as in t
     contentType,
     contentEncoding: undefined,
     maxBytes: 1 << 20,
-  });
+  })!;
   assert.is(page.title, "Заголовок");
   assert.is(page.charset, "windows-1251 from header");
 });

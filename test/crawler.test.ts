@@ -508,8 +508,9 @@ for (const engine of ["scratch", "node"]) {
   });
 }
 
-test("odd headers of real servers: raw UTF-8 Location, two Content-Types, X-Robots-Tag, 204", async () => {
-  const links = ["/utf8", "/twice", "/other-bot", "/ours", "/no-content", "/empty-gzip"];
+test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, X-Robots-Tag, 204", async () => {
+  const links = ["/utf8", "/twice", "/untyped", "/untyped-text", "/other-bot", "/ours"];
+  links.push("/no-content", "/empty-gzip");
   const server = createServer((request, response) => {
     const html = (title: string) => `<title>${title}</title>`;
     response.setHeader("content-type", "text/html; charset=utf-8");
@@ -523,6 +524,14 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, X-Robo
       case "/twice":
         response.setHeader("content-type", ["text/html", "text/html; charset=windows-1251"]);
         return response.end(Buffer.from([0xc4, 0xe0])); // "Да" in windows-1251
+      case "/untyped": // no Content-Type at all: HTML by its first bytes, as for a browser
+        response.removeHeader("content-type");
+        return response.end(`<!DOCTYPE html>${html("untyped")}<a href="/found">f</a>`);
+      case "/found":
+        return response.end(html("found"));
+      case "/untyped-text":
+        response.removeHeader("content-type");
+        return response.end("Not a page. <a href=/nowhere>");
       case "/other-bot":
         response.setHeader("x-robots-tag", "googlebot: noindex, nofollow");
         return response.end(`${html("other bot")}<a href="/followed">f</a>`);
@@ -553,6 +562,9 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, X-Robo
       "/utf8": "redirected ",
       "/вики": "indexed ",
       "/twice": "indexed ",
+      "/untyped": "indexed ",
+      "/found": "indexed ",
+      "/untyped-text": "not HTML no Content-Type, and its first bytes are not HTML",
       "/other-bot": "indexed ",
       "/followed": "indexed ",
       "/ours": "noindex ",

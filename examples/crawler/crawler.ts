@@ -607,7 +607,7 @@ export class Crawler {
     // Decided here, before the page goes to a thread: a twin of a page seen before is read for
     // its links, never indexed.
     const twin = !(await this.#c.digests.add(bodyDigest(body, contentEncoding), item.url));
-    let page: ReadResult;
+    let page: ReadResult | null;
     try {
       page = await this.#c.readers.read(
         {
@@ -622,6 +622,10 @@ export class Crawler {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       return this.#record({ ...entry, outcome: "error", reason });
+    }
+    if (page === null) {
+      const reason = "no Content-Type, and its first bytes are not HTML";
+      return this.#record({ ...entry, outcome: "not HTML", reason });
     }
     this.stats.htmlBytes += page.bytes;
     // A duplicate's links are followed too: relative links on the same body under another path
@@ -743,11 +747,14 @@ export class Crawler {
   }
 }
 
-/** Read the body of 2xx answers that are HTML; of anything else, only the head matters. */
+/**
+ * Read the body of 2xx answers that are HTML, or that say no type (readPage() looks at their
+ * first bytes); of anything else, only the head matters.
+ */
 function wantsBody(head: ResponseEvent): boolean {
   if (head.status < 200 || head.status >= 300) return false;
   const type = extractMimeType(head.headers.get("content-type"))?.essence;
-  return type === "text/html" || type === "application/xhtml+xml";
+  return type === undefined || type === "text/html" || type === "application/xhtml+xml";
 }
 
 // Directives that take a value after a colon, which is not a crawler's name before one.

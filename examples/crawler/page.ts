@@ -5,7 +5,12 @@
 // pages under different URLs are indexed once.
 import { createHash } from "node:crypto";
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
-import { parsePage, parseUtf8Page, sniffCharset } from "@async-from-scratch/shared/html";
+import {
+  looksLikeHtml,
+  parsePage,
+  parseUtf8Page,
+  sniffCharset,
+} from "@async-from-scratch/shared/html";
 import { remembered } from "@async-from-scratch/shared/remember";
 import { normalizeUrl } from "./urls.ts";
 
@@ -37,9 +42,17 @@ export interface PageResult {
   bytes: number;
 }
 
-export function readPage(input: PageInput): PageResult {
+/**
+ * The page, or null for a body that came without a type (no Content-Type, or one that names
+ * none) and does not begin as HTML does: a browser, and wget -r, take such a body for HTML if it
+ * looks like it (the MIME Sniffing standard), and servers do send pages so (Apache 2.4 for a file
+ * whose name has no extension it knows, a hand-written CGI script).
+ */
+export function readPage(input: PageInput): PageResult | null {
   const body = decodeContent(input.body, input.contentEncoding, input.maxBytes);
-  const { charset, from } = sniffCharset(body, extractMimeType(input.contentType)?.charset);
+  const type = extractMimeType(input.contentType);
+  if (type === null && !looksLikeHtml(body)) return null;
+  const { charset, from } = sniffCharset(body, type?.charset);
   const page =
     charset === "utf-8"
       ? parseUtf8Page(from === "bom" ? body.subarray(3) : body, input.url)

@@ -37,7 +37,7 @@ export interface PageReaders {
   /** Settles once every thread has opened its index; rejects if one could not (locked, say). */
   ready: Promise<void>;
   /** Reads a page in a thread; indexes it there too if `index` (and the page allows). */
-  read(input: PageInput, index: boolean): Promise<ReadResult>;
+  read(input: PageInput, index: boolean): Promise<ReadResult | null>;
   /** With checkpoints on: commits now each thread's pages not yet durable. */
   checkpoint(): void;
   /** Joins the threads' indexes into the crawl's; a line for the report. */
@@ -123,14 +123,20 @@ export function openReaders(
       // The thread with the fewest pages in hand; the body is moved to it, not copied.
       const reader = pending.indexOf(Math.min(...pending));
       const transfer = [input.body.buffer as ArrayBuffer];
-      const page = track(reader, calls[reader]!<ReadPage>("read", { input, index }, transfer));
-      if (checkpointMs === null || !index) return { ...(await page), durable: null };
+      const page = track(
+        reader,
+        calls[reader]!<ReadPage | null>("read", { input, index }, transfer),
+      );
+      if (checkpointMs === null || !index) {
+        const read = await page;
+        return read === null ? null : { ...read, durable: null };
+      }
       const state = commits[reader]!;
       const durable = state.next.promise;
       state.uncommitted++;
       if (engine.time() - state.at >= checkpointMs) commit(reader);
       const read = await page;
-      return { ...read, durable: read.duplicate === false ? durable : null };
+      return read === null ? null : { ...read, durable: read.duplicate === false ? durable : null };
     },
     checkpoint() {
       for (const [reader, state] of commits.entries()) if (state.uncommitted > 0) commit(reader);

@@ -42,9 +42,11 @@ export const handlers = {
    * Reads a page, and indexes it if `index` says so, the page does not say noindex and is no
    * redirect.
    */
-  read({ input, index }: { input: PageInput; index: boolean }): ReadPage {
+  read({ input, index }: { input: PageInput; index: boolean }): ReadPage | null {
     if (writer === null) throw new Error("no index is open in this thread");
-    const { title, text, ...rest } = readPage(input);
+    const page = readPage(input);
+    if (page === null) return null; // no HTML after all
+    const { title, text, ...rest } = page;
     const indexed = index && !rest.noindex && rest.redirect === null;
     const duplicate = indexed ? writer.add({ url: input.url, title, text }).duplicate : null;
     return { ...rest, duplicate };
