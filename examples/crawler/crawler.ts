@@ -25,7 +25,9 @@
 //   2xx HTML the page is read in a worker thread (readers.ts, page.ts): links, <meta
 //            name=robots>, digest; links are discovered one level deeper (unless nofollow); a
 //            body seen before is a duplicate (whichever of two twins arrives first is indexed);
-//            the thread indexes the text (unless noindex);
+//            the thread indexes the text (unless noindex); a page whose <meta
+//            http-equiv=refresh> sends the reader on at once is a redirect, as a 3xx is;
+//   2xx without a Content-Type: as HTML if its first bytes are HTML's;
 //   the rest not HTML, or an error with its reason.
 //
 // Several crawlers can share one frontier (--frontier redis://, redis-stores.ts): then each
