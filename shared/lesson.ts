@@ -88,9 +88,12 @@ export function startLesson<Spec extends Record<string, Option>>(
     if (error.code !== "EPIPE") throw error;
     process.exit(0);
   });
-  const args = process.argv.slice(2);
+  const args = joinDashValues(process.argv.slice(2), names, spec);
   if (args[0] === "--") args.shift();
-  if (args.includes("--help") || args.includes("-h")) {
+  // Only among the flags: after a second `--`, "-h" is a word to search for.
+  const end = args.indexOf("--");
+  const flagArgs = end === -1 ? args : args.slice(0, end);
+  if (flagArgs.includes("--help") || flagArgs.includes("-h")) {
     process.stdout.write(`${usage}\n`);
     process.exit(0);
   }
@@ -113,7 +116,11 @@ export function startLesson<Spec extends Record<string, Option>>(
       allowPositionals: words !== undefined,
     });
   } catch (error) {
-    return fail((error as Error).message);
+    // parseArgs says "Option '--max-pages <value>' argument missing", or "argument is
+    // ambiguous" when the next argument is a flag: both mean the value was left out.
+    const { message } = error as Error;
+    const flag = /^Option '(--[\w-]+)[^']*' argument (missing|is ambiguous)/.exec(message)?.[1];
+    return fail(flag === undefined ? message : `${flag} needs a value`);
   }
   const values: Record<string, unknown> = {};
   for (const name of names) {
@@ -132,8 +139,10 @@ export function startLesson<Spec extends Record<string, Option>>(
     } else if (option.type === "url") {
       values[name] = given === undefined ? undefined : httpUrl(name, given as string, fail);
     } else if (option.type === "integer") {
+      // Digits only: Number() would also take "" and " " (as 0), "0x10" and "1e3".
+      const digits = given === undefined || /^[+-]?\d+$/.test(given as string);
       const number = given === undefined ? option.default : Number(given);
-      if (!Number.isInteger(number) || number < option.min || number > option.max) {
+      if (!digits || !Number.isInteger(number) || number < option.min || number > option.max) {
         fail(`--${name} must be an integer from ${option.min} to ${option.max}, got '${given}'`);
       }
       values[name] = number;
@@ -146,6 +155,34 @@ export function startLesson<Spec extends Record<string, Option>>(
     }
   }
   return values as Values<Spec>;
+}
+
+/**
+ * Joins a flag that takes a value to a next argument that starts with one "-": `--max-pages -1`
+ * becomes `--max-pages=-1`. parseArgs would read the "-1" as a flag of its own, and say the value
+ * is "ambiguous"; joined, a negative number gets the range check's message ("must be an integer
+ * from 1 to ..."), and a pattern such as `--exclude -draft` is taken as it is. A next argument
+ * that starts with "--" is left alone: `--url --out x` is a --url without its value.
+ */
+function joinDashValues(args: string[], names: string[], spec: Record<string, Option>): string[] {
+  const valued = new Set(
+    names
+      .filter((name) => spec[name]!.type !== "boolean" && spec[name]!.type !== "words")
+      .map((name) => `--${name}`),
+  );
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (arg === "--" && i > 0) return [...joined, ...args.slice(i)]; // the words after it
+    if (valued.has(arg) && next !== undefined && /^-(?!-)/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
 }
 
 // What the network may do to any lesson, named as the native module names it (Python's classes) and

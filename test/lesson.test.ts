@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { root, runCommand } from "./lessons.ts";
+import { root, runCommand, runLesson } from "./lessons.ts";
 
 const fixture = join(root, "test", "fixtures", "failing-lesson.ts");
 
@@ -53,6 +53,31 @@ test("any other error keeps its stack", async () => {
   assert.is(bug.status, 1, bug.stderr);
   assert.match(bug.stderr, /^failing-lesson: TypeError: /);
   assert.match(bug.stderr, /\n {4}at [^\n]*failing-lesson\.ts:\d+:\d+/);
+});
+
+test("a flag's value: a negative number gets the range, a missing one is named, digits only", async () => {
+  // search checks its flags before it opens an index: nothing else runs. Side by side.
+  const cases: [string[], string][] = [
+    [["x", "--limit", "-1"], "--limit must be an integer from 1 to 100, got '-1'"],
+    [["x", "--limit"], "--limit needs a value"],
+    [["--limit", "--json", "x"], "--limit needs a value"],
+    [["x", "--limit="], "--limit must be an integer from 1 to 100, got ''"],
+    [["x", "--limit", " "], "--limit must be an integer from 1 to 100, got ' '"],
+    [["x", "--limit", "0x2"], "--limit must be an integer from 1 to 100, got '0x2'"],
+    [["x", "--limit", "1e1"], "--limit must be an integer from 1 to 100, got '1e1'"],
+  ];
+  const runs = await Promise.all(cases.map(([args]) => runLesson("search", args)));
+  for (const [i, [args, message]] of cases.entries()) {
+    const run = runs[i]!;
+    assert.is(run.status, 2, args.join(" "));
+    assert.ok(run.stderr.startsWith(`search: ${message}\nusage: pnpm run search `), run.stderr);
+  }
+});
+
+test("after a second --, -h is a word to look for, not --help", async () => {
+  const run = await runLesson("search", ["--index", join(root, "no-such-index"), "--", "-h"]);
+  assert.is(run.status, 1, run.stderr);
+  assert.match(run.stderr, /^search: no search index at /);
 });
 
 test.run();
