@@ -1,6 +1,8 @@
 // What every lesson needs around its one idea: its command-line flags, a site to talk to, and a
 // clock that measures CPU time next to wall time. Nothing here waits on a socket: the waiting is
 // what the lessons teach, so it stays in the lessons.
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { decodeBody, parsePage } from "./html.ts";
 import { parseResponse } from "./http.ts";
@@ -43,6 +45,9 @@ type Values<Spec extends Record<string, Option>> = {
               : string | undefined;
 };
 
+// The lesson's name, for the messages of the helpers below (drawChart).
+let lessonName = "lesson";
+
 /**
  * Starts a lesson: parses its flags, and makes network failures read as one line.
  *
@@ -72,6 +77,7 @@ export function startLesson<Spec extends Record<string, Option>>(
     `usage: pnpm run ${lesson} ${names.map((name) => synopsis(name, spec[name]!)).join(" ")}`,
     ...names.map((name, i) => `  ${flags[i]!.padEnd(width)} ${describe(spec[name]!)}`),
   ].join("\n");
+  lessonName = lesson;
   const fail = (message: string): never => {
     process.stderr.write(`${lesson}: ${message}\n${usage}\n`);
     process.exit(2);
@@ -300,7 +306,43 @@ export async function drawChart(
 ): Promise<string> {
   if (file === "none") return "chart: not drawn (--svg none)";
   const charts = await import("@async-from-scratch/shared/chart");
-  return charts.writeChart(make(charts), file);
+  try {
+    if (file !== undefined) makeDirectory(dirname(file));
+    return await charts.writeChart(make(charts), file);
+  } catch (error) {
+    // A --svg where no file can be written is the person's mistake, not a bug: one line, and
+    // the lesson's measurements above it still stand.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code !== "string" || !code.startsWith("E")) throw error;
+    const why = (error as Error).message.split(",")[0]; // "ENOENT: no such file or directory"
+    process.stderr.write(`${lessonName}: --svg ${file}: cannot write the chart there: ${why}\n`);
+    process.exitCode = 1;
+    return "chart: not drawn (see the error)";
+  }
+}
+
+/**
+ * Makes a folder and those above it, as `mkdir -p` does, or throws the error that stops it. Not
+ * mkdirSync's own `recursive`: in Node 20 it never returns where a folder exists that cannot hold
+ * another (under /proc, mkdir says ENOENT, which it takes for a missing parent, again and again).
+ */
+export function makeDirectory(path: string): void {
+  const full = resolve(path);
+  const missing: string[] = [];
+  for (let dir = full; !existsSync(dir); dir = dirname(dir)) missing.unshift(dir);
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      // Made meanwhile by another process (two crawls starting side by side): there it is.
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
+  if (!statSync(full).isDirectory()) {
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${full}'`), {
+      code: "ENOTDIR",
+    });
+  }
 }
 
 function describe(option: Option): string {

@@ -25,6 +25,7 @@ import {
   type Span,
   chartFlags,
   drawChart,
+  makeDirectory,
   startLesson,
   siteFlags,
 } from "@async-from-scratch/shared";
@@ -239,7 +240,14 @@ const spillDir = join(out, "spill");
 // One crawl at a time per --out: the lock of out/parts, where the threads write their indexes.
 const workDir = join(out, "parts");
 try {
-  mkdirSync(workDir, { recursive: true });
+  makeDirectory(workDir);
+} catch (error) {
+  process.stderr.write(
+    `crawler: --out ${args.out}: cannot write the index there: ${(error as Error).message}\n`,
+  );
+  process.exit(1);
+}
+try {
   lock(workDir);
   rmSync(spillDir, { recursive: true, force: true });
 } catch (error) {
@@ -493,7 +501,8 @@ console.log(
     timelineChart("crawler", timeline.spans, timeline),
   ),
 );
-process.exitCode = interrupted === "SIGINT" ? 130 : interrupted === "SIGTERM" ? 143 : 0;
+// Not 0 otherwise: drawChart sets 1 when the chart cannot be written.
+if (interrupted !== null) process.exitCode = interrupted === "SIGINT" ? 130 : 143;
 
 // ---- helpers ---------------------------------------------------------------------------------------
 

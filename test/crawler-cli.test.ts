@@ -1,0 +1,88 @@
+// The crawler as a person and a script meet it when something is wrong: an --out or --svg where
+// nothing can be written, a crawl that reads no page, --resume with the --url of another crawl,
+// Ctrl-C typed in a terminal. Each says so in one line, with a status a script can test, and
+// never hangs.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { root, runLesson, siteProcesses, type Run } from "./lessons.ts";
+
+const test = suite("crawler-cli");
+const scratchDir = mkdtempSync(join(tmpdir(), "crawler-cli-test-"));
+const outDir = (name: string) => join(scratchDir, name);
+const crawl = (name: string, args: string[]) =>
+  runLesson("crawler", ["--out", outDir(name), "--svg", "none", ...args]);
+
+// A site of two pages and a 404, on a free port, for the tests that need a site that answers.
+const site = createServer((request, response) => {
+  if (request.url === "/robots.txt" || request.url === "/gone") {
+    return response.writeHead(404).end();
+  }
+  response.setHeader("content-type", "text/html; charset=utf-8");
+  if (request.url === "/") return response.end('<title>Home</title><a href="/about">about</a>');
+  response.end("<title>About</title><p>The second page.</p>");
+});
+const listening = (server: Server) =>
+  new Promise<string>((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    }),
+  );
+const siteUrl = listening(site);
+
+/** A port nothing listens on: one the kernel gave a server, which then closed it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await listening(server);
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test("--out where no folder can be made: one line and status 1, at once, not a hang", async () => {
+  const file = join(scratchDir, "a-file");
+  writeFileSync(file, "");
+  // Under /proc, mkdir says ENOENT for any name, which mkdirSync's recursive option took for a
+  // missing parent, and tried again, for ever; under a file, ENOTDIR.
+  const [proc, underFile] = await Promise.all(
+    ["/proc/no-such-dir/index", join(file, "index")].map((out) =>
+      runLesson("crawler", ["--out", out, "--svg", "none", "--url", "http://127.0.0.1:9/"]),
+    ),
+  );
+  for (const run of [proc!, underFile!]) {
+    assert.is(run.status, 1, run.stderr);
+    assert.is(run.stdout, "");
+    assert.match(run.stderr, /^crawler: --out \S+: cannot write the index there: E[A-Z]+: /);
+    assert.is(run.stderr.split("\n").length, 2, "one line, no stack");
+  }
+});
+
+test("--svg where no file can be written: one line, status 1, and the crawl's index kept", async () => {
+  const file = join(scratchDir, "not-a-dir");
+  writeFileSync(file, "");
+  const svg = join(file, "chart.svg");
+  const out = outDir("svg");
+  const run = await runLesson("crawler", ["--out", out, "--svg", svg, "--url", await siteUrl]);
+  assert.is(run.status, 1, run.stderr);
+  assert.match(run.stdout, /^ {2}indexed +2$/m, "the report is printed");
+  assert.match(run.stdout, /\nchart: not drawn \(see the error\)\n$/);
+  assert.is(
+    run.stderr,
+    `crawler: --svg ${svg}: cannot write the chart there: ENOTDIR: not a directory\n`,
+  );
+  assert.ok(existsSync(join(out, "index.json")), "the index is written");
+});
+
+test.after(async () => {
+  site.closeAllConnections();
+  await new Promise((resolve) => site.close(resolve));
+  rmSync(scratchDir, { recursive: true, force: true });
+  assert.equal(siteProcesses(), [], "no fixture site left running");
+});
+
+test.run();
