@@ -78,6 +78,28 @@ test("--svg where no file can be written: one line, status 1, and the crawl's in
   assert.ok(existsSync(join(out, "index.json")), "the index is written");
 });
 
+test("a crawl that reads no page fails: status 1, and a line that says where to look", async () => {
+  const [refused, notFound] = await Promise.all([
+    closedPort().then((port) => crawl("refused", ["--url", `http://127.0.0.1:${port}/`])),
+    siteUrl.then((url) => crawl("not-found", ["--url", `${url}gone`])),
+  ]);
+  for (const [run, reason] of [
+    [refused!, "connection refused"],
+    [notFound!, "HTTP 404 Not Found"],
+  ] as [Run, string][]) {
+    assert.is(run.status, 1, run.stderr);
+    assert.match(run.stdout, new RegExp(`^ {2}1 x [^\\n]*${reason}`, "m"), "the report says why");
+    assert.is(
+      run.stderr,
+      `crawler: no page could be read: 1 URL ended in an error (the report's "Errors:" says which)\n`,
+    );
+  }
+  // A crawl that read a page and met errors too did its work: status 0.
+  const some = await crawl("some", ["--url", await siteUrl, "--url", `${await siteUrl}gone`]);
+  assert.is(some.status, 0, some.stderr);
+  assert.is(some.stderr, "");
+});
+
 test.after(async () => {
   site.closeAllConnections();
   await new Promise((resolve) => site.close(resolve));

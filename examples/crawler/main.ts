@@ -503,6 +503,22 @@ console.log(
 );
 // Not 0 otherwise: drawChart sets 1 when the chart cannot be written.
 if (interrupted !== null) process.exitCode = interrupted === "SIGINT" ? 130 : 143;
+// A crawl that read no page, only errors (a host that does not resolve, a port nothing listens
+// on, a 404 for a start page), failed, as wget's and curl's do: a script that runs it learns so
+// from the status, and the person from one line below the report that says which errors.
+const read = ["indexed", "noindex", "duplicate", "not HTML"] as const;
+if (
+  interrupted === null &&
+  totals === null &&
+  tally.counts.error > 0 &&
+  read.every((outcome) => tally.counts[outcome] === 0)
+) {
+  const errors = tally.counts.error === 1 ? "1 URL" : `${tally.counts.error} URLs`;
+  process.stderr.write(
+    `crawler: no page could be read: ${errors} ended in an error (the report's "Errors:" says which)\n`,
+  );
+  process.exitCode = 1;
+}
 
 // ---- helpers ---------------------------------------------------------------------------------------
 
