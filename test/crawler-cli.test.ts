@@ -100,6 +100,29 @@ test("a crawl that reads no page fails: status 1, and a line that says where to 
   assert.is(some.stderr, "");
 });
 
+test("--resume with the --url of another crawl is refused; the same --url is fine", async () => {
+  const url = await siteUrl;
+  // Given twice, a start URL is one URL of the crawl, and named once.
+  const first = await crawl("resume", ["--url", url, "--url", url, "--max-pages", "1"]);
+  assert.is(first.status, 0, first.stderr);
+  assert.match(first.stdout, new RegExp(`^Crawled ${url} with the scratch engine`));
+  assert.match(first.stdout, /--resume goes on/);
+  const other = `http://127.0.0.1:${await closedPort()}/`;
+  const refused = await crawl("resume", ["--resume", "--url", other]);
+  assert.is(refused.status, 2, refused.stderr);
+  assert.is(refused.stdout, "");
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^crawler: --resume goes on with the crawl saved in \\S+, which started from ${url}, ` +
+        `not ${other}: leave --url out to go on with it, or start a new crawl without --resume`,
+    ),
+  );
+  const same = await crawl("resume", ["--resume", "--url", url]);
+  assert.is(same.status, 0, same.stderr);
+  assert.match(same.stdout, /^ {2}indexed +2$/m);
+});
+
 test.after(async () => {
   site.closeAllConnections();
   await new Promise((resolve) => site.close(resolve));

@@ -267,13 +267,27 @@ const before = process.memoryUsage();
 // --frontier, the crawl is kept in Redis, not in --out: --resume just does not clear it.
 const local = frontierUrl === null ? newStores() : null;
 const saved = args.resume && local !== null ? loadSaved(local) : null;
+// --resume goes on with the saved crawl, from its own start URLs: a --url of another crawl would
+// be ignored without a word, and the person would think that crawl had been made.
+if (saved !== null && args.url.length > 0) {
+  const given = args.url.map((url) => normalizeUrl(url.href)!);
+  const from = saved.summary.startUrls;
+  if (saved.summary.fixture !== null || given.some((url) => !from.includes(url))) {
+    const what = saved.summary.fixture !== null ? "the fixture site" : from.join(" and ");
+    usage(
+      `--resume goes on with the crawl saved in ${shortPath(stateDir)}, which started from ${what}, ` +
+        `not ${given.join(" and ")}: leave --url out to go on with it, ` +
+        `or start a new crawl without --resume (another --out keeps this one)`,
+    );
+  }
+}
 let site: RunningSite | null = null;
 let fixture = saved?.summary.fixture ?? null;
 let startUrls: string[];
 if (saved !== null) {
   startUrls = saved.summary.startUrls;
 } else if (args.url.length > 0) {
-  startUrls = args.url.map((url) => normalizeUrl(url.href)!);
+  startUrls = [...new Set(args.url.map((url) => normalizeUrl(url.href)!))];
 } else {
   fixture = { port: 0, articles: args.articles, latencyMs: args.latency };
   startUrls = [];
