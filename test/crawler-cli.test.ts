@@ -123,6 +123,36 @@ test("--resume with the --url of another crawl is refused; the same --url is fin
   assert.match(same.stdout, /^ {2}indexed +2$/m);
 });
 
+test("Ctrl-C in a terminal reaches the crawler, not the fixture site: the requests under way finish", async () => {
+  // A terminal sends SIGINT to its whole foreground process group: the crawler and the fixture
+  // site it started. The site used to stop at once, so the requests under way failed, and were
+  // counted as retries and as "sent again on a new connection".
+  const main = join(root, "examples", "crawler", "main.ts");
+  const args = ["--out", outDir("group"), "--svg", "none", "--latency", "300"];
+  const child = spawn(process.execPath, ["--import", "tsx", main, ...args], {
+    cwd: root,
+    detached: true, // a process group of its own, as a shell gives a command
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (text: string) => (stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  const status = new Promise<number | null>((resolve) => child.on("close", resolve));
+  // Once requests are under way: the crawl log's first lines are written a second in.
+  const log = join(outDir("group"), "crawl-log.jsonl");
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !(existsSync(log) && readFileSync(log, "utf8").length > 0)) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  process.kill(-child.pid!, "SIGINT");
+  assert.is(await status, 130, stderr);
+  assert.match(stderr, /SIGINT: stopping after the [1-9]\d* requests under way/);
+  assert.match(stdout, /^This run: \d+ requests \(robots\.txt 1, retries 0\) on \d+ connections/m);
+  assert.not.match(stdout, /sent again/);
+  assert.match(stdout, /^ {2}error +0$/m);
+});
+
 test.after(async () => {
   site.closeAllConnections();
   await new Promise((resolve) => site.close(resolve));

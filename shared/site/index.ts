@@ -59,8 +59,12 @@ export async function startSite(options: SiteOptions = {}): Promise<RunningSite>
   // pid we signal is the site's. Its stdin is a pipe that only closes when we exit, which the
   // site takes as its cue to stop (main.ts). Its stderr goes into the error if it fails to
   // start, and to our stderr once it runs, so its complaints reach the student either way.
+  // In a process group of its own (detached): the Ctrl-C typed in a terminal goes to the whole
+  // group in the foreground, and the lesson, which lets its requests under way finish on the
+  // first one, needs the site to answer them. It stops when we do, through its stdin.
   const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), MAIN, ...flags], {
     stdio: ["pipe", "pipe", "pipe"],
+    detached: true,
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   // 'exit' handlers run even when a lesson ends with process.exit() or an uncaught exception.
