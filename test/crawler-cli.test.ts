@@ -153,6 +153,17 @@ test("Ctrl-C in a terminal reaches the crawler, not the fixture site: the reques
   assert.match(stdout, /^ {2}error +0$/m);
 });
 
+test("an --exclude that is not a regular expression says how to write one", async () => {
+  const run = await runLesson("crawler", ["--exclude", "?id="]);
+  assert.is(run.status, 2, run.stderr);
+  assert.is(
+    run.stderr,
+    "crawler: --exclude: Invalid regular expression: /?id=/: Nothing to repeat; a character " +
+      "that means something in a pattern (. ? * + ( ) [ { | ^ $) stands for itself after a " +
+      "backslash, as in '\\?'\n",
+  );
+});
+
 test.after(async () => {
   site.closeAllConnections();
   await new Promise((resolve) => site.close(resolve));

@@ -200,7 +200,10 @@ const exclude = args.exclude.map((pattern) => {
   try {
     return new RegExp(pattern);
   } catch (error) {
-    process.stderr.write(`crawler: --exclude: ${(error as Error).message}\n`);
+    // "Nothing to repeat" for a "?" meant as itself: say how to write one.
+    const hint =
+      "a character that means something in a pattern (. ? * + ( ) [ { | ^ $) stands for itself after a backslash, as in '\\?'";
+    process.stderr.write(`crawler: --exclude: ${(error as Error).message}; ${hint}\n`);
     process.exit(2);
   }
 });
