@@ -476,6 +476,7 @@ test("search-server: no index, a taken port, a bad flag: one line, and a status"
   const taken = await run(["--index", dir, "--port", String(port)]);
   assert.is(taken.status, 1);
   assert.match(taken.stderr, new RegExp(`^search-server: 127\\.0\\.0\\.1:${port}: .*in use`));
+  assert.match(taken.stderr, /; another program listens there: stop it, or choose another --port/);
   const wrong = await run(["--port", "http"]);
   assert.is(wrong.status, 2);
   assert.match(wrong.stderr, /\nusage: pnpm run search-server \[--index DIR\] \[--port N\]/);

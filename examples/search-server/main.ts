@@ -68,8 +68,15 @@ try {
     log: (line) => console.error(`search-server: ${line}`),
   });
 } catch (error) {
-  // The port is taken (EADDRINUSE), or the address is not this machine's (EADDRNOTAVAIL).
-  console.error(`search-server: ${args.host}:${args.port}: ${(error as Error).message}`);
+  // The port is taken (EADDRINUSE), or the address is not this machine's (EADDRNOTAVAIL): say
+  // what to do about it.
+  const hint = {
+    EADDRINUSE:
+      "another program listens there: stop it, or choose another --port (0: any free one)",
+    EADDRNOTAVAIL: "not an address of this machine: --host 127.0.0.1, or 0.0.0.0 for all of them",
+  }[(error as NodeJS.ErrnoException).code ?? ""];
+  const message = `${args.host}:${args.port}: ${(error as Error).message}`;
+  console.error(`search-server: ${message}${hint ? `; ${hint}` : ""}`);
   process.exit(1);
 }
 const [host, port] = server.address;
