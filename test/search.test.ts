@@ -114,6 +114,35 @@ test("search without a query, or with a bad flag, prints the usage and exits wit
   );
 });
 
+test("with --json an error is JSON on stdout too, beside its line on stderr and its status", async () => {
+  // Side by side: nothing here is timed.
+  const [noWords, tooMany, missing] = await Promise.all([
+    runLesson("search", ["!!!", "--index", dir, "--json"]),
+    runLesson("search", [Array(40).fill("epoll").join(" "), "--index", dir, "--json"]),
+    runLesson("search", ["epoll", "--index", join(scratch, "nowhere"), "--json"]),
+  ]);
+  for (const [run, status, error] of [
+    [noWords!, 2, "no-words"],
+    [tooMany!, 2, "too-many-words"],
+    [missing!, 1, "no-index"],
+  ] as const) {
+    assert.is(run.status, status, run.stderr);
+    const json = JSON.parse(run.stdout) as { error: string; message: string };
+    assert.is(json.error, error);
+    assert.is(run.stderr, `search: ${json.message}\n`);
+  }
+});
+
+test("a word too long to be indexed is named as the reason; a long query is cut in the message", async () => {
+  const run = await runLesson("search", ["a".repeat(500), "--index", dir]);
+  assert.is(run.status, 2, run.stderr);
+  assert.is(
+    run.stderr,
+    `search: the query '${"a".repeat(80)}…' has no words to look for ` +
+      "(a word of more than 64 letters is not indexed)\n",
+  );
+});
+
 test("a missing or damaged index is one line that says how to build one", async () => {
   const missing = await runLesson("search", ["epoll", "--index", join(scratch, "nowhere")]);
   assert.is(missing.status, 1);

@@ -13,6 +13,7 @@ import { startLesson } from "@async-from-scratch/shared";
 import {
   DEFAULT_INDEX_DIR,
   Index,
+  MAX_WORD_LENGTH,
   SearchIndexError,
   displayUrl,
   parseQuery,
@@ -39,6 +40,21 @@ const args = startLesson("search", {
   json: { type: "boolean", help: "print the whole result as JSON" },
 });
 
+// With --json an error is JSON too, { error, message }, as the search-server's API gives it, so
+// that a program reading stdout always has JSON to read; the status and the line on stderr are
+// the same as without --json.
+function fail(error: string, message: string, status: number): never {
+  if (args.json) process.stdout.write(`${JSON.stringify({ error, message })}\n`);
+  process.stderr.write(`search: ${message}\n`);
+  process.exit(status);
+}
+const INDEX_ERRORS = {
+  missing: "no-index",
+  version: "index-version",
+  corrupt: "index-damaged",
+  locked: "index-locked",
+} as const;
+
 let result: SearchResult;
 let pages: number;
 try {
@@ -53,9 +69,17 @@ try {
   index.close();
 } catch (error) {
   // A missing, old or damaged index is not a bug here: one line that says how to build one.
-  if (!(error instanceof SearchIndexError || error instanceof RangeError)) throw error;
-  process.stderr.write(`search: ${error.message}\n`);
-  process.exit(error instanceof RangeError ? 2 : 1);
+  if (error instanceof SearchIndexError) fail(INDEX_ERRORS[error.reason], error.message, 1);
+  // The only RangeError of a search: more words than MAX_QUERY_WORDS.
+  if (error instanceof RangeError) fail("too-many-words", error.message, 2);
+  throw error;
+}
+if (result.terms.length === 0) {
+  // A word longer than the longest indexed (a hash, a run of letters) is left out of the query.
+  const long = new RegExp(`[\\p{L}\\p{N}]{${MAX_WORD_LENGTH + 1},}`, "u").test(result.query);
+  const shown = result.query.length > 80 ? `${result.query.slice(0, 80)}…` : result.query;
+  const why = long ? ` (a word of more than ${MAX_WORD_LENGTH} letters is not indexed)` : "";
+  fail("no-words", `the query '${shown}' has no words to look for${why}`, 2);
 }
 
 // JSON is for programs: each hit's url is the real one, percent-escapes and all, as a program
@@ -65,10 +89,6 @@ if (args.json) {
   process.exit(0);
 }
 
-if (result.terms.length === 0) {
-  process.stderr.write(`search: the query '${result.query}' has no words to look for\n`);
-  process.exit(2);
-}
 console.log(`query: ${result.query}`);
 for (const { word, used } of result.spelling?.corrections ?? []) {
   console.log(`no page has "${word}": searching for "${used}", one typo away`);

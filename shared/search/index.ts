@@ -18,7 +18,7 @@ export { MAX_SEGMENTS, joinIndexes, mergeIndexes, planMerge } from "./merge.ts";
 export type { IndexMergeSummary, JoinSummary } from "./merge.ts";
 export { DEFAULT_INDEX_DIR, lock, unlock } from "./directory.ts";
 export { FORMAT_VERSION, SearchIndexError } from "./format.ts";
-export { ANALYZER_VERSION, forEachWord, parseQuery, termOf } from "./tokens.ts";
+export { ANALYZER_VERSION, MAX_WORD_LENGTH, forEachWord, parseQuery, termOf } from "./tokens.ts";
 export type { Clause, QueryWord } from "./tokens.ts";
 export { highlight, snippet, SNIPPET_LENGTH } from "./snippet.ts";
 export type { Part } from "./snippet.ts";
