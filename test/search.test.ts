@@ -143,6 +143,24 @@ test("a word too long to be indexed is named as the reason; a long query is cut 
   );
 });
 
+test("control characters of a crawled page never reach the terminal", async () => {
+  // A page may put escape sequences in its title and text: set the window's title, clear the
+  // screen, hide what follows; or a right-to-left override that turns the line around.
+  const hostile = join(scratch, "hostile");
+  const writer = IndexWriter.create(hostile);
+  writer.add({
+    url: "http://127.0.0.1:8080/hostile",
+    title: "Sockets \x1b]0;owned\x07 \x1b[31mred\x1b[0m",
+    text: "Sockets \x1b[2J cleared \u202e reversed, \x9b bell\x07 socket.",
+  });
+  writer.close();
+  const run = await runLesson("search", ["sockets", "--index", hostile]);
+  assert.is(run.status, 0, run.stderr);
+  assert.not.match(run.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+  assert.match(run.stdout, "\n1. Sockets \ufffd]0;owned\ufffd \ufffd[31mred\ufffd[0m   score ");
+  assert.match(run.stdout, "\ufffd[2J cleared \ufffd reversed");
+});
+
 test("a missing or damaged index is one line that says how to build one", async () => {
   const missing = await runLesson("search", ["epoll", "--index", join(scratch, "nowhere")]);
   assert.is(missing.status, 1);

@@ -106,7 +106,7 @@ const best = result.hits.length < result.total ? `; the best ${result.hits.lengt
 const total = result.totalExact ? `${result.total}` : `at least ${result.total}`;
 console.log(`${total} of ${pages} pages match, in ${ms(result.tookMs)}${best}:`);
 result.hits.forEach((hit, i) => {
-  console.log(`\n${i + 1}. ${hit.title}   score ${hit.score.toFixed(3)}`);
+  console.log(`\n${i + 1}. ${printable(hit.title)}   score ${hit.score.toFixed(3)}`);
   // As a browser's address bar shows it: http://host/вики/Сокет, not %D0%B2%D0%B8...
   console.log(`   ${displayUrl(hit.url)}`);
   console.log(`   ${hit.snippet.map(mark).join("")}`);
@@ -114,8 +114,17 @@ result.hits.forEach((hit, i) => {
 
 // Bold in a terminal; [brackets] in a file or a pipe, where escape codes would be noise.
 function mark(part: Part): string {
-  if (!part.match) return part.text;
-  return process.stdout.isTTY ? `\x1b[1m${part.text}\x1b[22m` : `[${part.text}]`;
+  const text = printable(part.text);
+  if (!part.match) return text;
+  return process.stdout.isTTY ? `\x1b[1m${text}\x1b[22m` : `[${text}]`;
+}
+
+// Titles and text come from other people's pages: an escape sequence among them would reach the
+// terminal as a command (clear the screen, retitle the window, hide what follows), and a bidi
+// override would turn the line around. Each control character is shown as "�" instead, as the
+// HTML page escapes the same strings for the browser. (--json escapes them its own way.)
+function printable(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "\ufffd");
 }
 
 function ms(milliseconds: number): string {
