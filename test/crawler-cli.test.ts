@@ -8,6 +8,7 @@ import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Index } from "@async-from-scratch/shared/search";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { root, runLesson, siteProcesses, type Run } from "./lessons.ts";
@@ -98,6 +99,29 @@ test("a crawl that reads no page fails: status 1, and a line that says where to 
   const some = await crawl("some", ["--url", await siteUrl, "--url", `${await siteUrl}gone`]);
   assert.is(some.status, 0, some.stderr);
   assert.is(some.stderr, "");
+});
+
+test("a crawl that reads no page leaves the index and the saved crawl in --out as they were", async () => {
+  const out = outDir("kept");
+  const first = await crawl("kept", ["--url", await siteUrl, "--max-pages", "1"]);
+  assert.is(first.status, 0, first.stderr);
+  const saved = readFileSync(join(out, "crawl", "state.json"), "utf8");
+  // A mistyped --url, or a server that is down, into the same --out.
+  const typo = await crawl("kept", ["--url", `http://127.0.0.1:${await closedPort()}/`]);
+  assert.is(typo.status, 1, typo.stderr);
+  assert.match(typo.stdout, /^Index: left as it was in \S+kept: no page was read$/m);
+  assert.not.ok(existsSync(join(out, "parts")), "no parts left behind");
+  const index = Index.open(out);
+  try {
+    assert.is(index.pages, 1);
+    assert.is(index.search("home").total, 1);
+  } finally {
+    index.close();
+  }
+  assert.is(readFileSync(join(out, "crawl", "state.json"), "utf8"), saved);
+  const resumed = await crawl("kept", ["--resume"]);
+  assert.is(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, /^ {2}indexed +2$/m, "the first crawl goes on");
 });
 
 test("--resume with the --url of another crawl is refused; the same --url is fine", async () => {

@@ -438,6 +438,15 @@ const run = await engine.run(async () => {
       await readers.abort();
       return { failed: failed as Error, crawler: null };
     }
+    // A crawl that read no page, only errors (a mistyped --url, a server that is down), leaves
+    // the index and the saved crawl in --out as they were: an empty index in their place would
+    // lose a whole crawl to a typo.
+    if (local !== null && interrupted === null && readNothing(tally)) {
+      await readers.abort();
+      rmSync(workDir, { recursive: true, force: true }); // the threads' empty parts
+      const indexLine = `left as it was in ${shortPath(out)}: no page was read`;
+      return { crawler, fetcher, stores, wallMs, indexLine, totals: null, interrupted: null };
+    }
     const indexLine = await readers.close();
     if (local !== null) {
       const summary: Saved = { ...crawler.summary(), fixture };
@@ -523,13 +532,7 @@ if (interrupted !== null) process.exitCode = interrupted === "SIGINT" ? 130 : 14
 // A crawl that read no page, only errors (a host that does not resolve, a port nothing listens
 // on, a 404 for a start page), failed, as wget's and curl's do: a script that runs it learns so
 // from the status, and the person from one line below the report that says which errors.
-const read = ["indexed", "noindex", "duplicate", "not HTML"] as const;
-if (
-  interrupted === null &&
-  totals === null &&
-  tally.counts.error > 0 &&
-  read.every((outcome) => tally.counts[outcome] === 0)
-) {
+if (interrupted === null && totals === null && readNothing(tally)) {
   const errors = tally.counts.error === 1 ? "1 URL" : `${tally.counts.error} URLs`;
   process.stderr.write(
     `crawler: no page could be read: ${errors} ended in an error (the report's "Errors:" says which)\n`,
@@ -542,6 +545,12 @@ if (
 function usage(message: string): never {
   process.stderr.write(`crawler: ${message}\n`);
   process.exit(2);
+}
+
+/** Whether the crawl read no page, and some URL ended in an error: it failed. */
+function readNothing(tally: Tally): boolean {
+  const read = ["indexed", "noindex", "duplicate", "not HTML"] as const;
+  return tally.counts.error > 0 && read.every((outcome) => tally.counts[outcome] === 0);
 }
 
 function redisUrl(text: string): string {
