@@ -40,7 +40,7 @@ import { LAZY_MAX, startSite, type RunningSite } from "@async-from-scratch/share
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
 import { Fetcher } from "./fetcher.ts";
-import { Tally, bytes, formatReport, reasonOf, shortPath, type Entry } from "./report.ts";
+import { Tally, bytes, formatReport, plural, reasonOf, shortPath, type Entry } from "./report.ts";
 import { openReaders } from "./readers.ts";
 import { DiskFrontier, DiskSeenSet } from "./disk.ts";
 import { RedisCrawl } from "./redis-stores.ts";
@@ -533,9 +533,9 @@ if (interrupted !== null) process.exitCode = interrupted === "SIGINT" ? 130 : 14
 // on, a 404 for a start page), failed, as wget's and curl's do: a script that runs it learns so
 // from the status, and the person from one line below the report that says which errors.
 if (interrupted === null && totals === null && readNothing(tally)) {
-  const errors = tally.counts.error === 1 ? "1 URL" : `${tally.counts.error} URLs`;
   process.stderr.write(
-    `crawler: no page could be read: ${errors} ended in an error (the report's "Errors:" says which)\n`,
+    `crawler: no page could be read: ${plural(tally.counts.error, "URL")} ended in an error ` +
+      `(the report's "Errors:" says which)\n`,
   );
   process.exitCode = 1;
 }
