@@ -390,6 +390,42 @@ test("a path that repeats itself is a crawler trap: excluded, not followed down 
   ]);
 });
 
+test("a directory listing's links to itself sorted another way are excluded: one listing indexed", async () => {
+  // Apache's autoindex and Caddy's browse, as they serve a directory: each column's header links
+  // to the same listing sorted by it. Fetched, each was a page of its own, and indexed: its text
+  // is the same words in another order, which the duplicate check does not see.
+  const apache = ["N", "M", "S", "D"].flatMap((column) => [`?C=${column};O=A`, `?C=${column};O=D`]);
+  const caddy = ["name", "size", "time"].map((column) => `?sort=${column}&order=desc`);
+  const server = createServer((request, response) => {
+    const sorts = request.url!.startsWith("/caddy/") ? caddy : apache;
+    const listing = [...sorts, "a.html", "b.html"].map((href) => `<a href="${href}">${href}</a>`);
+    // A page of the site's own that takes ?sort=: not a directory, so followed as any link.
+    if (request.url === "/")
+      listing.push(`<a href="caddy/">caddy</a><a href="shop?sort=name&order=asc">shop</a>`);
+    const found = request.url !== "/robots.txt";
+    response.writeHead(found ? 200 : 404, { "Content-Type": "text/html" });
+    response.end(
+      `<title>Index of ${new URL(request.url!, "http://x").pathname}</title>${listing.join("")}`,
+    );
+  });
+  const { status, stderr, log } = await crawlServer("listings", server);
+  assert.is(status, 0, stderr);
+  const paths = byPath(log);
+  for (const path of [
+    ...apache.map((sort) => `/${sort}`),
+    ...caddy.map((sort) => `/caddy/${sort}`),
+  ]) {
+    const { outcome, reason } = paths.get(path) ?? {};
+    assert.is(
+      `${path} ${outcome} ${reason}`,
+      `${path} excluded a directory listing sorted another way`,
+    );
+  }
+  assert.is(paths.get("/")?.outcome, "indexed");
+  assert.is(paths.get("/caddy/")?.outcome, "indexed");
+  assert.is(paths.get("/shop?sort=name&order=asc")?.outcome, "indexed");
+});
+
 test("redirect chains longer than --max-redirects end as an error", async () => {
   start(limitCrawl); // the next test's, meanwhile
   const { status, stderr, log } = await redirectsCrawl();

@@ -171,6 +171,16 @@ interface Retry {
 // Heritrix's PathologicalPathDecideRule does; twice (/2024/01/01/) is left to the site.
 const REPEATING_PATH = /\/((?:[^/]+\/)+?)\1\1/;
 
+// A server's directory listing links to itself sorted by each column: Apache's autoindex
+// "?C=M;O=A" (with ";F=1" and the like after it when the request had them; "?M=A" before 2.0),
+// Caddy's browse "?sort=size&order=asc". Each sorted page links to the other orders, so a crawl
+// that follows them fetches every listing 8 more times (wget -r does, and so did this crawler)
+// and indexes most of them: the same words in another order, which the duplicate check cannot
+// tell from a new page. Only a directory's URL ("/dir/?...") whose query is nothing but such a
+// sort is excluded; "/shop?sort=name&order=asc" or "/dir/?sort=name&order=asc&page=2" is not.
+const SORTED_LISTING =
+  /\/\?(?:C=[NMSD][;&]O=[AD](?:[;&][FVP]=[^;&]*)*|[NMSD]=[AD]|sort=\w+&order=(?:asc|desc))$/;
+
 // RFC 9309 2.5: a crawler must read at least 500 KiB of a robots.txt; what follows is ignored.
 const ROBOTS_MAX_BYTES = 512 * 1024;
 const ROBOTS_MAX_REDIRECTS = 5;
@@ -437,6 +447,8 @@ export class Crawler {
       this.#record({ url, outcome: "excluded", reason: "--exclude" });
     } else if (REPEATING_PATH.test(new URL(url).pathname)) {
       this.#record({ url, outcome: "excluded", reason: "a path that repeats itself" });
+    } else if (SORTED_LISTING.test(url)) {
+      this.#record({ url, outcome: "excluded", reason: "a directory listing sorted another way" });
     } else if (depth > this.#options.maxDepth) {
       this.#record({ url, outcome: "limit", reason: "--max-depth" });
     } else {
