@@ -77,4 +77,40 @@ test("unwanted bodies: a small one is read and its connection kept, a large one 
   }
 });
 
+test("an idle connection the server has closed is not used again", async () => {
+  // The node engine: this server runs on Node's loop, in this process, which the scratch engine's
+  // loop would keep asleep (crawler.test.ts crawls such a server with the scratch engine).
+  // A keep-alive timeout of 20 ms, as a server configured tight has one, and 100 ms between
+  // our requests: the FIN is there when the second request is due.
+  const server = createServer((request, response) => {
+    response.end("<title>page</title>");
+    setTimeout(() => request.socket.destroy(), 20);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  const engine = createEngine("node");
+  try {
+    await engine.run(async () => {
+      const fetcher = new Fetcher(engine, {
+        timeoutMs: 5000,
+        maxBodyBytes: 1 << 20,
+        userAgent: "test",
+      });
+      assert.is((await fetcher.fetch(url, AbortSignal.timeout(5000))).status, 200);
+      await engine.sleep(100);
+      assert.is((await fetcher.fetch(url, AbortSignal.timeout(5000))).status, 200);
+      assert.equal(
+        { ...fetcher.stats, wireBytes: 0 },
+        { requests: 2, connections: 2, reused: 0, stale: 0, wireBytes: 0 },
+        "two requests, one on each connection, none sent on the closed one",
+      );
+      fetcher.close();
+    });
+  } finally {
+    await engine.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test.run();

@@ -15,7 +15,14 @@ import { connect as netConnect, type Socket as NetSocket } from "node:net";
 import { lookup } from "node:dns/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isIP } from "node:net";
-import { SIGINT, SIGTERM, Socket, IPPROTO_TCP, TCP_NODELAY } from "@async-from-scratch/native";
+import {
+  BlockingIOError,
+  SIGINT,
+  SIGTERM,
+  Socket,
+  IPPROTO_TCP,
+  TCP_NODELAY,
+} from "@async-from-scratch/native";
 import { EventLoop, WorkerPool } from "@async-from-scratch/shared/loop";
 
 export type EngineName = "scratch" | "node";
@@ -27,6 +34,11 @@ export interface Connection {
   send(data: Uint8Array, signal: AbortSignal): Promise<void>;
   /** The next bytes that arrive; empty once the peer has closed its side. */
   recv(signal: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Whether the peer has closed the connection (or sent bytes nobody asked for), as far as can be
+   * told without waiting: asked of an idle connection before it carries another request.
+   */
+  closedByPeer(): boolean;
   /** Closes at once; harmless twice. */
   close(): void;
 }
@@ -115,6 +127,14 @@ class ScratchEngine implements Engine {
           await loop.readable(sock, signal);
         }
         return loop.recv(sock, RECV_SIZE, signal);
+      },
+      closedByPeer: () => {
+        try {
+          sock.recv(1); // an end of file, or a byte unasked for: either way, not for a request
+          return true;
+        } catch (error) {
+          return !(error instanceof BlockingIOError); // nothing to read: open; a reset: closed
+        }
       },
       close: () => sock.close(),
     };
@@ -284,6 +304,12 @@ class NodeConnection implements Connection {
     }
     if (this.#error !== null) throw this.#error;
     return new Uint8Array(0);
+  }
+
+  // The socket flows while the connection is idle (recv() resumes it), so a FIN or a reset has
+  // already come as 'end' or 'error' by the time anyone asks.
+  closedByPeer(): boolean {
+    return this.#ended || this.#error !== null || this.#chunks.length > 0;
   }
 
   close(): void {
