@@ -3,12 +3,12 @@
 // pages, so they come chunked, without a Content-Length; each of them closed its connection once,
 // and a crawl of the sqlite docs (426 links to pages not shipped) opened 428 connections for 1,185
 // requests. The node engine, so that the server runs in this process.
-import { createServer } from "node:http";
+import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ResponseEvent } from "@async-from-scratch/shared";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createEngine } from "../examples/crawler/engine.ts";
+import { type Engine, createEngine } from "../examples/crawler/engine.ts";
 import { Fetcher } from "../examples/crawler/fetcher.ts";
 
 const test = suite("crawler-fetcher");
@@ -31,6 +31,59 @@ test("unwanted bodies: a small one is read and its connection kept, a large one 
       response.end("%".repeat(100));
     } else chunked(404, "text/html", "<h1>404 Not Found</h1>");
   });
+  await withFetcher(server, async (fetcher, base) => {
+    // What the crawler wants (crawler.ts wantsBody): a 2xx in HTML.
+    const html = (head: ResponseEvent) =>
+      head.status === 200 && head.headers.get("content-type") === "text/html";
+    const get = async (path: string) => {
+      const fetched = await fetcher.fetch(new URL(base + path), AbortSignal.timeout(5000), html);
+      return `${fetched.status} ${fetched.body === null ? "-" : new TextDecoder().decode(fetched.body)}`;
+    };
+    assert.is(await get("/missing"), "404 -");
+    assert.is(await get("/moved"), "301 -");
+    assert.is(await get("/sized.bin"), "200 -");
+    assert.is(await get("/page"), "200 <title>page</title>");
+    assert.is(fetcher.stats.connections, 1, "four answers, one connection");
+    assert.is(fetcher.stats.reused, 3);
+
+    const wantNothing = () => false;
+    const large = await fetcher.fetch(
+      new URL(`${base}/large.bin`),
+      AbortSignal.timeout(5000),
+      wantNothing,
+    );
+    assert.is(large.body, null);
+    assert.ok(large.wireBytes < 150 * 1024, `${large.wireBytes} bytes read of 200 KiB not wanted`);
+    assert.is(await get("/page"), "200 <title>page</title>");
+    assert.is(fetcher.stats.connections, 2, "a new connection after the large body");
+  });
+});
+
+test("an idle connection the server has closed is not used again", async () => {
+  // A keep-alive timeout of 20 ms, as a server configured tight has one, and 100 ms between
+  // our requests: the FIN is there when the second request is due.
+  const server = createServer((request, response) => {
+    response.end("<title>page</title>");
+    setTimeout(() => request.socket.destroy(), 20);
+  });
+  await withFetcher(server, async (fetcher, base, engine) => {
+    const url = new URL(`${base}/`);
+    assert.is((await fetcher.fetch(url, AbortSignal.timeout(5000))).status, 200);
+    await engine.sleep(100);
+    assert.is((await fetcher.fetch(url, AbortSignal.timeout(5000))).status, 200);
+    assert.equal(
+      { ...fetcher.stats, wireBytes: 0 },
+      { requests: 2, connections: 2, reused: 0, stale: 0, wireBytes: 0 },
+      "two requests, one on each connection, none sent on the closed one",
+    );
+  });
+});
+
+/** Runs `use` with a Fetcher on the node engine, against server on a free port; stops both. */
+async function withFetcher(
+  server: Server,
+  use: (fetcher: Fetcher, base: string, engine: Engine) => Promise<void>,
+): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const engine = createEngine("node");
@@ -41,76 +94,17 @@ test("unwanted bodies: a small one is read and its connection kept, a large one 
         maxBodyBytes: 1 << 20,
         userAgent: "test",
       });
-      // What the crawler wants (crawler.ts wantsBody): a 2xx in HTML.
-      const html = (head: ResponseEvent) =>
-        head.status === 200 && head.headers.get("content-type") === "text/html";
-      const get = async (path: string) => {
-        const fetched = await fetcher.fetch(new URL(base + path), AbortSignal.timeout(5000), html);
-        return `${fetched.status} ${fetched.body === null ? "-" : new TextDecoder().decode(fetched.body)}`;
-      };
-      assert.is(await get("/missing"), "404 -");
-      assert.is(await get("/moved"), "301 -");
-      assert.is(await get("/sized.bin"), "200 -");
-      assert.is(await get("/page"), "200 <title>page</title>");
-      assert.is(fetcher.stats.connections, 1, "four answers, one connection");
-      assert.is(fetcher.stats.reused, 3);
-
-      const wantNothing = () => false;
-      const large = await fetcher.fetch(
-        new URL(`${base}/large.bin`),
-        AbortSignal.timeout(5000),
-        wantNothing,
-      );
-      assert.is(large.body, null);
-      assert.ok(
-        large.wireBytes < 150 * 1024,
-        `${large.wireBytes} bytes read of 200 KiB not wanted`,
-      );
-      assert.is(await get("/page"), "200 <title>page</title>");
-      assert.is(fetcher.stats.connections, 2, "a new connection after the large body");
-      fetcher.close();
+      try {
+        await use(fetcher, base, engine);
+      } finally {
+        fetcher.close();
+      }
     });
   } finally {
     await engine.close();
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
-});
-
-test("an idle connection the server has closed is not used again", async () => {
-  // The node engine: this server runs on Node's loop, in this process, which the scratch engine's
-  // loop would keep asleep (crawler.test.ts crawls such a server with the scratch engine).
-  // A keep-alive timeout of 20 ms, as a server configured tight has one, and 100 ms between
-  // our requests: the FIN is there when the second request is due.
-  const server = createServer((request, response) => {
-    response.end("<title>page</title>");
-    setTimeout(() => request.socket.destroy(), 20);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-  const engine = createEngine("node");
-  try {
-    await engine.run(async () => {
-      const fetcher = new Fetcher(engine, {
-        timeoutMs: 5000,
-        maxBodyBytes: 1 << 20,
-        userAgent: "test",
-      });
-      assert.is((await fetcher.fetch(url, AbortSignal.timeout(5000))).status, 200);
-      await engine.sleep(100);
-      assert.is((await fetcher.fetch(url, AbortSignal.timeout(5000))).status, 200);
-      assert.equal(
-        { ...fetcher.stats, wireBytes: 0 },
-        { requests: 2, connections: 2, reused: 0, stale: 0, wireBytes: 0 },
-        "two requests, one on each connection, none sent on the closed one",
-      );
-      fetcher.close();
-    });
-  } finally {
-    await engine.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-});
+}
 
 test.run();
