@@ -36,7 +36,9 @@ export interface Connection {
   recv(signal: AbortSignal): Promise<Uint8Array>;
   /**
    * Whether the peer has closed the connection (or sent bytes nobody asked for), as far as can be
-   * told without waiting: asked of an idle connection before it carries another request.
+   * told without waiting: asked of an idle connection before it carries another request. A stray
+   * empty line that a server sent late after its last answer counts too: a new connection is
+   * cheaper than telling it apart.
    */
   closedByPeer(): boolean;
   /** Closes at once; harmless twice. */
