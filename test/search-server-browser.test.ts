@@ -296,6 +296,27 @@ check(
   },
 );
 
+check('a lone " that begins a phrase is no query yet: no request, no error shown', async () => {
+  const { page, context, origin, problems } = await open();
+  const asked: string[] = [];
+  page.on("request", (request) => {
+    if (request.url().includes("/api/")) asked.push(request.url());
+  });
+  try {
+    await page.goto(`${origin}/`);
+    await page.locator('input[name="q"]').pressSequentially('"');
+    await page.waitForTimeout(600); // four times the pause the script waits for
+    assert.equal(asked, []);
+    assert.is(await page.textContent("#results"), "");
+    await page.locator('input[name="q"]').pressSequentially("epoll");
+    await page.waitForFunction(() => new URLSearchParams(location.search).get("q") === '"epoll');
+    assert.is(asked.length, 1, asked.join(" "));
+    assert.equal(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 check("with JavaScript off, the form still searches and pages", async () => {
   const { page, context, origin, problems } = await open({ javaScriptEnabled: false });
   try {

@@ -34,7 +34,10 @@ if (results !== null) {
 async function search() {
   const query = input.value;
   inFlight?.abort(); // its answer would be for words no longer in the box
-  if (query.trim() === "") {
+  // Nothing to search for until a letter or a digit is typed: a lone `"` that begins a phrase, or
+  // a "<", would be answered "no words to search for" (a 400, which the console also reports)
+  // while the person is still typing.
+  if (!/[\p{L}\p{N}]/u.test(query)) {
     inFlight = null;
     results.replaceChildren();
     history.replaceState(null, "", address("/", { lang: fixedLang }));
