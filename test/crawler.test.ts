@@ -139,6 +139,11 @@ const pathOf = (url: string) => {
 };
 const byPath = (log: Map<string, LogEntry>) =>
   new Map([...log.values()].map((entry) => [pathOf(entry.url), entry]));
+/** Each path's outcome and reason, "error redirect loop: ...", for one assert.equal of them all. */
+const outcomesByPath = (log: Map<string, LogEntry>) =>
+  Object.fromEntries(
+    [...byPath(log)].map(([path, entry]) => [path, `${entry.outcome} ${entry.reason ?? ""}`]),
+  );
 
 test("every URL discovered ends in exactly one outcome, and the counts add up", async () => {
   const { status, stdout, stderr, log } = await scratch();
@@ -614,11 +619,8 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, 
   });
   const { status, stderr, stdout, log, pages } = await crawlServer("odd-headers", server);
   assert.is(status, 0, stderr);
-  const outcomes = Object.fromEntries(
-    [...byPath(log)].map(([path, entry]) => [path, `${entry.outcome} ${entry.reason ?? ""}`]),
-  );
   assert.equal(
-    outcomes,
+    outcomesByPath(log),
     {
       "/": "indexed ",
       "/utf8": "redirected ",
@@ -662,11 +664,8 @@ test('<meta http-equiv="refresh">: a redirect within 5 s, in its chain; a later 
   });
   const { status, stderr, stdout, log } = await crawlServer("refresh", server);
   assert.is(status, 0, stderr);
-  const outcomes = Object.fromEntries(
-    [...byPath(log)].map(([path, entry]) => [path, `${entry.outcome} ${entry.reason ?? ""}`]),
-  );
   assert.equal(
-    outcomes,
+    outcomesByPath(log),
     {
       "/": "indexed ",
       "/moved": "redirected ",
