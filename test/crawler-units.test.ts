@@ -216,6 +216,22 @@ test("readPage: a body without a type is HTML only if it begins as HTML does", (
   }
 });
 
+test("readPage: a refresh within 5 s is a redirect, but not to the page itself spelled otherwise", () => {
+  const redirect = (url: string, content: string) =>
+    readPage({
+      url,
+      body: Buffer.from(`<meta http-equiv="refresh" content="${content}"><p>Live.`),
+      contentType: "text/html",
+      contentEncoding: undefined,
+      maxBytes: 1 << 20,
+    })!.redirect;
+  assert.is(redirect("http://h/~u/live", "0; url=/~u/new"), "http://h/~u/new");
+  assert.is(redirect("http://h/~u/live", "60; url=/~u/new"), null, "later: only a link");
+  for (const self of ["/%7Eu/live", "/~u//live", "/~u/live?", "http://H:80/~u/live#top"]) {
+    assert.is(redirect("http://h/~u/live", `5; url=${self}`), null, self);
+  }
+});
+
 test("readPage: a <base href> that is not http(s) (javascript:, data:) leaves the page's URL", () => {
   const base = { url: "http://h/dir/page", contentEncoding: undefined, maxBytes: 1 << 20 };
   for (const href of ["javascript:void(0)", "data:text/html,x", "mailto:a@b", "http://[oops"]) {

@@ -645,7 +645,7 @@ test('<meta http-equiv="refresh">: a redirect within 5 s, in its chain; a later 
     `<meta http-equiv="refresh" content="${seconds}; url=${to}"><title>Redirecting</title>` +
     `<p>Redirecting to <a href="${to}">${to}</a>`;
   const pages: Record<string, string> = {
-    "/": ["/moved", "/notice", "/loop-a", "/nofollow"]
+    "/": ["/moved", "/notice", "/loop-a", "/nofollow", "/~user/live"]
       .map((to) => `<a href="${to}">x</a>`)
       .join(""),
     "/moved": refresh(0, "/new"), // rustdoc's kind: the page has moved
@@ -656,6 +656,8 @@ test('<meta http-equiv="refresh">: a redirect within 5 s, in its chain; a later 
     "/loop-b": refresh(1, "/loop-a"),
     "/nofollow": `<meta name="robots" content="nofollow">${refresh(0, "/target")}`,
     "/target": "<title>Target</title>",
+    // It reloads itself, its own URL spelled as old pages spell a "~": no redirect, a page.
+    "/~user/live": `${refresh(5, "/%7Euser/live")}<p>Live.`,
   };
   const server = createServer((request, response) => {
     const page = pages[request.url!];
@@ -676,6 +678,7 @@ test('<meta http-equiv="refresh">: a redirect within 5 s, in its chain; a later 
       "/loop-b": "error redirect loop: /loop-a → /loop-b → /loop-a",
       "/nofollow": "redirected ",
       "/target": "indexed ",
+      "/~user/live": "indexed ",
     },
     stdout,
   );

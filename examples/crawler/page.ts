@@ -63,8 +63,11 @@ export function readPage(input: PageInput): PageResult | null {
     if (normal !== null) links.add(normal);
   }
   const refresh = page.refresh;
-  const redirect =
+  const target =
     refresh !== null && refresh.seconds <= REFRESH_REDIRECT_S ? normalForm(refresh.url) : null;
+  // The page itself spelled another way ("/%7Euser/live" on /~user/live) is a reload, as
+  // parsePage takes one spelled the same: not a redirect, which would be a loop of one.
+  const redirect = target === input.url ? null : target;
   return {
     title: page.title,
     text: page.text,
