@@ -577,7 +577,7 @@ for (const engine of ["scratch", "node"]) {
 
 test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, X-Robots-Tag, 204", async () => {
   const links = ["/utf8", "/twice", "/untyped", "/untyped-text", "/other-bot", "/ours"];
-  links.push("/no-content", "/empty-gzip");
+  links.push("/no-content", "/empty-gzip", "/untyped-large");
   const server = createServer((request, response) => {
     const html = (title: string) => `<title>${title}</title>`;
     response.setHeader("content-type", "text/html; charset=utf-8");
@@ -599,6 +599,9 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, 
       case "/untyped-text":
         response.removeHeader("content-type");
         return response.end("Not a page. <a href=/nowhere>");
+      case "/untyped-large": // a disk image, say, past --max-body: not read, and no error
+        response.removeHeader("content-type");
+        return response.end(Buffer.alloc(5 * 1024 * 1024));
       case "/other-bot":
         response.setHeader("x-robots-tag", "googlebot: noindex, nofollow");
         return response.end(`${html("other bot")}<a href="/followed">f</a>`);
@@ -629,6 +632,7 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, 
       "/untyped": "indexed ",
       "/found": "indexed ",
       "/untyped-text": "not HTML no Content-Type, and its first bytes are not HTML",
+      "/untyped-large": "not HTML no Content-Type, and more than --max-body to look at",
       "/other-bot": "indexed ",
       "/followed": "indexed ",
       "/ours": "noindex ",

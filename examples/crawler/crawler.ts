@@ -483,7 +483,9 @@ export class Crawler {
     let fetched: Fetched;
     const sentAt = this.#c.engine.time();
     try {
-      fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, wantsBody);
+      fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, (head) =>
+        wantsBody(head, this.#options.maxBodyBytes),
+      );
     } catch (error) {
       if (this.#abort.signal.aborted) {
         this.stats.fetched--; // not fetched after all: it goes back, uncounted
@@ -527,7 +529,8 @@ export class Crawler {
     }
     if (fetched.body === null) {
       const type = headers.get("content-type") ?? "no Content-Type";
-      return this.#record({ ...entry, outcome: "not HTML", reason: type });
+      const why = untyped(headers) ? `${type}, and more than --max-body to look at` : type;
+      return this.#record({ ...entry, outcome: "not HTML", reason: why });
     }
     // The connection and the slots are free for the next request while the page is read.
     this.#reading++;
@@ -763,12 +766,21 @@ export class Crawler {
 
 /**
  * Read the body of 2xx answers that are HTML, or that say no type (readPage() looks at their
- * first bytes); of anything else, only the head matters.
+ * first bytes); of anything else, only the head matters. An untyped body that says it is larger
+ * than maxBodyBytes is not read either: most likely a file of a type the server does not know
+ * (Apache 2.4 sends none for a name whose extension its mime.types lacks: a disk image, a
+ * dump), and a page to index it could not be anyway; read, it would be an error, "body exceeds".
  */
-function wantsBody(head: ResponseEvent): boolean {
+function wantsBody(head: ResponseEvent, maxBodyBytes: number): boolean {
   if (head.status < 200 || head.status >= 300) return false;
-  const type = extractMimeType(head.headers.get("content-type"))?.essence;
-  return type === undefined || type === "text/html" || type === "application/xhtml+xml";
+  if (untyped(head.headers)) return !(Number(head.headers.get("content-length")) > maxBodyBytes);
+  const type = extractMimeType(head.headers.get("content-type"))!.essence;
+  return type === "text/html" || type === "application/xhtml+xml";
+}
+
+/** Whether a response says no type: no Content-Type, or one that names none. */
+function untyped(headers: Map<string, string>): boolean {
+  return extractMimeType(headers.get("content-type")) === null;
 }
 
 // Directives that take a value after a colon, which is not a crawler's name before one.
