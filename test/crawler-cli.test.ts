@@ -24,6 +24,10 @@ const site = createServer((request, response) => {
   if (request.url === "/robots.txt" || request.url === "/gone") {
     return response.writeHead(404).end();
   }
+  // As most http:// sites now answer: the same page on https:, which this crawler cannot fetch.
+  if (request.url === "/to-https") {
+    return response.writeHead(301, { location: `https://${request.headers.host}/` }).end();
+  }
   response.setHeader("content-type", "text/html; charset=utf-8");
   if (request.url === "/") return response.end('<title>Home</title><a href="/about">about</a>');
   response.end("<title>About</title><p>The second page.</p>");
@@ -118,6 +122,15 @@ test("a crawl that reads no page leaves the index and the saved crawl in --out a
   } finally {
     index.close();
   }
+  assert.is(readFileSync(join(out, "crawl", "state.json"), "utf8"), saved);
+  // No error, but no page either: the site is on https: now.
+  const https = await crawl("kept", ["--url", `${await siteUrl}to-https`]);
+  assert.is(https.status, 1, https.stderr);
+  assert.match(
+    https.stderr,
+    /^crawler: no page could be read: 1 redirected, 1 excluded \(the crawl log, \S+, says where each went\)\n$/,
+  );
+  assert.match(https.stdout, /^Index: left as it was in \S+kept: no page was read$/m);
   assert.is(readFileSync(join(out, "crawl", "state.json"), "utf8"), saved);
   const resumed = await crawl("kept", ["--resume"]);
   assert.is(resumed.status, 0, resumed.stderr);

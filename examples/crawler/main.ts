@@ -40,7 +40,16 @@ import { LAZY_MAX, startSite, type RunningSite } from "@async-from-scratch/share
 import { Crawler, type CrawlOptions, type CrawlSummary } from "./crawler.ts";
 import { ENGINES, createEngine, type EngineName } from "./engine.ts";
 import { Fetcher } from "./fetcher.ts";
-import { Tally, bytes, formatReport, plural, reasonOf, shortPath, type Entry } from "./report.ts";
+import {
+  OUTCOMES,
+  Tally,
+  bytes,
+  formatReport,
+  plural,
+  reasonOf,
+  shortPath,
+  type Entry,
+} from "./report.ts";
 import { openReaders } from "./readers.ts";
 import { DiskFrontier, DiskSeenSet } from "./disk.ts";
 import { RedisCrawl } from "./redis-stores.ts";
@@ -438,9 +447,9 @@ const run = await engine.run(async () => {
       await readers.abort();
       return { failed: failed as Error, crawler: null };
     }
-    // A crawl that read no page, only errors (a mistyped --url, a server that is down), leaves
-    // the index and the saved crawl in --out as they were: an empty index in their place would
-    // lose a whole crawl to a typo.
+    // A crawl that read no page (a mistyped --url, a server that is down, an http:// site that
+    // redirects to https://) leaves the index and the saved crawl in --out as they were: an empty
+    // index in their place would lose a whole crawl to a typo.
     if (local !== null && interrupted === null && readNothing(tally)) {
       await readers.abort();
       rmSync(workDir, { recursive: true, force: true }); // the threads' empty parts
@@ -529,14 +538,18 @@ console.log(
 );
 // Not 0 otherwise: drawChart sets 1 when the chart cannot be written.
 if (interrupted !== null) process.exitCode = interrupted === "SIGINT" ? 130 : 143;
-// A crawl that read no page, only errors (a host that does not resolve, a port nothing listens
-// on, a 404 for a start page), failed, as wget's and curl's do: a script that runs it learns so
-// from the status, and the person from one line below the report that says which errors.
+// A crawl that read no page (a host that does not resolve, a port nothing listens on, a 404 for
+// a start page, a redirect to https:) failed, as wget's and curl's do: a script that runs it
+// learns so from the status, and the person from one line below the report.
 if (interrupted === null && totals === null && readNothing(tally)) {
-  process.stderr.write(
-    `crawler: no page could be read: ${plural(tally.counts.error, "URL")} ended in an error ` +
-      `(the report's "Errors:" says which)\n`,
-  );
+  const { counts } = tally;
+  const why =
+    counts.error > 0
+      ? `${plural(counts.error, "URL")} ended in an error (the report's "Errors:" says which)`
+      : `${OUTCOMES.filter((outcome) => counts[outcome] > 0)
+          .map((outcome) => `${counts[outcome]} ${outcome}`)
+          .join(", ")} (the crawl log, ${shortPath(logFile)}, says where each went)`;
+  process.stderr.write(`crawler: no page could be read: ${why}\n`);
   process.exitCode = 1;
 }
 
@@ -547,10 +560,14 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-/** Whether the crawl read no page, and some URL ended in an error: it failed. */
+/**
+ * Whether the crawl read no page: it failed. Not only when every URL was an error: a start URL
+ * that redirects to https: (most http:// sites now), or that robots.txt or an --exclude keeps
+ * out, leaves a crawl that read nothing without one.
+ */
 function readNothing(tally: Tally): boolean {
   const read = ["indexed", "noindex", "duplicate", "not HTML"] as const;
-  return tally.counts.error > 0 && read.every((outcome) => tally.counts[outcome] === 0);
+  return read.every((outcome) => tally.counts[outcome] === 0);
 }
 
 function redisUrl(text: string): string {
