@@ -654,7 +654,8 @@ export interface Charset {
  * sniffing algorithm", shortened): a byte order mark wins over everything; then `declared`, the
  * charset parameter of the Content-Type ("windows-1251" of "text/html; charset=windows-1251");
  * then a `<meta charset>` or `<meta http-equiv="Content-Type" content="...; charset=...">` in the
- * first 1024 bytes; else UTF-8. A label TextDecoder does not know counts as none. Old Russian sites declare windows-1251 or koi8-r either way, and often only in <meta>.
+ * first 1024 bytes; else UTF-8. A label TextDecoder does not know counts as none. Old Russian
+ * sites declare windows-1251 or koi8-r either way, and often only in <meta>.
  */
 export function sniffCharset(body: Uint8Array, declared?: string): Charset {
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
@@ -684,9 +685,14 @@ export function looksLikeHtml(body: Uint8Array): boolean {
   return HTML_SIGNATURE.test(head.toString("latin1"));
 }
 
-// A UTF-8 byte order mark (which the standard leaves to text/plain) is let through too.
-const HTML_SIGNATURE =
-  /^(?:\xef\xbb\xbf)?[\t\n\f\r ]*<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[ >]/i;
+// The standard's list, in its order. A UTF-8 byte order mark (which the standard leaves to
+// text/plain) is let through too.
+const HTML_STARTS =
+  "!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--";
+const HTML_SIGNATURE = new RegExp(
+  `^(?:\\xef\\xbb\\xbf)?[\\t\\n\\f\\r ]*<(?:${HTML_STARTS})[ >]`,
+  "i",
+);
 
 // The charset a <meta> in the first 1024 bytes declares. A regular expression is enough here,
 // unlike for links: the standard's own "prescan" is a small byte-level scanner of <meta> tags
