@@ -773,9 +773,9 @@ export class Crawler {
  */
 function wantsBody(head: ResponseEvent, maxBodyBytes: number): boolean {
   if (head.status < 200 || head.status >= 300) return false;
-  if (untyped(head.headers)) return !(Number(head.headers.get("content-length")) > maxBodyBytes);
-  const type = extractMimeType(head.headers.get("content-type"))!.essence;
-  return type === "text/html" || type === "application/xhtml+xml";
+  const type = extractMimeType(head.headers.get("content-type"));
+  if (type === null) return !(Number(head.headers.get("content-length")) > maxBodyBytes);
+  return type.essence === "text/html" || type.essence === "application/xhtml+xml";
 }
 
 /** Whether a response says no type: no Content-Type, or one that names none. */

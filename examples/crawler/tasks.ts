@@ -16,7 +16,10 @@ import { warmUp } from "./warmup.ts";
 
 /** What the crawler gets back for a page: all of PageResult but its title and text. */
 export type ReadPage = Omit<PageResult, "title" | "text"> & {
-  /** Indexed: null if not (not wanted, noindex, a redirect); else whether the index had its text already. */
+  /**
+   * Indexed: null if not (not wanted, noindex, a redirect); else whether the index had its text
+   * already.
+   */
   duplicate: boolean | null;
 };
 
