@@ -126,7 +126,19 @@ export function startLesson<Spec extends Record<string, Option>>(
     // ambiguous" when the next argument is a flag: both mean the value was left out.
     const { message } = error as Error;
     const flag = /^Option '(--[\w-]+)[^']*' argument (missing|is ambiguous)/.exec(message)?.[1];
-    return fail(flag === undefined ? message : `${flag} needs a value`);
+    if (flag !== undefined) return fail(`${flag} needs a value`);
+    // parseArgs names only the first letter of "-socket" ("Unknown option '-s'"), and its advice,
+    // to put the word after "--", is what the person did: pnpm passes that "--" on, and it is
+    // taken as the end of pnpm's arguments. A word that begins with "-" needs a second one.
+    const unknown = flagArgs.find((arg) => arg.startsWith("-") && !known(arg, names));
+    if (/^Unknown option/.test(message) && unknown !== undefined) {
+      const hint =
+        words === undefined || unknown.startsWith("--")
+          ? ""
+          : `; a word that begins with "-" goes after a second "--": pnpm run ${lesson} -- -- ${unknown}`;
+      return fail(`unknown option '${unknown}'${hint}`);
+    }
+    return fail(message);
   }
   const values: Record<string, unknown> = {};
   for (const name of names) {
@@ -241,6 +253,11 @@ function httpUrl(name: string, text: string, fail: (message: string) => never): 
 }
 
 // "[--index DIR]", "[--json]", "QUERY..."
+/** Whether arg is one of the flags, as `--name` or `--name=value`. */
+function known(arg: string, names: string[]): boolean {
+  return names.includes(arg.replace(/^--/, "").replace(/=.*/s, "")) && arg.startsWith("--");
+}
+
 function synopsis(name: string, option: Option): string {
   if (option.type === "words")
     return option.required ? label(name, option) : `[${label(name, option)}]`;

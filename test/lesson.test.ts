@@ -55,7 +55,7 @@ test("any other error keeps its stack", async () => {
   assert.match(bug.stderr, /\n {4}at [^\n]*failing-lesson\.ts:\d+:\d+/);
 });
 
-test("a flag's value: a negative number gets the range, a missing one is named, digits only", async () => {
+test("a flag's value: a negative number gets the range, a missing one is named, digits only; an unknown flag named whole", async () => {
   // search checks its flags before it opens an index: nothing else runs. Side by side.
   const cases: [string[], string][] = [
     [["x", "--limit", "-1"], "--limit must be an integer from 1 to 100, got '-1'"],
@@ -65,6 +65,12 @@ test("a flag's value: a negative number gets the range, a missing one is named, 
     [["x", "--limit", " "], "--limit must be an integer from 1 to 100, got ' '"],
     [["x", "--limit", "0x2"], "--limit must be an integer from 1 to 100, got '0x2'"],
     [["x", "--limit", "1e1"], "--limit must be an integer from 1 to 100, got '1e1'"],
+    // parseArgs would say "Unknown option '-s'", and advise the "--" that pnpm has eaten.
+    [
+      ["-socket"],
+      `unknown option '-socket'; a word that begins with "-" goes after a second "--": pnpm run search -- -- -socket`,
+    ],
+    [["x", "--lmit=3"], "unknown option '--lmit=3'"],
   ];
   const runs = await Promise.all(cases.map(([args]) => runLesson("search", args)));
   for (const [i, [args, message]] of cases.entries()) {
