@@ -184,7 +184,7 @@ test("Ctrl-C in a terminal reaches the crawler, not the fixture site: the reques
   }
   process.kill(-child.pid!, "SIGINT");
   assert.is(await status, 130, stderr);
-  assert.match(stderr, /SIGINT: stopping after the [1-9]\d* requests under way/);
+  assert.match(stderr, /SIGINT: stopping after the [1-9]\d* requests? under way/);
   assert.match(stdout, /^This run: \d+ requests \(robots\.txt 1, retries 0\) on \d+ connections/m);
   assert.not.match(stdout, /sent again/);
   assert.match(stdout, /^ {2}error +0$/m);

@@ -420,8 +420,9 @@ const run = await engine.run(async () => {
       interrupted = signal;
       // Pages fetched and waiting for a reading thread can far outnumber the fetches: say which.
       const { fetching, reading } = crawler;
-      const underWay = `${fetching} requests under way and ${reading} pages being read`;
-      process.stderr.write(`\n${signal}: stopping after the ${underWay} (Ctrl-C again: at once)\n`);
+      const underWay = `${plural(fetching, "request")} under way and ${plural(reading, "page")} being read`;
+      const again = signal === "SIGINT" ? "Ctrl-C again" : "a second signal";
+      process.stderr.write(`\n${signal}: stopping after the ${underWay} (${again}: at once)\n`);
       crawler.stop();
     } else {
       crawler.abort();
