@@ -104,7 +104,8 @@ if (result.total === 0) {
 }
 const best = result.hits.length < result.total ? `; the best ${result.hits.length}` : "";
 const total = result.totalExact ? `${result.total}` : `at least ${result.total}`;
-console.log(`${total} of ${pages} pages match, in ${ms(result.tookMs)}${best}:`);
+const matching = `${pages === 1 ? "page" : "pages"} ${result.total === 1 ? "matches" : "match"}`;
+console.log(`${total} of ${pages} ${matching}, in ${ms(result.tookMs)}${best}:`);
 result.hits.forEach((hit, i) => {
   console.log(`\n${i + 1}. ${printable(hit.title)}   score ${hit.score.toFixed(3)}`);
   // As a browser's address bar shows it: http://host/вики/Сокет, not %D0%B2%D0%B8...
