@@ -580,7 +580,7 @@ for (const engine of ["scratch", "node"]) {
 
 test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, X-Robots-Tag, 204", async () => {
   const links = ["/utf8", "/twice", "/untyped", "/untyped-text", "/other-bot", "/ours"];
-  links.push("/no-content", "/empty-gzip", "/untyped-large");
+  links.push("/no-content", "/empty-gzip", "/untyped-large", "/untyped-chunked");
   const server = createServer((request, response) => {
     const html = (title: string) => `<title>${title}</title>`;
     response.setHeader("content-type", "text/html; charset=utf-8");
@@ -605,6 +605,10 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, 
       case "/untyped-large": // a disk image, say, past --max-body: not read, and no error
         response.removeHeader("content-type");
         return response.end(Buffer.alloc(5 * 1024 * 1024));
+      case "/untyped-chunked": // the same without a Content-Length: read until past --max-body
+        response.removeHeader("content-type");
+        for (let mib = 0; mib < 5; mib++) response.write(Buffer.alloc(1024 * 1024));
+        return response.end();
       case "/other-bot":
         response.setHeader("x-robots-tag", "googlebot: noindex, nofollow");
         return response.end(`${html("other bot")}<a href="/followed">f</a>`);
@@ -636,6 +640,7 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, 
       "/found": "indexed ",
       "/untyped-text": "not HTML no Content-Type, and its first bytes are not HTML",
       "/untyped-large": "not HTML no Content-Type, and more than --max-body to look at",
+      "/untyped-chunked": "not HTML no Content-Type, and more than --max-body to look at",
       "/other-bot": "indexed ",
       "/followed": "indexed ",
       "/ours": "noindex ",

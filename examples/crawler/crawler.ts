@@ -41,7 +41,7 @@
 // fetches are cancelled and their URLs go back to the frontier, not counted.
 import { setMaxListeners } from "node:events";
 import robotsParserModule from "robots-parser";
-import type { ResponseEvent } from "@async-from-scratch/shared";
+import { ProtocolError, type ResponseEvent } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
 import type { Fetched, Fetcher } from "./fetcher.ts";
 import { bodyDigest, decodeContent, extractMimeType } from "./page.ts";
@@ -481,15 +481,24 @@ export class Crawler {
     // crawler that followed the redirect is another one sharing the frontier.
     if (item.depth === 0) this.#sites.add(siteOf(item.url));
     let fetched: Fetched;
+    let headSaidNoType = false;
     const sentAt = this.#c.engine.time();
     try {
-      fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, (head) =>
-        wantsBody(head, this.#options.maxBodyBytes),
-      );
+      fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, (head) => {
+        headSaidNoType = untyped(head.headers);
+        return wantsBody(head, this.#options.maxBodyBytes);
+      });
     } catch (error) {
       if (this.#abort.signal.aborted) {
         this.stats.fetched--; // not fetched after all: it goes back, uncounted
         return this.#c.frontier.push(key, item);
+      }
+      // An untyped body with no length to judge it by (chunked) is read to find out what it is,
+      // and one that runs past --max-body is what wantsBody() would have said of it by its
+      // Content-Length: not a page.
+      if (headSaidNoType && tooLarge(error)) {
+        const reason = "no Content-Type, and more than --max-body to look at";
+        return this.#record({ url: item.url, outcome: "not HTML", reason });
       }
       if (isTransient(error) && attempt < this.#options.retries) {
         this.#retryLater(key, item, attempt, 0);
@@ -776,6 +785,11 @@ function wantsBody(head: ResponseEvent, maxBodyBytes: number): boolean {
   const type = extractMimeType(head.headers.get("content-type"));
   if (type === null) return !(Number(head.headers.get("content-length")) > maxBodyBytes);
   return type.essence === "text/html" || type.essence === "application/xhtml+xml";
+}
+
+/** Whether error is the parser's "body exceeds" (its statusHint is a server's 413). */
+function tooLarge(error: unknown): boolean {
+  return error instanceof ProtocolError && error.statusHint === 413;
 }
 
 /** Whether a response says no type: no Content-Type, or one that names none. */
