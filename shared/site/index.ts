@@ -19,14 +19,16 @@ export interface SiteOptions {
   seed?: number;
   /** The Crawl-delay that robots.txt asks for, in ms (default 0: none). */
   crawlDelayMs?: number;
-  /** The port on 127.0.0.1 (default 0: any free one). */
+  /** The port (default 0: any free one). */
   port?: number;
+  /** The loopback address it listens on (default 127.0.0.1); the busy port stays on 127.0.0.1. */
+  host?: "127.0.0.1" | "::1";
   /** Processes serving the port (default 1): a large wiki can keep one busy (main.ts). */
   processes?: number;
 }
 
 export interface RunningSite {
-  /** "http://127.0.0.1:PORT/" */
+  /** "http://127.0.0.1:PORT/", or "http://[::1]:PORT/" */
   url: string;
   port: number;
   /** A port of the same site whose accept queue is full, so a handshake takes time (busy.ts). */
@@ -42,11 +44,13 @@ export { ACCEPT_DELAY_MS } from "./busy.ts";
 export { LAZY_MAX } from "./lazy.ts";
 
 const READY_TIMEOUT_MS = 15_000;
-const READY_LINE = /^Fixture site: http:\/\/127\.0\.0\.1:(\d+)\/ .*busy port (\d+)\)$/;
+const READY_LINE =
+  /^Fixture site: (http:\/\/(?:127\.0\.0\.1|\[::1\]):(\d+)\/) .*busy port (\d+)\)$/;
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
 export async function startSite(options: SiteOptions = {}): Promise<RunningSite> {
   const flags = ["--port", String(options.port ?? 0)];
+  if (options.host !== undefined) flags.push("--host", options.host);
   if (options.articles !== undefined) flags.push("--articles", String(options.articles));
   if (options.latencyMs !== undefined) flags.push("--latency", String(options.latencyMs));
   if (options.seed !== undefined) flags.push("--seed", String(options.seed));
@@ -72,10 +76,10 @@ export async function startSite(options: SiteOptions = {}): Promise<RunningSite>
   process.on("exit", killChild);
   void exited.then(() => process.off("exit", killChild));
 
-  const [port, busyPort] = await waitUntilReady(child);
+  const [url, port, busyPort] = await waitUntilReady(child);
   child.stderr!.pipe(process.stderr);
   return {
-    url: `http://127.0.0.1:${port}/`,
+    url,
     port,
     busyPort,
     async stop() {
@@ -85,8 +89,10 @@ export async function startSite(options: SiteOptions = {}): Promise<RunningSite>
   };
 }
 
-/** The ports from the site's ready line; rejects if it exits or stays silent instead. */
-function waitUntilReady(child: ChildProcess): Promise<[port: number, busyPort: number]> {
+/** The URL and ports from the site's ready line; rejects if it exits or stays silent instead. */
+function waitUntilReady(
+  child: ChildProcess,
+): Promise<[url: string, port: number, busyPort: number]> {
   return new Promise((resolve, reject) => {
     // stdio[1] is a pipe: spawn() was asked for one.
     const lines = createInterface({ input: child.stdout! });
@@ -95,7 +101,7 @@ function waitUntilReady(child: ChildProcess): Promise<[port: number, busyPort: n
     child.stderr!.setEncoding("utf8").on("data", onComplaint);
     const onLine = (line: string) => {
       const match = READY_LINE.exec(line);
-      if (match) settle(() => resolve([Number(match[1]), Number(match[2])]));
+      if (match) settle(() => resolve([match[1]!, Number(match[2]), Number(match[3])]));
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
       settle(() =>

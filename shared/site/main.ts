@@ -2,7 +2,7 @@
 // it on its own and point a lesson, curl or a browser at it:
 //
 //   pnpm run site [--port N] [--articles N] [--latency N] [--seed N] [--crawl-delay MS]
-//                 [--processes N]
+//                 [--processes N] [--host ADDRESS]
 //
 // It prints one line when it is ready to accept connections, and stops on Ctrl-C, on SIGTERM,
 // and when the parent that started it through a pipe goes away.
@@ -20,7 +20,7 @@ const args = startLesson("site", {
     default: 8080,
     min: 0,
     max: 65535,
-    help: "port on 127.0.0.1; 0 takes any free one",
+    help: "port to listen on; 0 takes any free one",
   },
   articles: {
     type: "integer",
@@ -57,6 +57,15 @@ const args = startLesson("site", {
     max: 64,
     help: "processes serving the one port (node:cluster), for a crawler faster than one",
   },
+  // ::1 for the crawler, which speaks IPv6 too: a site served on ::1 alone is what a Node server
+  // started with listen(port, "localhost") is on many machines.
+  host: {
+    type: "string",
+    default: "127.0.0.1",
+    choices: ["127.0.0.1", "::1"],
+    placeholder: "ADDRESS",
+    help: "loopback address to listen on",
+  },
 });
 const options = {
   port: args.port,
@@ -76,8 +85,8 @@ function serve(): void {
     console.error(`fixture site: ${error.message}${hint}`);
     process.exit(1);
   });
-  // 127.0.0.1 only: the site is for this machine's lessons, never for the network.
-  server.listen(options.port, "127.0.0.1", () => {
+  // A loopback address only: the site is for this machine's lessons, never for the network.
+  server.listen(options.port, args.host, () => {
     const { port } = server.address() as AddressInfo;
     // For 1_bad_socket: a handshake that takes time. One is enough, so with several processes
     // the first opens it and tells the primary its port.
@@ -143,7 +152,7 @@ function servePrimary(processes: number): void {
 function ready(port: number, busyPort: number): void {
   const many = args.processes > 1 ? `, ${args.processes} processes` : "";
   console.log(
-    `Fixture site: http://127.0.0.1:${port}/ ` +
+    `Fixture site: http://${origin(args.host, port)}/ ` +
       `(${options.articles} articles, latency ${options.latencyMs} ms${many}, busy port ${busyPort})`,
   );
 }
@@ -154,4 +163,9 @@ function ready(port: number, busyPort: number): void {
 function watchStdin(stop: () => void): void {
   const stdin = fstatSync(0);
   if (stdin.isFIFO() || stdin.isSocket()) process.stdin.on("end", stop).resume();
+}
+
+/** "127.0.0.1:8080", "[::1]:8080": an IPv6 address stands in brackets in a URL. */
+function origin(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
