@@ -23,7 +23,16 @@ type Option =
     }
   | { type: "integer"; help: string; default: number; min: number; max: number }
   | { type: "boolean"; help: string }
-  | { type: "url"; help: string; multiple?: boolean }
+  | {
+      type: "url";
+      help: string;
+      multiple?: boolean;
+      /**
+       * Takes "http://[::1]:8080/" too: for a tool that opens its sockets with the address's
+       * family (the crawler). Without it, an IPv6 address is refused with a clear message.
+       */
+      ipv6?: boolean;
+    }
   // The arguments that are not flags, joined by spaces: the words of `pnpm run search -- a b`.
   | { type: "words"; help: string; required?: boolean };
 
@@ -147,7 +156,7 @@ export function startLesson<Spec extends Record<string, Option>>(
     if (isMultiple(option)) {
       const all = (given ?? []) as string[];
       values[name] =
-        option.type === "url" ? all.map((text) => httpUrl(name, text, fail)) : [...all];
+        option.type === "url" ? all.map((text) => httpUrl(name, option, text, fail)) : [...all];
     } else if (option.type === "words") {
       values[name] = parsed.positionals.join(" ");
       if (option.required && parsed.positionals.length === 0)
@@ -155,7 +164,7 @@ export function startLesson<Spec extends Record<string, Option>>(
     } else if (option.type === "boolean") {
       values[name] = given === true;
     } else if (option.type === "url") {
-      values[name] = given === undefined ? undefined : httpUrl(name, given as string, fail);
+      values[name] = given === undefined ? undefined : httpUrl(name, option, given as string, fail);
     } else if (option.type === "integer") {
       // Digits only: Number() would also take "" and " " (as 0), "0x10" and "1e3".
       const digits = given === undefined || /^[+-]?\d+$/.test(given as string);
@@ -238,7 +247,12 @@ function fromNetwork(error: unknown): error is Error {
 }
 
 // Only plain http: the lessons speak HTTP over raw sockets, and TLS is not what they teach.
-function httpUrl(name: string, text: string, fail: (message: string) => never): URL {
+function httpUrl(
+  name: string,
+  option: { ipv6?: boolean },
+  text: string,
+  fail: (message: string) => never,
+): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -246,9 +260,14 @@ function httpUrl(name: string, text: string, fail: (message: string) => never): 
     return fail(`--${name} must be a URL such as http://127.0.0.1:8080/, got '${text}'`);
   }
   if (url.protocol !== "http:") fail(`--${name} must be a plain http:// URL, got '${text}'`);
-  // The lessons open AF_INET sockets, as the lecture's socket.socket() does.
-  if (url.hostname.startsWith("["))
-    fail(`--${name}: IPv6 addresses are not supported, got '${text}'`);
+  // The lessons open AF_INET sockets, as the lecture's socket.socket() does; the crawler opens
+  // each with its address's family.
+  if (url.hostname.startsWith("[") && option.ipv6 !== true) {
+    fail(
+      `--${name}: IPv6 addresses are not supported by ${lessonName}: its sockets are AF_INET, ` +
+        `as the lecture's are (the crawler takes them), got '${text}'`,
+    );
+  }
   return url;
 }
 

@@ -294,7 +294,10 @@ export class EventLoop {
     // The handshake goes on in the kernel; the socket turns writable when it ends, well or not.
     await this.writable(sock, signal);
     const errno = sock.getsockopt(SOL_SOCKET, SO_ERROR);
-    if (errno !== 0) throw osError(errno, "connect", address.join(":"));
+    if (errno !== 0) {
+      const [host, port] = address;
+      throw osError(errno, "connect", host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
+    }
   }
 
   /** Up to size bytes, waiting until some arrive; empty at end of file. */
