@@ -5,7 +5,8 @@
 //
 //   scratch  our own event loop (shared/loop), on the native module's non-blocking sockets and
 //            epoll: what lessons 2-6 built, grown up. Host names are resolved by getaddrinfo in a
-//            worker thread, since getaddrinfo blocks (dns.ts).
+//            worker thread, since getaddrinfo blocks (dns.ts). Each socket is opened with its
+//            address's family: AF_INET6 for "::1", AF_INET for "127.0.0.1".
 //   node     Node's own loop: net.Socket, setTimeout, dns.lookup (libuv runs getaddrinfo in its
 //            thread pool), process.on("SIGINT"). What libuv does for us, for comparison.
 //
@@ -16,6 +17,8 @@ import { lookup } from "node:dns/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isIP } from "node:net";
 import {
+  AF_INET,
+  AF_INET6,
   BlockingIOError,
   SIGINT,
   SIGTERM,
@@ -49,8 +52,13 @@ export interface Engine {
   readonly name: EngineName;
   /** Milliseconds, monotonic. */
   time(): number;
-  /** An IPv4 address for the host name (an address is its own answer), without blocking. */
-  resolve(host: string): Promise<string>;
+  /**
+   * Every address of the host name, IPv6 and IPv4, in the order getaddrinfo gives them (RFC 6724's:
+   * mostly IPv6 first where this machine has a route for it), without blocking. An address is its
+   * own answer. host is a URL's hostname without the brackets of an IPv6 one: "::1".
+   */
+  resolve(host: string): Promise<string[]>;
+  /** A connection to a numeric address, "127.0.0.1" or "::1". */
   connect(address: string, port: number, signal: AbortSignal): Promise<Connection>;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Runs work with a signal that aborts with a TimeoutError after ms (or when parent aborts). */
@@ -76,6 +84,56 @@ export function createEngine(name: EngineName): Engine {
   return name === "scratch" ? new ScratchEngine() : new NodeEngine();
 }
 
+/**
+ * A connection to the first of addresses (resolve()'s answer) that takes one, and which that was.
+ * Any error moves on to the next address, as in curl and Python's create_connection():
+ * ECONNREFUSED (a server on 127.0.0.1 only, asked at ::1), ENETUNREACH or EADDRNOTAVAIL (no IPv6
+ * here), a timeout. Each address but the last may take half the time left of budgetMs, as curl
+ * gives it, so that one whose packets vanish (an IPv6 route that leads nowhere) costs half the
+ * time and not all of it; the last takes what is left, until signal aborts. If none takes it, the
+ * last one's error is thrown, as curl reports it.
+ *
+ * One address after another, not raced: RFC 8305's happy eyeballs would start the next attempt
+ * 250 ms after the last one began, while it still waits (Node's autoSelectFamily, curl and
+ * browsers do). Here a dead address costs up to half the budget, once per host (the fetcher
+ * remembers the address that worked).
+ */
+export async function connectFirst(
+  engine: Engine,
+  addresses: readonly string[],
+  port: number,
+  signal: AbortSignal,
+  budgetMs = Infinity,
+): Promise<{ connection: Connection; address: string }> {
+  const started = engine.time();
+  for (let i = 0; ; i++) {
+    const address = addresses[i]!; // resolve() gives at least one; the last one throws, below
+    const last = i === addresses.length - 1;
+    const attemptMs = (budgetMs - (engine.time() - started)) / 2;
+    try {
+      const connection =
+        last || !Number.isFinite(attemptMs)
+          ? await engine.connect(address, port, signal)
+          : await engine.withTimeout(
+              Math.max(0, attemptMs),
+              (attempt) => engine.connect(address, port, attempt),
+              signal,
+            );
+      return { connection, address };
+    } catch (error) {
+      if (last || signal.aborted || !fromConnecting(error)) throw error;
+    }
+  }
+}
+
+// What connecting to an address may fail with: an errno ("ECONNREFUSED"), or an attempt's
+// timeout. Not a bug's error (a TypeError, Node's "ERR_OUT_OF_RANGE"): that is thrown at once,
+// not taken for a dead address.
+function fromConnecting(error: unknown): boolean {
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  return name === "TimeoutError" || (typeof code === "string" && /^E[A-Z0-9]+$/.test(code));
+}
+
 // recv() asks for up to this much at a time: a typical page in one or two calls.
 const RECV_SIZE = 64 * 1024;
 
@@ -91,16 +149,16 @@ class ScratchEngine implements Engine {
     return this.loop.time();
   }
 
-  async resolve(host: string): Promise<string> {
-    if (isIP(host) === 4) return host;
+  async resolve(host: string): Promise<string[]> {
+    if (isIP(host) !== 0) return [host];
     // One thread for every lookup, started on the first name: a crawl of 127.0.0.1 needs none.
     this.#dns ??= this.pool(new URL("./dns.ts", import.meta.url), 1);
-    const [address] = await this.#dns.run<string[]>("getaddrinfo", host);
-    return address!; // getaddrinfo throws rather than answer nothing
+    return this.#dns.run<string[]>("getaddrinfo", host); // it throws rather than answer nothing
   }
 
   async connect(address: string, port: number, signal: AbortSignal): Promise<Connection> {
-    const sock = new Socket();
+    // The family is the address's: an AF_INET socket cannot connect to "::1" (EAFNOSUPPORT).
+    const sock = new Socket(isIP(address) === 6 ? AF_INET6 : AF_INET);
     try {
       sock.setBlocking(false);
       // One small write per request, then we wait for the answer: Nagle's delay would only hold
@@ -187,9 +245,11 @@ class NodeEngine implements Engine {
     return performance.now();
   }
 
-  async resolve(host: string): Promise<string> {
-    if (isIP(host) === 4) return host;
-    return (await lookup(host, { family: 4 })).address;
+  async resolve(host: string): Promise<string[]> {
+    if (isIP(host) !== 0) return [host];
+    // getaddrinfo too (in libuv's pool), and in its order ("verbatim", Node's default since 17).
+    const found = await lookup(host, { all: true, order: "verbatim" });
+    return [...new Set(found.map(({ address }) => address))];
   }
 
   connect(address: string, port: number, signal: AbortSignal): Promise<Connection> {
@@ -224,7 +284,8 @@ class NodeEngine implements Engine {
     work: (signal: AbortSignal) => Promise<T>,
     parent?: AbortSignal,
   ): Promise<T> {
-    const timeout = AbortSignal.timeout(ms);
+    // Whole milliseconds: a fraction (half of what a request has left) throws ERR_OUT_OF_RANGE.
+    const timeout = AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
     return work(parent === undefined ? timeout : AbortSignal.any([timeout, parent]));
   }
 

@@ -18,7 +18,7 @@
 // connection's, not the page's. Every other failure is the caller's to judge.
 import { ResponseParser, buildRequest, NEED_DATA, PAUSED } from "@async-from-scratch/shared";
 import type { RequestOptions, ResponseEvent } from "@async-from-scratch/shared";
-import type { Connection, Engine } from "./engine.ts";
+import { type Connection, type Engine, connectFirst } from "./engine.ts";
 
 export interface FetcherOptions {
   /** For the whole request: connect, send, and the response to its last byte. */
@@ -96,8 +96,11 @@ interface Kept {
 }
 
 interface Host {
-  /** The address, resolved once per host (a rejected promise keeps its error for every URL). */
-  address: Promise<string>;
+  /**
+   * The addresses, resolved once per host (a rejected promise keeps its error for every URL), in
+   * the order to try them: the one that last took a connection first.
+   */
+  addresses: Promise<string[]>;
   port: number;
   idle: Kept[];
 }
@@ -150,7 +153,7 @@ export class Fetcher {
         };
         try {
           for (;;) {
-            const kept = this.#idle(host) ?? (await this.#open(host, signal));
+            const kept = this.#idle(host) ?? (await this.#open(host, signal, started));
             const reused = kept.requests > 0;
             // A connection kept alive was ready when the request began: it has no connect phase.
             timing.connectedMs = reused ? started : this.#engine.time();
@@ -198,9 +201,11 @@ export class Fetcher {
   #host(url: URL): Host {
     let host = this.#hosts.get(url.host);
     if (host === undefined) {
-      const address = this.#engine.resolve(url.hostname);
-      address.catch(() => {}); // its error is handed to each fetch that awaits it
-      host = { address, port: Number(url.port || 80), idle: [] };
+      // An IPv6 address stands in brackets in a URL ("http://[::1]:8080/"), and in its hostname.
+      const name = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+      const addresses = this.#engine.resolve(name);
+      addresses.catch(() => {}); // its error is handed to each fetch that awaits it
+      host = { addresses, port: Number(url.port || 80), idle: [] };
       this.#hosts.set(url.host, host);
     }
     return host;
@@ -216,8 +221,29 @@ export class Fetcher {
     return undefined;
   }
 
-  async #open(host: Host, signal: AbortSignal): Promise<Kept> {
-    const connection = await this.#engine.connect(await host.address, host.port, signal);
+  /**
+   * A new connection to the first of host's addresses that takes one (connectFirst, in
+   * engine.ts), within the time the request has left. The address that took it goes first for
+   * the next ones (RFC 8305 5: remember what worked), so a host pays for a dead address once, not
+   * once per connection: "localhost" as ::1 and 127.0.0.1, with a server on 127.0.0.1 only, is
+   * refused on ::1 for its first connection alone.
+   */
+  async #open(host: Host, signal: AbortSignal, started: number): Promise<Kept> {
+    const addresses = await host.addresses;
+    const budgetMs = this.#options.timeoutMs - (this.#engine.time() - started);
+    // A copy: another connection may reorder the list while this one tries it.
+    const tried = [...addresses];
+    const { connection, address } = await connectFirst(
+      this.#engine,
+      tried,
+      host.port,
+      signal,
+      budgetMs,
+    );
+    if (addresses[0] !== address) {
+      addresses.splice(addresses.indexOf(address), 1);
+      addresses.unshift(address);
+    }
     this.stats.connections++;
     const parser = new ResponseParser({ maxBodyBytes: this.#options.maxBodyBytes });
     return { connection, parser, requests: 0, idleSince: 0 };

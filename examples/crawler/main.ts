@@ -68,6 +68,7 @@ const args = startLesson("crawler", {
   url: {
     type: "url",
     multiple: true,
+    ipv6: true,
     help: "start here (again for more sites); default: the fixture site",
   },
   concurrency: {

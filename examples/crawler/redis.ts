@@ -22,7 +22,7 @@ import {
   encodeCommand,
   type RespReply,
 } from "@async-from-scratch/shared";
-import type { Connection, Engine } from "./engine.ts";
+import { type Connection, type Engine, connectFirst } from "./engine.ts";
 
 export type Arg = string | number;
 
@@ -68,8 +68,9 @@ export class RedisClient {
   /** Connects to url (redis://host:port/) through engine. */
   static async connect(engine: Engine, url: string, signal: AbortSignal): Promise<RedisClient> {
     const { host, port } = parseRedisUrl(url);
-    const address = await engine.resolve(host);
-    return new RedisClient(await engine.connect(address, port, signal));
+    // "localhost" may be ::1 and 127.0.0.1, and a Redis server listen on either or both.
+    const addresses = await engine.resolve(host);
+    return new RedisClient((await connectFirst(engine, addresses, port, signal)).connection);
   }
 
   /**

@@ -126,6 +126,11 @@ export function reasonOf(error: unknown, timeoutMs: number): string {
       return "host unreachable";
     case "ENOTFOUND":
       return "host name not found";
+    // Both from connecting to ::1 on a machine without IPv6 (or with no port left to connect from).
+    case "EADDRNOTAVAIL":
+      return "address not available to connect from here";
+    case "EAFNOSUPPORT":
+      return "address family not supported here";
   }
   // Our loop's timeout is an OSError with code ETIMEDOUT, Node's AbortSignal.timeout() a
   // DOMException; both are named TimeoutError.
