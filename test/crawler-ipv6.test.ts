@@ -16,7 +16,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ENGINES, type Engine, createEngine } from "../examples/crawler/engine.ts";
 import { Fetcher } from "../examples/crawler/fetcher.ts";
-import { reasonOf } from "../examples/crawler/report.ts";
+import { type Entry, reasonOf } from "../examples/crawler/report.ts";
 import { hostOf, normalizeUrl, siteOf } from "../examples/crawler/urls.ts";
 import { runLesson } from "./lessons.ts";
 import { testOrSkip } from "./skips.ts";
@@ -65,21 +65,13 @@ test("bracketed hosts: one spelling, the site with its port, the Host header in 
   assert.ok(head.startsWith("GET /b/c HTTP/1.1\r\nHost: [::1]:8080\r\n"), head);
 });
 
-interface LogEntry {
-  url: string;
-  outcome: string;
-  status?: number;
-  reason?: string;
-  to?: string;
-}
-
 /** A crawl's log, each URL's outcome by its path; and the URLs the index holds. */
 function readCrawl(out: string) {
   const byPath = new Map<string, string>();
   const urls: string[] = [];
   for (const line of readFileSync(join(out, "crawl-log.jsonl"), "utf8").split("\n")) {
     if (line === "") continue;
-    const { url, outcome, status, reason, to } = JSON.parse(line) as LogEntry;
+    const { url, outcome, status, reason, to } = JSON.parse(line) as Entry; // a line of the crawl log
     urls.push(url);
     const { pathname, search } = new URL(url);
     // Which of two identical pages is indexed is whichever arrives first.
