@@ -86,7 +86,7 @@ export function createEngine(name: EngineName): Engine {
 
 /**
  * A connection to the first of addresses (resolve()'s answer) that takes one, and which that was.
- * Any error moves on to the next address, as in curl and Python's create_connection():
+ * A failure to connect moves on to the next address, as in curl and Python's create_connection():
  * ECONNREFUSED (a server on 127.0.0.1 only, asked at ::1), ENETUNREACH or EADDRNOTAVAIL (no IPv6
  * here), a timeout. Each address but the last may take half the time left of budgetMs, as curl
  * gives it, so that one whose packets vanish (an IPv6 route that leads nowhere) costs half the
