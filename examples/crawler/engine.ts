@@ -95,8 +95,9 @@ export function createEngine(name: EngineName): Engine {
  *
  * One address after another, not raced: RFC 8305's happy eyeballs would start the next attempt
  * 250 ms after the last one began, while it still waits (Node's autoSelectFamily, curl and
- * browsers do). Here a dead address costs up to half the budget, once per host (the fetcher
- * remembers the address that worked).
+ * browsers do). Here a dead address costs up to half the budget, once per host: the fetcher
+ * remembers the address that worked, and the crawler's first request to a host, robots.txt, goes
+ * alone.
  */
 export async function connectFirst(
   engine: Engine,
@@ -105,9 +106,12 @@ export async function connectFirst(
   signal: AbortSignal,
   budgetMs = Infinity,
 ): Promise<{ connection: Connection; address: string }> {
+  if (addresses.length === 0) {
+    throw Object.assign(new Error("the host name has no address"), { code: "ENOTFOUND" });
+  }
   const started = engine.time();
   for (let i = 0; ; i++) {
-    const address = addresses[i]!; // resolve() gives at least one; the last one throws, below
+    const address = addresses[i]!; // the last one's failure is thrown, below
     const last = i === addresses.length - 1;
     const attemptMs = (budgetMs - (engine.time() - started)) / 2;
     try {
