@@ -52,7 +52,10 @@
 // final accounting, in which accepted = open + every reason for closing.
 //
 // Leaves out: TLS, HTTP/2, chunked responses (a reply is one whole body), Expect: 100-continue.
+import { isIP } from "node:net";
 import {
+  AF_INET,
+  AF_INET6,
   BlockingIOError,
   IPPROTO_TCP,
   SHUT_WR,
@@ -246,11 +249,14 @@ export class HttpServer {
     };
     const backlog = checkCount("backlog", options.backlog, 4096, 1);
     this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-    const listener = new Socket();
+    const host = options.host ?? "127.0.0.1";
+    // The family is the address's: "::1" (or "::", every interface, IPv4 too) needs an AF_INET6
+    // socket; an AF_INET one cannot bind it (EAFNOSUPPORT).
+    const listener = new Socket(isIP(host) === 6 ? AF_INET6 : AF_INET);
     try {
       // A restarted server can bind its port again while the old connections sit in TIME_WAIT.
       listener.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-      listener.bind([options.host ?? "127.0.0.1", options.port ?? 0]);
+      listener.bind([host, options.port ?? 0]);
       listener.listen(backlog);
       listener.setBlocking(false);
       this.address = listener.getsockname();

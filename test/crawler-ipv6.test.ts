@@ -5,7 +5,6 @@
 // first from then on. The addresses of a name are given to the fetcher here: this machine's
 // /etc/hosts maps "localhost" to 127.0.0.1 alone, where many map it to ::1 as well.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AF_INET, AF_INET6, Socket } from "@async-from-scratch/native";
@@ -19,25 +18,10 @@ import { Fetcher } from "../examples/crawler/fetcher.ts";
 import { type Entry, reasonOf } from "../examples/crawler/report.ts";
 import { hostOf, normalizeUrl, siteOf } from "../examples/crawler/urls.ts";
 import { runLesson } from "./lessons.ts";
-import { testOrSkip } from "./skips.ts";
+import { testOrSkip, whyNoIPv6 } from "./skips.ts";
 
 const scratchDir = mkdtempSync(join(tmpdir(), "crawler-ipv6-test-"));
 
-/** Why nothing can listen on ::1 here (a kernel or container without IPv6), or null. */
-async function whyNoIPv6(): Promise<string | null> {
-  const server = createServer();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "::1", resolve);
-    });
-    return null;
-  } catch (error) {
-    return `no IPv6 here: cannot listen on ::1 (${(error as NodeJS.ErrnoException).code})`;
-  } finally {
-    server.close();
-  }
-}
 const withIPv6 = testOrSkip(await whyNoIPv6());
 
 test("--url: the crawler takes http://[::1]:PORT/; a lesson says its sockets are AF_INET", async () => {

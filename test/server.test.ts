@@ -3,10 +3,13 @@
 // between processes. Then the server program (examples/c10k/server.ts) in a process of its own:
 // SIGTERM's graceful shutdown, and EMFILE under a low `ulimit -n`.
 import { spawn } from "node:child_process";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  AF_INET,
+  AF_INET6,
   BlockingIOError,
   ConnectionResetError,
   SOL_SOCKET,
@@ -25,6 +28,7 @@ import {
 } from "@async-from-scratch/shared/server";
 import { cpuMs, openFds, startServer } from "../examples/c10k/common.ts";
 import { root } from "./lessons.ts";
+import { testOrSkip, whyNoIPv6 } from "./skips.ts";
 
 const ok: Handler = (request) => ({
   status: 200,
@@ -49,12 +53,17 @@ class Client {
     this.sock = sock;
   }
 
-  static async connect(loop: EventLoop, port: number, receiveBuffer?: number): Promise<Client> {
-    const sock = new Socket();
+  static async connect(
+    loop: EventLoop,
+    port: number,
+    receiveBuffer?: number,
+    host = "127.0.0.1",
+  ): Promise<Client> {
+    const sock = new Socket(isIP(host) === 6 ? AF_INET6 : AF_INET);
     sock.setBlocking(false);
     if (receiveBuffer !== undefined) sock.setsockopt(SOL_SOCKET, SO_RCVBUF, receiveBuffer);
     try {
-      await loop.connect(sock, ["127.0.0.1", port]);
+      await loop.connect(sock, [host, port]);
     } catch (error) {
       sock.close();
       throw error;
@@ -195,6 +204,23 @@ test("GET, HEAD, a body, keep-alive, HTTP/1.0: answered as the handler says, wit
   assert.is(stats.requests, 7);
   assert.is(stats.closed.afterClose, 2 + 1);
 });
+
+testOrSkip(await whyNoIPv6())(
+  "host ::1: an AF_INET6 listener, and [::1] connects to it",
+  async () => {
+    await withServer(
+      () => ok,
+      { host: "::1" },
+      async (loop, port, server) => {
+        assert.equal(server.address, ["::1", port]);
+        const client = await Client.connect(loop, port, undefined, "::1");
+        await client.send("GET /six HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n");
+        assert.is((await client.response()).body, "GET /six 0\n");
+        client.close();
+      },
+    );
+  },
+);
 
 test("bad input gets the parser's statusHint, then only that connection closes", async () => {
   const cases: [string, string | Buffer][] = [

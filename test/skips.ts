@@ -5,6 +5,7 @@
 //
 // uvu's own test.skip() and test.only() are another matter: left in a file, they are mistakes,
 // and run.ts counts what they skip as failed.
+import { createServer } from "node:net";
 import { test } from "uvu";
 
 export interface SkippedCheck {
@@ -24,4 +25,20 @@ type Register = (name: string, check: () => unknown) => void;
 export function testOrSkip(whyNot: string | null): Register {
   if (whyNot === null) return (name, check) => test(name, async () => void (await check()));
   return (name) => void skippedChecks.push({ name, reason: whyNot });
+}
+
+/** Why nothing can listen on ::1 here (a kernel or container without IPv6), or null. */
+export async function whyNoIPv6(): Promise<string | null> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "::1", resolve);
+    });
+    return null;
+  } catch (error) {
+    return `no IPv6 here: cannot listen on ::1 (${(error as NodeJS.ErrnoException).code})`;
+  } finally {
+    server.close();
+  }
 }

@@ -39,7 +39,7 @@ const args = startLesson("search-server", {
     type: "string",
     default: "127.0.0.1",
     placeholder: "ADDRESS",
-    help: "address to listen on: 127.0.0.1 is this machine only, 0.0.0.0 every interface",
+    help: "address to listen on: 127.0.0.1 (or ::1) is this machine only, 0.0.0.0 (or ::) every interface",
   },
   "until-stdin-closes": {
     type: "boolean",
@@ -73,7 +73,8 @@ try {
   const hint = {
     EADDRINUSE:
       "another program listens there: stop it, or choose another --port (0: any free one)",
-    EADDRNOTAVAIL: "not an address of this machine: --host 127.0.0.1, or 0.0.0.0 for all of them",
+    EADDRNOTAVAIL:
+      "not an address of this machine: --host 127.0.0.1 (or ::1), or 0.0.0.0 (or ::) for all of them",
   }[(error as NodeJS.ErrnoException).code ?? ""];
   const message = `${args.host}:${args.port}: ${(error as Error).message}`;
   console.error(`search-server: ${message}${hint ? `; ${hint}` : ""}`);
@@ -86,7 +87,7 @@ const [host, port] = server.address;
 // the loop sleeps in epoll_wait (stopSignal, in c10k/common.ts).
 const stop = stopSignal(loop, args["until-stdin-closes"] ?? false);
 
-const origin = `http://${host}:${port}`;
+const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`; // [::1]:8000
 const mib = (index.bytes / 2 ** 20).toFixed(1);
 console.log(`search-server: listening on ${origin}/ (${loop.selector.name}, pid ${getpid()})`);
 console.log(`  the index         ${args.index ?? "out/index"}: ${index.pages} pages, ${mib} MiB`);
