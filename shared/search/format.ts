@@ -25,7 +25,7 @@ import { ByteBuffer, FileSink, Uint32List } from "./bytes.ts";
 import { ANALYZER_VERSION } from "./tokens.ts";
 
 /** Bumped whenever the bytes change meaning; the reader refuses any other version. */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 export const MAGIC = Buffer.from("AFSINDEX", "latin1");
 export const HEADER_BYTES = 16;
 export const SECTIONS = ["pages", "postings", "docs", "terms", "urls"] as const;
