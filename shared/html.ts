@@ -17,6 +17,11 @@ export interface Page {
   title: string;
   /** What a reader sees: no scripts, styles or comments, one space between words. */
   text: string;
+  /**
+   * The text of the page's headings, <h1> to <h6>, in order, one space between words: a part of
+   * `text` that says what the page's sections are about, which a search weighs more.
+   */
+  headings: string;
   /** Absolute http(s) URLs without #fragments, each once, in the order the page has them. */
   links: string[];
   /**
@@ -37,6 +42,9 @@ export interface Page {
 // these, and a browser shows stray text in <head> as body text, so listing it would hide a whole
 // page that forgot its </head>.
 const HIDDEN = ["script", "style", "noscript", "template", "title"];
+
+// The headings, whose text is also kept apart (Page.headings).
+const HEADINGS = new Set(["h1", "h2", "h3", "h4", "h5", "h6"]);
 
 // Elements that start a new line or box: "<p>a</p><p>b</p>" is the two words "a b", while inline
 // elements join: "<b>in</b>line" is one word.
@@ -198,6 +206,11 @@ class PageReader implements TokenizerCallbacks {
   private readonly titleParts: string[] = [];
   /** The text so far, in runs of words without whitespace around them. */
   private readonly words: string[] = [];
+  /** The same, of the text inside headings; and how many headings are open (one, in practice). */
+  private readonly headingWords: string[] = [];
+  private headingDepth = 0;
+  /** Whether a heading began or ended since the last word: the next heading word starts a run. */
+  private headingBreak = false;
   /** Whether whitespace came since the last word: the next word starts a new run. */
   private space = false;
   private readonly hrefs: string[] = [];
@@ -254,6 +267,7 @@ class PageReader implements TokenizerCallbacks {
     return {
       title: collapseWhitespace(this.titleParts.join("")),
       text: this.words.join(" "),
+      headings: this.headingWords.join(" "),
       links: resolveLinks(this.hrefs, base),
       robots: this.robots,
       refresh: this.refreshTarget(base, page),
@@ -513,6 +527,10 @@ class PageReader implements TokenizerCallbacks {
       if (rule.block) this.space = true;
     }
     if (name === "title" && this.titleState === "before") this.titleState = "inside";
+    if (HEADINGS.has(name)) {
+      this.headingDepth++;
+      this.headingBreak = true;
+    }
     if (name === "meta" && this.metaName?.trim().toLowerCase() === "robots") {
       for (const directive of (this.metaContent ?? "").toLowerCase().split(",")) {
         const word = directive.trim();
@@ -542,6 +560,10 @@ class PageReader implements TokenizerCallbacks {
       if (rule.block) this.space = true;
     }
     if (name === "title" && this.titleState === "inside") this.titleState = "done";
+    if (HEADINGS.has(name) && this.headingDepth > 0) {
+      this.headingDepth--;
+      this.headingBreak = true;
+    }
   }
 
   // Text a reader sees, with its whitespace collapsed as it comes: tabs, line breaks, no-break
@@ -563,6 +585,12 @@ class PageReader implements TokenizerCallbacks {
 
   /** Words without whitespace around them: a new run after whitespace, else part of the last. */
   private addWords(words: string): void {
+    if (this.headingDepth > 0) {
+      const runs = this.headingWords;
+      if (this.space || this.headingBreak || runs.length === 0) runs.push(words);
+      else runs[runs.length - 1] += words;
+      this.headingBreak = false;
+    }
     if (this.space || this.words.length === 0) this.words.push(words);
     else this.words[this.words.length - 1] += words; // "<b>in</b>line" is one word
   }

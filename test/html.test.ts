@@ -30,6 +30,19 @@ test("text: block elements separate words, inline elements do not", () => {
   assert.is(text("  lots \n\n of\t\twhite   space  "), "lots of white space");
 });
 
+test("headings: the text of <h1> to <h6>, also in the text; one heading never joins the next", () => {
+  const headings = (html: string) => parsePage(html, PAGE).headings;
+  const html = "<h1>Event <b>loop</b>s</h1><p>body</p><h2>select &amp; poll</h2><h3>epoll</h3>";
+  assert.is(headings(html), "Event loops select & poll epoll");
+  assert.is(text(html), "Event loops body select & poll epoll");
+  // A heading left open is closed by the next one, or by its own end tag, or by nothing.
+  assert.is(headings("<h2>one<h3>two</h3>after<H4>three</H4>"), "one two three");
+  assert.is(headings("<h2>one</h2><h2>two</h2>"), "one two");
+  assert.is(headings("<h1>a<script>hidden</script>b</h1><title>not</title>"), "ab");
+  assert.is(headings("<p>no headings</p>"), "");
+  assert.is(headings("<h1>open to the end"), "open to the end");
+});
+
 test("text: unclosed <p> and <li> are closed for us", () => {
   assert.is(text("<p>first<p>second<ul><li>one<li>two</ul>after"), "first second one two after");
 });
@@ -351,6 +364,7 @@ test("unclosed elements: <title> and <script> to the end of the page, <p> and <l
   assert.equal(parsePage("<title>Only a title <p>and no end", PAGE), {
     title: "Only a title <p>and no end",
     text: "",
+    headings: "",
     links: [],
     robots: { noindex: false, nofollow: false },
     refresh: null,

@@ -284,6 +284,29 @@ test("ranking: a long page about a word outranks a short page that lists it many
   small.close();
 });
 
+// Headings say what a page's sections are about: "Reading and Writing Files" is a section of
+// the Python tutorial's page "Input and Output". A word in a heading counts more than the same
+// word elsewhere in the body; the page with it in a heading comes first, though it is added last
+// (ties go to the lower doc id).
+test("ranking: a word in a heading weighs more than the same word elsewhere in the body", () => {
+  const text = "Input and output. Reading files is done with open. Formatting comes first.";
+  const pages: Page[] = [
+    { url: "http://t/plain", title: "Input and output", text },
+    { url: "http://t/other", title: "Something else", text: "Nothing of the kind here." },
+    // Another title of the same words, or it would be a duplicate of the first page.
+    { url: "http://t/heading", title: "Output and input", text, headings: "Reading files" },
+  ];
+  const small = Index.open(build(pages).dir);
+  assert.equal(
+    small.search("reading files").hits.map((hit) => hit.url),
+    ["http://t/heading", "http://t/plain"],
+  );
+  // A heading counts for the words of the text only: words only in `headings` are not indexed.
+  assert.equal(small.search("kind").total, 1);
+  assert.equal(small.search("formatting").hits[0]!.url, "http://t/plain");
+  small.close();
+});
+
 test("morphology: every Russian and English form of a word finds the same pages", () => {
   const same = (queries: string[]) => {
     const results = queries.map((query) => index.search(query, { limit: 1000 }));

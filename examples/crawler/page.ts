@@ -27,6 +27,8 @@ export interface PageInput {
 export interface PageResult {
   title: string;
   text: string;
+  /** The text of its headings, a part of `text`, for the index to weigh (shared/html.ts). */
+  headings: string;
   /** Absolute http(s) links in their one spelling, each once, in page order. */
   links: string[];
   noindex: boolean;
@@ -71,6 +73,7 @@ export function readPage(input: PageInput): PageResult | null {
   return {
     title: page.title,
     text: page.text,
+    headings: page.headings,
     links: [...links],
     noindex: page.robots.noindex,
     nofollow: page.robots.nofollow,

@@ -14,8 +14,8 @@ import { serveTasks } from "@async-from-scratch/shared/loop";
 import { readPage, type PageInput, type PageResult } from "./page.ts";
 import { warmUp } from "./warmup.ts";
 
-/** What the crawler gets back for a page: all of PageResult but its title and text. */
-export type ReadPage = Omit<PageResult, "title" | "text"> & {
+/** What the crawler gets back for a page: all of PageResult but what went into the index. */
+export type ReadPage = Omit<PageResult, "title" | "text" | "headings"> & {
   /**
    * Indexed: null if not (not wanted, noindex, a redirect); else whether the index had its text
    * already.
@@ -49,9 +49,11 @@ export const handlers = {
     if (writer === null) throw new Error("no index is open in this thread");
     const page = readPage(input);
     if (page === null) return null; // no HTML after all
-    const { title, text, ...rest } = page;
+    const { title, text, headings, ...rest } = page;
     const indexed = index && !rest.noindex && rest.redirect === null;
-    const duplicate = indexed ? writer.add({ url: input.url, title, text }).duplicate : null;
+    const duplicate = indexed
+      ? writer.add({ url: input.url, title, text, headings }).duplicate
+      : null;
     return { ...rest, duplicate };
   },
   /** Makes the pages indexed so far durable (IndexWriter.commit()): a kill no longer loses them. */

@@ -34,7 +34,8 @@ export function warmUp(rounds = 4): void {
       const input = { url, body, contentType: "text/html", contentEncoding: "gzip", maxBytes: 1e6 };
       const page = readPage(input)!; // text/html: never null
       // Each round a page of its own, or the index would take the next ones for duplicates.
-      writer.add({ url, title: `${page.title} ${round}`, text: `${page.text} ${round}` });
+      const { headings } = page;
+      writer.add({ url, title: `${page.title} ${round}`, text: `${page.text} ${round}`, headings });
     }
     writer.close();
   } finally {

@@ -19,8 +19,8 @@ export function fixturePages(articles = 200, seed = 1): FixturePage[] {
   const host = new URL(FIXTURE_ORIGIN).host;
   return buildWiki(articles, seed).articles.map((article) => {
     const url = `${FIXTURE_ORIGIN}/wiki/${article.slug}`;
-    const { title, text } = parsePage(articlePage(article, host), url);
-    return { url, title, text, article };
+    const { title, text, headings } = parsePage(articlePage(article, host), url);
+    return { url, title, text, headings, article };
   });
 }
 
@@ -32,8 +32,8 @@ export function lazyFixturePage(wiki: LazyWiki, i: number): Page {
   const host = new URL(FIXTURE_ORIGIN).host;
   const article = wiki.article(wiki.ref(i).slug)!; // every number below wiki.size has one
   const url = `${FIXTURE_ORIGIN}/wiki/${article.slug}`;
-  const { title, text } = parsePage(articlePage(article, host, false), url);
-  return { url, title, text };
+  const { title, text, headings } = parsePage(articlePage(article, host, false), url);
+  return { url, title, text, headings };
 }
 
 // What the benchmarks ask (bench:search, bench:search-server, bench:search-large): topic words in both languages,

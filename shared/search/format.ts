@@ -247,7 +247,8 @@ export class SegmentWriter {
 /**
  * One dictionary entry. The postings of a term are its doc part, then its positions part:
  *   doc part:       per page, in doc-id order: varint doc-id gap (the first from 0), varint
- *                   title frequency, varint body frequency
+ *                   title frequency, varint body frequency, varint heading frequency (of the
+ *                   body's), in blocks behind a skip table (postings.ts)
  *   positions part: per page, in the same order, its (title + body) positions, each a varint gap
  *                   from the one before (the first from 0)
  */

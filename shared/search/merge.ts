@@ -153,8 +153,8 @@ function mergePostings(
       while (reader.next()) {
         const newId = ids[reader.doc]!;
         if (newId === -1) continue;
-        const { inTitle, inBody, positionsStart, positionsEnd } = reader;
-        encoder.add(newId, inTitle, inBody, positions, positionsStart, positionsEnd);
+        const { inTitle, inBody, inHeading, positionsStart, positionsEnd } = reader;
+        encoder.add(newId, inTitle, inBody, inHeading, positions, positionsStart, positionsEnd);
       }
       if (cursor.next()) heap.push(i);
     }

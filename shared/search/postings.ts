@@ -1,6 +1,7 @@
 // A term's postings in blocks, with the skip data that lets a query step over pages it does not
 // need: formats 2 to 4 of the index (3 has the same bytes, its impacts computed with a title
-// weight of 15 instead of 5; 4 with a body b of 0.3 instead of 0.75). Format 1 kept one flat list per term, and a query read all of it;
+// weight of 15 instead of 5; 4 adds each page's heading frequency, and computes the impacts with
+// it and with a body b of 0.3 instead of 0.75). Format 1 kept one flat list per term, and a query read all of it;
 // its cost was linear in the list's length, about 70 ns a page, so a word on every page of a
 // million-page index took 70 ms before ranking began. Here the doc part is cut into blocks of
 // BLOCK pages, and a skip table in front of them says, per block:
@@ -23,7 +24,8 @@
 //   doc part       skip table: per block, varint (last − the previous block's last, from 0),
 //                  varint doc bytes, varint position bytes, varint impact (ceil(tf~ × IMPACT_SCALE));
 //                  then the blocks: per page, varint doc-id gap (from the page before, in any
-//                  block; the first from 0), varint title frequency, varint body frequency
+//                  block; the first from 0), varint title frequency, varint body frequency,
+//                  varint heading frequency (how many of the body's occurrences are in headings)
 //   positions part per page in the same order, its positions, each a varint gap from the one
 //                  before (the first from 0)
 import { ByteBuffer } from "./bytes.ts";
@@ -40,10 +42,27 @@ export const K1 = 1.2;
 export const TITLE_WEIGHT = 15;
 export const TITLE_B = 0.5;
 export const BODY_B = 0.3;
+/** What a body word in a heading counts besides itself: a heading word counts 1 + 4 body words. */
+export const HEADING_WEIGHT = 4;
 
 /** The length norm of a field: 1 − b + b × length / average. */
 export function lengthNorm(b: number, length: number, average: number): number {
   return 1 - b + (b * length) / average;
+}
+
+/**
+ * BM25F's weighted, length-normalised term frequency tf~ of a page, from its title, body and
+ * heading frequencies and its title's and body's length norms. Headings are part of the body, and
+ * normalised by its length: a heading word is a body word that counts more.
+ */
+export function weightedTf(
+  inTitle: number,
+  inBody: number,
+  inHeading: number,
+  titleNorm: number,
+  bodyNorm: number,
+): number {
+  return (TITLE_WEIGHT * inTitle) / titleNorm + (inBody + HEADING_WEIGHT * inHeading) / bodyNorm;
 }
 
 /** The page lengths a writer knows, for the impacts: per local doc id, and their averages. */
@@ -55,7 +74,7 @@ export interface Lengths {
 }
 
 /**
- * Writes one term's postings in format 2, page by page in doc-id order: add() each page, then
+ * Writes one term's postings in format 4, page by page in doc-id order: add() each page, then
  * finish() gives the doc part and the positions part. One encoder is reused term after term.
  */
 export class PostingsEncoder {
@@ -94,20 +113,25 @@ export class PostingsEncoder {
     doc: number,
     inTitle: number,
     inBody: number,
+    inHeading: number,
     positions: Uint8Array,
     start = 0,
     end = positions.length,
   ): void {
     const { lengths } = this;
-    const tf =
-      (TITLE_WEIGHT * inTitle) /
-        lengthNorm(TITLE_B, lengths.titleTokens[doc]!, lengths.averageTitle) +
-      inBody / lengthNorm(BODY_B, lengths.bodyTokens[doc]!, lengths.averageBody);
+    const tf = weightedTf(
+      inTitle,
+      inBody,
+      inHeading,
+      lengthNorm(TITLE_B, lengths.titleTokens[doc]!, lengths.averageTitle),
+      lengthNorm(BODY_B, lengths.bodyTokens[doc]!, lengths.averageBody),
+    );
     const impact = Math.ceil(tf * IMPACT_SCALE);
     if (impact > this.blockImpact) this.blockImpact = impact;
     this.blocks.varint(doc - this.lastDoc);
     this.blocks.varint(inTitle);
     this.blocks.varint(inBody);
+    this.blocks.varint(inHeading);
     this.positions.append(positions, start, end);
     this.lastDoc = doc;
     this.df++;
@@ -138,13 +162,14 @@ export class PostingsEncoder {
 
 /**
  * Reads one term's postings page by page, front to back, checking everything: what a merge
- * needs. next() is false at the end; then doc, inTitle, inBody, positionsStart and positionsEnd
- * are the page's.
+ * needs. next() is false at the end; then doc, inTitle, inBody, inHeading, positionsStart and
+ * positionsEnd are the page's.
  */
 export class PostingsReader {
   doc = -1;
   inTitle = 0;
   inBody = 0;
+  inHeading = 0;
   private readonly skip: Cursor;
   private readonly docs: Cursor;
   private readonly positionBytes: Uint8Array;
@@ -197,6 +222,9 @@ export class PostingsReader {
     if (this.doc >= this.pages) throw corrupt(this.where, "a doc id is out of range");
     this.inTitle = this.docs.varint();
     this.inBody = this.docs.varint();
+    this.inHeading = this.docs.varint();
+    if (this.inHeading > this.inBody)
+      throw corrupt(this.where, "more in headings than in the body");
     // The page's positions: as many varints as it has occurrences.
     this.positionStart = this.positionAt;
     const bytes = this.positionBytes;
@@ -248,6 +276,7 @@ export class PostingsCursor {
   readonly docs = new Int32Array(BLOCK);
   readonly inTitle = new Int32Array(BLOCK);
   readonly inBody = new Int32Array(BLOCK);
+  readonly inHeading = new Int32Array(BLOCK);
   /** The current page's index in the block; the cursor is exhausted when block === blocks. */
   index = 0;
   /** The current page's doc id (Infinity when exhausted). */
@@ -359,6 +388,7 @@ export class PostingsCursor {
       this.docs[i] = doc;
       this.inTitle[i] = cursor.varint();
       this.inBody[i] = cursor.varint();
+      this.inHeading[i] = cursor.varint();
     }
     if (doc !== this.last[b] || cursor.at !== cursor.end) {
       throw corrupt(this.where, "a block does not match its skip entry");

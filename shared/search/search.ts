@@ -26,11 +26,22 @@
 //
 // Summing per field before saturating is what makes it BM25F rather than a title boost: a word
 // once in the title and once in the body is not scored as two separate near-saturated matches.
+// Headings are a part of the body, normalised with it: a body word in a heading counts
+// 1 + HEADING_WEIGHT body words (weightedTf() in postings.ts).
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DEFAULT_INDEX_DIR, MANIFEST, readManifest } from "./directory.ts";
 import { corrupt, type TermEntry } from "./format.ts";
-import { BODY_B, K1, PostingsCursor, TITLE_B, TITLE_WEIGHT, lengthNorm } from "./postings.ts";
+import {
+  BODY_B,
+  HEADING_WEIGHT,
+  K1,
+  PostingsCursor,
+  TITLE_B,
+  TITLE_WEIGHT,
+  lengthNorm,
+  weightedTf,
+} from "./postings.ts";
 import { Segment, TermCursor, type StoredPage } from "./segment.ts";
 import { highlight, snippet, type Part } from "./snippet.ts";
 import { fold, parseQuery, termOf, type QueryWord } from "./tokens.ts";
@@ -51,7 +62,7 @@ import { WordList, editDistance } from "./typos.ts";
 // repeats in a body of average length, a page about little else, which 15 leaves first. BM25F's saturation keeps the weight
 // from being a factor: a title match lifts a term's score to at most idf, however large the
 // weight. (They live in postings.ts, which needs them to write each block's impact.)
-export { K1, TITLE_WEIGHT, TITLE_B, BODY_B };
+export { K1, TITLE_WEIGHT, TITLE_B, BODY_B, HEADING_WEIGHT };
 /**
  * Pages that match are counted one by one up to this many; past it, blocks that cannot change
  * the best hits are skipped, and `total` says "at least" (`totalExact: false`), as Lucene counts
@@ -454,9 +465,14 @@ export class Index {
         // it into the heap is passed over without moving the others' cursors: their blocks are
         // not decoded for it (MaxScore's test, page by page).
         const id = base + doc;
-        const leadTf =
-          (TITLE_WEIGHT * lead.inTitle[lead.index]!) / titleNorm[id]! +
-          lead.inBody[lead.index]! / bodyNorm[id]!;
+        const at = lead.index;
+        const leadTf = weightedTf(
+          lead.inTitle[at]!,
+          lead.inBody[at]!,
+          lead.inHeading[at]!,
+          titleNorm[id]!,
+          bodyNorm[id]!,
+        );
         if (lists.length > 1 && hopeless(weights[0]! * saturate(leadTf) + others)) {
           count.skipped = true;
           if (!lead.nextInBlock()) break;
@@ -485,9 +501,14 @@ export class Index {
           let score = 0;
           for (let t = 0; t < lists.length; t++) {
             const list = lists[t]!;
-            const tf =
-              (TITLE_WEIGHT * list.inTitle[list.index]!) / titleNorm[id]! +
-              list.inBody[list.index]! / bodyNorm[id]!;
+            const at = list.index;
+            const tf = weightedTf(
+              list.inTitle[at]!,
+              list.inBody[at]!,
+              list.inHeading[at]!,
+              titleNorm[id]!,
+              bodyNorm[id]!,
+            );
             score += (weights[t]! * tf) / (K1 + tf);
           }
           heap.push(score, id);

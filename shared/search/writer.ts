@@ -1,7 +1,7 @@
 // Building an index: pages go in one by one; the inverted index comes out in segments.
 //
 //   const writer = IndexWriter.create("out/index");
-//   writer.add({ url, title, text }); // -> { id, duplicate }
+//   writer.add({ url, title, text, headings }); // -> { id, duplicate }
 //   writer.close();                   // flush, merge the segments into one, write index.json
 //
 // The writer keeps one segment in memory and flushes it to a segment file when it grows past its
@@ -47,6 +47,11 @@ export interface Page {
   title: string;
   /** The page's visible text, as shared/html.ts parsePage() gives it. */
   text: string;
+  /**
+   * The text of its headings, a part of `text` (parsePage() gives it too): a word of the text
+   * that stands in a heading weighs more in the ranking. Not stored; none if left out.
+   */
+  headings?: string;
 }
 
 export interface Added {
@@ -128,6 +133,7 @@ export class IndexWriter {
   private seenOn: Int32Array = new Int32Array(1024).fill(-1);
   private count: Int32Array = new Int32Array(1024);
   private titleCount: Int32Array = new Int32Array(1024);
+  private headingCount: Int32Array = new Int32Array(1024);
   private next: Int32Array = new Int32Array(1024);
   private distinct: Int32Array = new Int32Array(1024);
   private grouped: Int32Array = new Int32Array(1024);
@@ -174,9 +180,14 @@ export class IndexWriter {
   /** Adds a page; returns its doc id, and whether the same title and text were added before. */
   add(page: Page): Added {
     if (this.closed) throw new Error("add() after close()");
-    const { url, title, text } = page;
-    if (typeof url !== "string" || typeof title !== "string" || typeof text !== "string") {
-      throw new TypeError("add() takes { url, title, text }, all strings");
+    const { url, title, text, headings = "" } = page;
+    if (
+      typeof url !== "string" ||
+      typeof title !== "string" ||
+      typeof text !== "string" ||
+      typeof headings !== "string"
+    ) {
+      throw new TypeError("add() takes { url, title, text, headings? }, all strings");
     }
     const hash = createHash("sha1").update(title).update("\0").update(text).digest();
     const [hashHi, hashLo] = [hash.readUInt32LE(0), hash.readUInt32LE(4)];
@@ -196,8 +207,11 @@ export class IndexWriter {
     this.tokens[titleLength] = -1;
     this.text = text;
     const end = forEachWordSpan(text, this.onWord, titleLength + 1);
+    // The headings' words go after the body's in the scratch array, only to be counted.
+    this.text = headings;
+    const headingEnd = forEachWordSpan(headings, this.onWord, end);
     this.text = "";
-    this.foldIntoLog(titleLength, end);
+    this.foldIntoLog(titleLength, end, headingEnd);
 
     this.file ??= new SegmentWriter(join(this.dir, this.newSegmentName()));
     const [length, crc] = this.file.addPage(url, title, text, this.record);
@@ -244,6 +258,7 @@ export class IndexWriter {
         this.seenOn = grown(this.seenOn, size, -1);
         this.count = grown(this.count, size);
         this.titleCount = grown(this.titleCount, size);
+        this.headingCount = grown(this.headingCount, size);
         this.next = grown(this.next, size);
         this.distinct = grown(this.distinct, size);
       }
@@ -256,11 +271,12 @@ export class IndexWriter {
 
   /**
    * Appends the page just tokenised to the log: the number of distinct terms, then per term its
-   * id, title and body frequencies, and its positions as gaps.
+   * id, title, body and heading frequencies, and its positions as gaps. The tokens from `end` to
+   * `headingEnd` are the headings' words: counted for the terms of the text, not positions.
    */
-  private foldIntoLog(titleLength: number, end: number): void {
+  private foldIntoLog(titleLength: number, end: number, headingEnd: number): void {
     // `distinct` has room for every term of the segment (learn() grows it), so none is checked.
-    const { tokens, seenOn, count, titleCount, next, distinct: distinctIds } = this;
+    const { tokens, seenOn, count, titleCount, headingCount, next, distinct: distinctIds } = this;
     const doc = this.docs;
     let distinct = 0;
     for (let position = 0; position < end; position++) {
@@ -270,10 +286,15 @@ export class IndexWriter {
         seenOn[id] = doc;
         count[id] = 0;
         titleCount[id] = 0;
+        headingCount[id] = 0;
         distinctIds[distinct++] = id;
       }
       count[id]!++;
       if (position < titleLength) titleCount[id]!++;
+    }
+    for (let position = end; position < headingEnd; position++) {
+      const id = tokens[position]!;
+      if (id >= 0 && seenOn[id] === doc) headingCount[id]!++;
     }
     // Where each term's positions go in `grouped`: one slot per occurrence, terms one after
     // another. Filling them in position order leaves each term's positions sorted.
@@ -291,16 +312,19 @@ export class IndexWriter {
     }
 
     const log = this.log;
-    log.reserve(5 + distinct * 15 + slot * 5);
+    log.reserve(5 + distinct * 20 + slot * 5);
     const bytes = log.bytes;
     let at = putVarint(bytes, log.length, distinct);
     slot = 0;
     for (let i = 0; i < distinct; i++) {
       const id = distinctIds[i]!;
       const n = count[id]!;
+      const inBody = n - titleCount[id]!;
       at = putVarint(bytes, at, id);
       at = putVarint(bytes, at, titleCount[id]!);
-      at = putVarint(bytes, at, n - titleCount[id]!);
+      at = putVarint(bytes, at, inBody);
+      // A heading is a part of the body: never more of a term there than in the body.
+      at = putVarint(bytes, at, Math.min(headingCount[id]!, inBody));
       let previous = 0;
       for (const stop = slot + n; slot < stop; slot++) {
         at = putVarint(bytes, at, grouped[slot]! - previous);
@@ -503,10 +527,14 @@ function measurePostings(log: ByteBuffer, termCount: number) {
       const id = reader.varint();
       const inTitle = reader.varint();
       const inBody = reader.varint();
+      const inHeading = reader.varint();
       const start = reader.at;
       reader.skip(inTitle + inBody);
       docBytes[id]! +=
-        varintLength(doc - lastDoc[id]!) + varintLength(inTitle) + varintLength(inBody);
+        varintLength(doc - lastDoc[id]!) +
+        varintLength(inTitle) +
+        varintLength(inBody) +
+        varintLength(inHeading);
       positionBytes[id]! += reader.at - start;
       lastDoc[id] = doc;
       df[id]!++;
@@ -535,9 +563,11 @@ function scatterPostings(
       const id = reader.varint();
       const inTitle = reader.varint();
       const inBody = reader.varint();
+      const inHeading = reader.varint();
       let out = putVarint(postings, docAt[id]!, doc - lastDoc[id]!);
       out = putVarint(postings, out, inTitle);
-      docAt[id] = putVarint(postings, out, inBody);
+      out = putVarint(postings, out, inBody);
+      docAt[id] = putVarint(postings, out, inHeading);
       lastDoc[id] = doc;
       const start = reader.at;
       reader.skip(inTitle + inBody);
@@ -562,9 +592,10 @@ function encodeTerm(
     doc += docs.varint();
     const inTitle = docs.varint();
     const inBody = docs.varint();
+    const inHeading = docs.varint();
     const start = positions.at;
     positions.skip(inTitle + inBody);
-    encoder.add(doc, inTitle, inBody, postings, start, positions.at);
+    encoder.add(doc, inTitle, inBody, inHeading, postings, start, positions.at);
   }
   return encoder.finish();
 }
