@@ -1,6 +1,7 @@
-// What a crawler takes from an HTML page: its title, its visible text (for the index), its links
-// (for the queue), what its <meta name="robots"> asks and where its <meta http-equiv="refresh">
-// sends the reader; and how to find the page's charset, and whether a body is HTML at all.
+// What a crawler takes from an HTML page: its title, its visible text and the text of its
+// headings (for the index), its links (for the queue), what its <meta name="robots"> asks and
+// where its <meta http-equiv="refresh"> sends the reader; and how to find the page's charset,
+// and whether a body is HTML at all.
 // The page goes through a real HTML tokenizer (htmlparser2's), not regular expressions: a regex
 // finds "<a href" inside comments and scripts, trips on unquoted or uppercase attributes, and
 // does not decode entities. On top of the tokenizer, PageReader keeps the open elements the way

@@ -209,7 +209,7 @@ export class IndexWriter {
     const end = forEachWordSpan(text, this.onWord, titleLength + 1);
     // The headings' words go after the body's in the scratch array, only to be counted.
     this.text = headings;
-    const headingEnd = forEachWordSpan(headings, this.onWord, end);
+    const headingEnd = forEachWordSpan(headings, this.onHeadingWord, end);
     this.text = "";
     this.foldIntoLog(titleLength, end, headingEnd);
 
@@ -238,6 +238,18 @@ export class IndexWriter {
   private readonly onWord = (start: number, end: number, position: number): void => {
     let id = this.wordIds.get(this.text, start, end);
     if (id === SpanMap.MISSING) id = this.learn(this.text.slice(start, end));
+    if (position >= this.tokens.length) this.tokens = grown(this.tokens, position + 1);
+    this.tokens[position] = id;
+  };
+
+  // A heading's words are words of the text, whose terms are known by now: a word that is not
+  // (a caller's headings that are not in its text) is -1, not a new term that no page has.
+  private readonly onHeadingWord = (start: number, end: number, position: number): void => {
+    let id = this.wordIds.get(this.text, start, end);
+    if (id === SpanMap.MISSING) {
+      const folded = fold(this.text.slice(start, end));
+      id = folded === "" ? -1 : (this.termIds.get(stem(folded)) ?? -1);
+    }
     if (position >= this.tokens.length) this.tokens = grown(this.tokens, position + 1);
     this.tokens[position] = id;
   };
