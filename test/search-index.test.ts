@@ -215,38 +215,49 @@ test("ranking: a title match weighs more than the same word in the body", () => 
   small.close();
 });
 
+// Words drawn from a vocabulary by a fixed linear congruential generator: the same every run.
+function randomWords(vocabulary: string, seed: number): (n: number) => string[] {
+  const list = vocabulary.split(" ");
+  let state = seed;
+  return (n) =>
+    Array.from({ length: n }, () => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return list[(state >>> 8) % list.length]!;
+    });
+}
+
+// The URLs of the hits for query on an index of pages, the scores in the message.
+function ranked(pages: Page[], query: string, expected: string[]): void {
+  const small = Index.open(build(pages).dir);
+  const { hits } = small.search(query);
+  assert.equal(
+    hits.map((hit) => hit.url),
+    expected,
+    hits.map((hit) => `${hit.url} ${hit.score}`).join(", "),
+  );
+  small.close();
+}
+
 // A page titled with the one word searched for, and a page that only repeats it, 30 times, in a
 // body twice the average length (among 20 pages of ordinary lengths): the title page first, as
 // field weights put it in the engines people use. With a title weight of 5 the repeats won.
 test("ranking: a page titled with the word outranks one that repeats it 30 times in a long body", () => {
-  const vocabulary = (
+  const words = randomWords(
     "the a of socket event loop thread process buffer timer read write server " +
-    "client data call wait queue file kernel memory page link word index search result network " +
-    "port host"
-  ).split(" ");
-  let state = 7;
-  const words = (n: number) =>
-    Array.from({ length: n }, () => {
-      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      return vocabulary[(state >>> 8) % vocabulary.length]!;
-    }).join(" ");
+      "client data call wait queue file kernel memory page link word index search result network " +
+      "port host",
+    7,
+  );
   const pages: Page[] = Array.from({ length: 20 }, (_, i) => ({
     url: `http://t/${i}`,
-    title: words(6),
-    text: words(300),
+    title: words(6).join(" "),
+    text: words(300).join(" "),
   }));
-  pages.push({ url: "http://t/title", title: "Kqueue", text: words(300) });
-  const long = words(600).split(" ");
+  pages.push({ url: "http://t/title", title: "Kqueue", text: words(300).join(" ") });
+  const long = words(600);
   for (let i = 0; i < 30; i++) long[i * 20] = "kqueue";
-  pages.push({ url: "http://t/body", title: words(6), text: long.join(" ") });
-  const small = Index.open(build(pages).dir);
-  const { hits } = small.search("kqueue");
-  assert.equal(
-    hits.map((hit) => hit.url),
-    ["http://t/title", "http://t/body"],
-    hits.map((hit) => `${hit.url} ${hit.score}`).join(", "),
-  );
-  small.close();
+  pages.push({ url: "http://t/body", title: words(6).join(" "), text: long.join(" ") });
+  ranked(pages, "kqueue", ["http://t/title", "http://t/body"]);
 });
 
 // A documentation site's page on a topic is long because it covers the topic, not because it
@@ -255,14 +266,10 @@ test("ranking: a page titled with the word outranks one that repeats it 30 times
 // its entries (Sphinx's genindex pages, which won "regular expressions" on the Python docs). With a
 // body b of 0.75 the list's density won; at 0.3 the page about the word is first.
 test("ranking: a long page about a word outranks a short page that lists it many times", () => {
-  const vocabulary = "the a of and to in is it for on with as by at this that from or be are";
-  const filler = vocabulary.split(" ");
-  let state = 11;
-  const words = (n: number) =>
-    Array.from({ length: n }, () => {
-      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      return filler[(state >>> 8) % filler.length]!;
-    });
+  const words = randomWords(
+    "the a of and to in is it for on with as by at this that from or be are",
+    11,
+  );
   const pages: Page[] = Array.from({ length: 20 }, (_, i) => ({
     url: `http://t/${i}`,
     title: words(4).join(" "),
@@ -274,14 +281,7 @@ test("ranking: a long page about a word outranks a short page that lists it many
   const list = words(500);
   for (let i = 0; i < 35; i++) list[i * 14] = "kqueue";
   pages.push({ url: "http://t/list", title: "Index of names", text: list.join(" ") });
-  const small = Index.open(build(pages).dir);
-  const { hits } = small.search("kqueue");
-  assert.equal(
-    hits.map((hit) => hit.url),
-    ["http://t/reference", "http://t/list"],
-    hits.map((hit) => `${hit.url} ${hit.score}`).join(", "),
-  );
-  small.close();
+  ranked(pages, "kqueue", ["http://t/reference", "http://t/list"]);
 });
 
 // Headings say what a page's sections are about: "Reading and Writing Files" is a section of

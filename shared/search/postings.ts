@@ -396,6 +396,12 @@ export class PostingsCursor {
     this.doc = this.docs[0]!;
   }
 
+  /** The current page's weighted term frequency tf~, given its title's and body's length norms. */
+  tf(titleNorm: number, bodyNorm: number): number {
+    const i = this.index;
+    return weightedTf(this.inTitle[i]!, this.inBody[i]!, this.inHeading[i]!, titleNorm, bodyNorm);
+  }
+
   /** Moves to the block's next page; false (and no move) at its last. */
   nextInBlock(): boolean {
     if (this.index + 1 >= this.count) return false;

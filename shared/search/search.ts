@@ -27,7 +27,7 @@
 // Summing per field before saturating is what makes it BM25F rather than a title boost: a word
 // once in the title and once in the body is not scored as two separate near-saturated matches.
 // Headings are a part of the body, normalised with it: a body word in a heading counts
-// 1 + HEADING_WEIGHT body words (weightedTf() in postings.ts).
+// 1 + HEADING_WEIGHT body words (weightedTf() in postings.ts, which PostingsCursor.tf() uses).
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { DEFAULT_INDEX_DIR, MANIFEST, readManifest } from "./directory.ts";
@@ -40,7 +40,6 @@ import {
   TITLE_B,
   TITLE_WEIGHT,
   lengthNorm,
-  weightedTf,
 } from "./postings.ts";
 import { Segment, TermCursor, type StoredPage } from "./segment.ts";
 import { highlight, snippet, type Part } from "./snippet.ts";
@@ -465,14 +464,7 @@ export class Index {
         // it into the heap is passed over without moving the others' cursors: their blocks are
         // not decoded for it (MaxScore's test, page by page).
         const id = base + doc;
-        const at = lead.index;
-        const leadTf = weightedTf(
-          lead.inTitle[at]!,
-          lead.inBody[at]!,
-          lead.inHeading[at]!,
-          titleNorm[id]!,
-          bodyNorm[id]!,
-        );
+        const leadTf = lead.tf(titleNorm[id]!, bodyNorm[id]!);
         if (lists.length > 1 && hopeless(weights[0]! * saturate(leadTf) + others)) {
           count.skipped = true;
           if (!lead.nextInBlock()) break;
@@ -500,15 +492,7 @@ export class Index {
           count.total++;
           let score = 0;
           for (let t = 0; t < lists.length; t++) {
-            const list = lists[t]!;
-            const at = list.index;
-            const tf = weightedTf(
-              list.inTitle[at]!,
-              list.inBody[at]!,
-              list.inHeading[at]!,
-              titleNorm[id]!,
-              bodyNorm[id]!,
-            );
+            const tf = lists[t]!.tf(titleNorm[id]!, bodyNorm[id]!);
             score += (weights[t]! * tf) / (K1 + tf);
           }
           heap.push(score, id);
