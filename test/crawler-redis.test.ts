@@ -142,7 +142,7 @@ withRedis("--workers without --frontier, and a Redis that is not there: clear er
  * slow enough that the others have taken the rest.
  */
 async function runKillingOne(redis: RunningRedis, args: string[], killLog: string): Promise<Run> {
-  const { child, printed, exited } = spawnLesson("crawler", args);
+  const { child, printed, exited } = await spawnLesson("crawler", args);
   const timeout = setTimeout(() => child.kill("SIGKILL"), 120_000);
   let killed = false;
   const watch = async () => {

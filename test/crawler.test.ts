@@ -500,7 +500,7 @@ test("Ctrl-C stops cleanly and saves the frontier; --resume fetches nothing twic
   const args = ["--out", out, "--articles", "60", "--latency", "20", "--concurrency", "3"];
   args.push("--svg", "none"); // no chart: some CPU for nothing here
   start(sixtyArticles); // compared with at the end; meanwhile, beside this test's own crawls
-  const { child, exited } = spawnLesson("crawler", args);
+  const { child, exited } = await spawnLesson("crawler", args);
   // Interrupt once the log has its first 100 URLs: mid-crawl, whatever the machine's speed.
   const logFile = join(out, "crawl-log.jsonl");
   const deadline = Date.now() + 60_000;
@@ -553,7 +553,7 @@ for (const engine of ["scratch", "node"]) {
   test(`${engine}: Ctrl-C pressed again and again while the crawl is saved loses nothing`, async () => {
     const out = outDir(`impatient-${engine}`);
     const args = ["--out", out, "--engine", engine, "--articles", "400", "--svg", "none"];
-    const { child, printed, exited } = spawnLesson("crawler", args);
+    const { child, printed, exited } = await spawnLesson("crawler", args);
     let status: number | null | undefined;
     void exited.then((run) => (status = run.status));
     const logFile = join(out, "crawl-log.jsonl");
@@ -760,7 +760,7 @@ test("Ctrl-C while robots.txt waits for its Retry-After: stops at once, the host
     const { port } = server.address() as AddressInfo;
     const out = outDir("robots-wait");
     const args = ["--out", out, "--url", `http://127.0.0.1:${port}/`, "--svg", "none"];
-    const { child, exited } = spawnLesson("crawler", args);
+    const { child, exited } = await spawnLesson("crawler", args);
     const deadline = Date.now() + 60_000;
     while (robotsAsked === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));

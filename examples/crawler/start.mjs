@@ -13,7 +13,8 @@
 // import.meta.url becomes the URL of the source file, so that paths found from it (the native
 // module's build/, the fixture site's main.ts, out/index) are where they always were.
 //
-// The tests run the TypeScript itself, with tsx: what is tested is what a student reads.
+// The tests start the crawler this way too, as a person does (test/lessons.ts); a few of them run
+// main.ts with tsx instead, so that the TypeScript as a student reads and runs it is tested too.
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
