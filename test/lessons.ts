@@ -8,7 +8,7 @@
 //
 //   UPDATE_SNAPSHOTS=1 pnpm test    rewrites test/snapshots/*.txt from the current output
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as assert from "uvu/assert";
@@ -58,14 +58,29 @@ function lessonCommand(lesson: string): string[] {
 
 // The crawler's bundle, made (if a source file is newer) by one run before any other starts: two
 // crawlers that both find it stale would each make it, and one might load it as the other
-// replaces it.
+// replaces it. The other test worker (run.ts) may be at it too: so under a lock, a directory,
+// which only one process can make; one left by a killed run is taken over after a minute.
 let bundled: Promise<Run> | undefined;
 async function ready(lesson: string): Promise<void> {
   if (lesson !== "crawler") return;
-  const run = await (bundled ??= runCommand(process.execPath, [
-    ...lessonCommand(lesson),
-    "--help",
-  ]));
+  bundled ??= (async () => {
+    const lock = join(root, "out", "crawler-bundle.lock");
+    mkdirSync(dirname(lock), { recursive: true });
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      try {
+        mkdirSync(lock);
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    try {
+      return await runCommand(process.execPath, [...lessonCommand(lesson), "--help"]);
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  })();
+  const run = await bundled;
   assert.is(run.status, 0, `the crawler's bundle: ${run.stderr}`);
 }
 
@@ -176,11 +191,26 @@ export function figure(text: string, pattern: RegExp): number {
 /**
  * The pids of processes running this checkout's fixture site, to check that none is left behind.
  * Only this checkout's: another clone's tests may start and stop sites of their own meanwhile.
+ * And on Linux, only this test worker's (run.ts): the other worker runs other files meanwhile. A
+ * site inherits the worker's mark in its environment from whichever of its processes started it,
+ * and keeps it when that process is gone.
  */
 export function siteProcesses(): number[] {
   const siteMain = join(root, "shared", "site", "main.ts");
+  const mark = process.env.ASYNC_TESTS_WORKER;
+  const ours = (pid: number) => {
+    if (mark === undefined || process.platform !== "linux") return true;
+    try {
+      return readFileSync(`/proc/${pid}/environ`, "utf8")
+        .split("\0")
+        .includes(`ASYNC_TESTS_WORKER=${mark}`);
+    } catch {
+      return false; // it ended meanwhile
+    }
+  };
   return execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" })
     .split("\n")
     .filter((line) => line.includes(siteMain))
-    .map((line) => Number.parseInt(line, 10));
+    .map((line) => Number.parseInt(line, 10))
+    .filter(ours);
 }
