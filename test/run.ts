@@ -159,6 +159,19 @@ async function main(): Promise<void> {
   process.exitCode = failed === 0 ? 0 : 1;
 }
 
+/** The result of a file that failed to load, or whose worker died: no counts, and why. */
+function broken(name: string, printed: string, why: string): FileResult {
+  return {
+    name,
+    printed,
+    total: 0,
+    passed: 0,
+    skipped: 0,
+    skippedChecks: [],
+    error: `${name}: ${why}`,
+  };
+}
+
 /** A worker process: run(name, file) runs one test file in it and hands back its result. */
 function startWorker(script: string, id: number) {
   const child: ChildProcess = fork(script, [], {
@@ -184,15 +197,13 @@ function startWorker(script: string, id: number) {
       return Promise.race([
         answered,
         // Its tests may have ended the process: an uncaught exception, a process.exit().
-        exited.then(() => ({
-          name,
-          printed: `${name}\n`,
-          total: 0,
-          passed: 0,
-          skipped: 0,
-          skippedChecks: [],
-          error: `${name}: its worker exited (status ${child.exitCode}, ${child.signalCode}) before its tests ended`,
-        })),
+        exited.then(() =>
+          broken(
+            name,
+            `${name}\n`,
+            `its worker exited (status ${child.exitCode}, ${child.signalCode}) before its tests ended`,
+          ),
+        ),
       ]);
     },
     stop() {
@@ -229,15 +240,11 @@ async function serve(): Promise<void> {
     try {
       await import(`file://${file}`);
     } catch (error) {
-      return {
+      return broken(
         name,
-        printed: `${name}\n`,
-        total: 0,
-        passed: 0,
-        skipped: 0,
-        skippedChecks: [],
-        error: `${name} failed to load: ${String((error as Error)?.stack ?? error)}`,
-      };
+        `${name}\n`,
+        `failed to load: ${String((error as Error)?.stack ?? error)}`,
+      );
     }
     await uvu.exec();
     // uvu ends with its own summary of this one file: the counts are read from it, and it is
@@ -247,15 +254,7 @@ async function serve(): Promise<void> {
     const count = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(summary)?.[1]);
     const [total, passed, skipped] = [count("Total"), count("Passed"), count("Skipped")];
     if (at === -1 || [total, passed, skipped].some(Number.isNaN)) {
-      return {
-        name,
-        printed,
-        total: 0,
-        passed: 0,
-        skipped: 0,
-        skippedChecks: [],
-        error: `${name}: uvu printed no summary`,
-      };
+      return broken(name, printed, "uvu printed no summary");
     }
     return {
       name,
