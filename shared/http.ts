@@ -122,6 +122,14 @@ const EMPTY = Buffer.alloc(0); // what an idle parser holds: one shared empty bu
 
 // ---- building -------------------------------------------------------------------------------
 
+/**
+ * A host and port as a URL writes them: "127.0.0.1:8080", and an IPv6 address in brackets,
+ * "[::1]:8080" (RFC 3986's IP-literal), as the native module's errors write an address too.
+ */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 export interface RequestOptions {
   method?: string;
   httpVersion?: "1.0" | "1.1";

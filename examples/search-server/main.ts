@@ -15,7 +15,7 @@
 // Run: pnpm run search-server [--index DIR] [--port N] [--host ADDRESS]
 //   then open http://127.0.0.1:8000/ in a browser, or curl 'http://127.0.0.1:8000/api/search?q=epoll'
 import { getpid } from "@async-from-scratch/native";
-import { startLesson } from "@async-from-scratch/shared";
+import { hostPort, startLesson } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { DEFAULT_INDEX_DIR, Index, SearchIndexError } from "@async-from-scratch/shared/search";
 import { HttpServer } from "@async-from-scratch/shared/server";
@@ -76,7 +76,7 @@ try {
     EADDRNOTAVAIL:
       "not an address of this machine: --host 127.0.0.1 (or ::1), or 0.0.0.0 (or ::) for all of them",
   }[(error as NodeJS.ErrnoException).code ?? ""];
-  const message = `${args.host}:${args.port}: ${(error as Error).message}`;
+  const message = `${hostPort(args.host, args.port)}: ${(error as Error).message}`;
   console.error(`search-server: ${message}${hint ? `; ${hint}` : ""}`);
   process.exit(1);
 }
@@ -87,7 +87,7 @@ const [host, port] = server.address;
 // the loop sleeps in epoll_wait (stopSignal, in c10k/common.ts).
 const stop = stopSignal(loop, args["until-stdin-closes"] ?? false);
 
-const origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`; // [::1]:8000
+const origin = `http://${hostPort(host, port)}`; // http://[::1]:8000 on IPv6
 const mib = (index.bytes / 2 ** 20).toFixed(1);
 console.log(`search-server: listening on ${origin}/ (${loop.selector.name}, pid ${getpid()})`);
 console.log(`  the index         ${args.index ?? "out/index"}: ${index.pages} pages, ${mib} MiB`);

@@ -55,6 +55,7 @@ import {
   watchSignals,
   read,
 } from "@async-from-scratch/native";
+import { hostPort } from "../http.ts";
 
 type Callback = () => void;
 // A callback with the one argument it was scheduled with (asyncio's `add_reader(fd, cb, *args)`):
@@ -294,10 +295,7 @@ export class EventLoop {
     // The handshake goes on in the kernel; the socket turns writable when it ends, well or not.
     await this.writable(sock, signal);
     const errno = sock.getsockopt(SOL_SOCKET, SO_ERROR);
-    if (errno !== 0) {
-      const [host, port] = address;
-      throw osError(errno, "connect", host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
-    }
+    if (errno !== 0) throw osError(errno, "connect", hostPort(...address));
   }
 
   /** Up to size bytes, waiting until some arrive; empty at end of file. */

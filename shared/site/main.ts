@@ -9,6 +9,7 @@
 import cluster from "node:cluster";
 import { fstatSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { hostPort } from "../http.ts";
 import { startLesson } from "../lesson.ts";
 import { openBusyPort } from "./busy.ts";
 import { LAZY_MAX } from "./lazy.ts";
@@ -152,7 +153,7 @@ function servePrimary(processes: number): void {
 function ready(port: number, busyPort: number): void {
   const many = args.processes > 1 ? `, ${args.processes} processes` : "";
   console.log(
-    `Fixture site: http://${origin(args.host, port)}/ ` +
+    `Fixture site: http://${hostPort(args.host, port)}/ ` +
       `(${options.articles} articles, latency ${options.latencyMs} ms${many}, busy port ${busyPort})`,
   );
 }
@@ -163,9 +164,4 @@ function ready(port: number, busyPort: number): void {
 function watchStdin(stop: () => void): void {
   const stdin = fstatSync(0);
   if (stdin.isFIFO() || stdin.isSocket()) process.stdin.on("end", stop).resume();
-}
-
-/** "127.0.0.1:8080", "[::1]:8080": an IPv6 address stands in brackets in a URL. */
-function origin(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
