@@ -44,7 +44,7 @@ import robotsParserModule from "robots-parser";
 import { ProtocolError, type ResponseEvent } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
 import type { Fetched, Fetcher } from "./fetcher.ts";
-import { bodyDigest, decodeContent, extractMimeType } from "./page.ts";
+import { bodyDigest, decodeContent, extractMimeType, type MimeType } from "./page.ts";
 import type { PageReaders, ReadResult } from "./readers.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
 import type { DigestSet, Frontier, Item, SeenSet } from "./stores.ts";
@@ -481,12 +481,13 @@ export class Crawler {
     // crawler that followed the redirect is another one sharing the frontier.
     if (item.depth === 0) this.#sites.add(siteOf(item.url));
     let fetched: Fetched;
-    let headSaidNoType = false;
+    // The last head's type, parsed once, when it came: null for none (undefined: no head yet).
+    let mimeType = undefined as MimeType | null | undefined;
     const sentAt = this.#c.engine.time();
     try {
       fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, (head) => {
-        headSaidNoType = untyped(head.headers);
-        return wantsBody(head, this.#options.maxBodyBytes);
+        mimeType = extractMimeType(head.headers.get("content-type"));
+        return wantsBody(head, mimeType, this.#options.maxBodyBytes);
       });
     } catch (error) {
       if (this.#abort.signal.aborted) {
@@ -496,7 +497,7 @@ export class Crawler {
       // An untyped body with no length to judge it by (chunked) is read to find out what it is,
       // and one that runs past --max-body is what wantsBody() would have said of it by its
       // Content-Length: not a page.
-      if (headSaidNoType && tooLarge(error)) {
+      if (mimeType === null && tooLarge(error)) {
         const reason = "no Content-Type, and more than --max-body to look at";
         return this.#record({ url: item.url, outcome: "not HTML", reason });
       }
@@ -538,7 +539,7 @@ export class Crawler {
     }
     if (fetched.body === null) {
       const type = headers.get("content-type") ?? "no Content-Type";
-      const why = untyped(headers) ? `${type}, and more than --max-body to look at` : type;
+      const why = mimeType === null ? `${type}, and more than --max-body to look at` : type;
       return this.#record({ ...entry, outcome: "not HTML", reason: why });
     }
     // The connection and the slots are free for the next request while the page is read.
@@ -780,9 +781,8 @@ export class Crawler {
  * (Apache 2.4 sends none for a name whose extension its mime.types lacks: a disk image, a
  * dump), and a page to index it could not be anyway; read, it would be an error, "body exceeds".
  */
-function wantsBody(head: ResponseEvent, maxBodyBytes: number): boolean {
+function wantsBody(head: ResponseEvent, type: MimeType | null, maxBodyBytes: number): boolean {
   if (head.status < 200 || head.status >= 300) return false;
-  const type = extractMimeType(head.headers.get("content-type"));
   if (type === null) return !(Number(head.headers.get("content-length")) > maxBodyBytes);
   return type.essence === "text/html" || type.essence === "application/xhtml+xml";
 }
@@ -790,11 +790,6 @@ function wantsBody(head: ResponseEvent, maxBodyBytes: number): boolean {
 /** Whether error is the parser's "body exceeds" (its statusHint is a server's 413). */
 function tooLarge(error: unknown): boolean {
   return error instanceof ProtocolError && error.statusHint === 413;
-}
-
-/** Whether a response says no type: no Content-Type, or one that names none. */
-function untyped(headers: Map<string, string>): boolean {
-  return extractMimeType(headers.get("content-type")) === null;
 }
 
 // Directives that take a value after a colon, which is not a crawler's name before one.
