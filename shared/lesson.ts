@@ -271,12 +271,12 @@ function httpUrl(
   return url;
 }
 
-// "[--index DIR]", "[--json]", "QUERY..."
 /** Whether arg is one of the flags, as `--name` or `--name=value`. */
 function known(arg: string, names: string[]): boolean {
-  return names.includes(arg.replace(/^--/, "").replace(/=.*/s, "")) && arg.startsWith("--");
+  return arg.startsWith("--") && names.includes(arg.slice(2).replace(/=.*/s, ""));
 }
 
+// "[--index DIR]", "[--json]", "QUERY..."
 function synopsis(name: string, option: Option): string {
   if (option.type === "words")
     return option.required ? label(name, option) : `[${label(name, option)}]`;
