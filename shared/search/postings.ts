@@ -1,10 +1,10 @@
 // A term's postings in blocks, with the skip data that lets a query step over pages it does not
-// need: formats 2 to 4 of the index (3 has the same bytes, its impacts computed with a title
-// weight of 15 instead of 5; 4 adds each page's heading frequency, and computes the impacts with
-// it and with a body b of 0.3 instead of 0.75). Format 1 kept one flat list per term, and a query read all of it;
-// its cost was linear in the list's length, about 70 ns a page, so a word on every page of a
-// million-page index took 70 ms before ranking began. Here the doc part is cut into blocks of
-// BLOCK pages, and a skip table in front of them says, per block:
+// need: formats 2 to 4 of the index (3 has the same bytes, its impacts computed with a title weight
+// of 15 instead of 5; 4 adds each page's heading frequency, and computes the impacts with it and
+// with a body b of 0.3 instead of 0.75). Format 1 kept one flat list per term, and a query read all
+// of it; its cost was linear in the list's length, about 70 ns a page, so a word on every page of a
+// million-page index took 70 ms before ranking began. Here the doc part is cut into blocks of BLOCK
+// pages, and a skip table in front of them says, per block:
 //
 //   last     the block's last doc id, so that advance(target) finds the block to decode without
 //            decoding the ones before it (Lucene's skip lists; here one level, read whole)

@@ -49,17 +49,17 @@ import { WordList, editDistance } from "./typos.ts";
 // k1 is the usual value (Robertson & Zaragoza; Lucene's default). The body's b is 0.3, not the
 // usual 0.75: b says how much of a page's length is verbosity (the same things said at length,
 // which b = 1 discounts fully) rather than scope (more things said, which b = 0 leaves alone):
-// Robertson & Walker's two hypotheses (SIGIR 1994). A site's long pages are long because they
-// cover more: a module's reference, a command's every option. At 0.75 a short index page that
-// lists a word under every entry beat the reference page titled with it (Sphinx's genindex,
-// first for "regular expressions" on the Python docs); on 75 queries over three real sites
+// Robertson & Walker's two hypotheses (SIGIR 1994). A site's long pages are long because they cover
+// more: a module's reference, a command's every option. At 0.75 a short index page that lists a
+// word under every entry beat the reference page titled with it (Sphinx's genindex, first for
+// "regular expressions" on the Python docs); on 75 queries over three real sites
 // (examples/search/README.md) 0.3 puts the right page first for 63, 0.75 for 54, and 0.2 to 0.4
 // differ little. A title is short and its length says little, so it is normalised less. A title
-// word counts fifteen body words: at 5, a page titled with the one word searched for lost to
-// one that repeated it 30 times even in a body four times the average length; at 15 it wins
-// from about 1.6 times the average (the test's case is twice). At 20 it would also beat 30
-// repeats in a body of average length, a page about little else, which 15 leaves first. BM25F's saturation keeps the weight
-// from being a factor: a title match lifts a term's score to at most idf, however large the
+// word counts fifteen body words: at 5, a page titled with the one word searched for lost to one
+// that repeated it 30 times even in a body four times the average length; at 15 it wins from about
+// 1.6 times the average (the test's case is twice). At 20 it would also beat 30 repeats in a body
+// of average length, a page about little else, which 15 leaves first. BM25F's saturation keeps the
+// weight from being a factor: a title match lifts a term's score to at most idf, however large the
 // weight. (They live in postings.ts, which needs them to write each block's impact.)
 export { K1, TITLE_WEIGHT, TITLE_B, BODY_B, HEADING_WEIGHT };
 /**
