@@ -3,6 +3,7 @@
 // exactly what one build in memory gives.
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -758,14 +759,43 @@ const fails = (reason: string, pattern: RegExp, action: () => unknown) => {
   assert.unreachable(`no ${reason} error`);
 };
 
-test("a missing index says how to build one", () => {
-  fails("missing", /^no search index at .*nowhere: build one with `pnpm run crawler`$/, () =>
-    Index.open(join(scratch, "nowhere")),
+// The command that builds an index where the search looks: `pnpm run crawler` writes out/index,
+// so for any other directory it names that directory.
+const crawlerOut = (dir: string) => `\`pnpm run crawler -- --out ${dir}\``;
+
+test("a missing index says how to build one, there", () => {
+  const nowhere = join(scratch, "nowhere");
+  fails(
+    "missing",
+    new RegExp(`^no search index at .*nowhere: build one with ${crawlerOut(nowhere)}$`),
+    () => Index.open(nowhere),
   );
   const empty = newDir();
   IndexWriter.create(empty).abort();
-  fails("missing", /no index\.json there\): build one with `pnpm run crawler`/, () =>
-    Index.open(empty),
+  fails(
+    "missing",
+    new RegExp(`no index\\.json there\\): build one with ${crawlerOut(empty)}`),
+    () => Index.open(empty),
+  );
+  // A directory a shell would split is quoted, as a person would paste it.
+  fails("missing", /build one with `pnpm run crawler -- --out '.*my index'`$/, () =>
+    Index.open(join(scratch, "my index")),
+  );
+});
+
+// Each was a stack trace (EISDIR, EACCES) or the wrong reason ("no index.json there" for a file).
+test("a file for the index, a directory for index.json, an unreadable index: said as what they are", () => {
+  const file = join(scratch, "a-file");
+  writeFileSync(file, "not an index\n");
+  fails("missing", /^no search index at .*a-file: it is a file; an index is a directory/, () =>
+    Index.open(file),
+  );
+  const dir = newDir();
+  mkdirSync(join(dir, "index.json"), { recursive: true });
+  fails(
+    "corrupt",
+    /index\.json: a directory, not a file\): rebuild it with `pnpm run crawler -- --out/,
+    () => Index.open(dir),
   );
 });
 
@@ -780,14 +810,16 @@ test("an index of another version, or a damaged manifest, says to rebuild it", (
   fails(
     "version",
     new RegExp(
-      `an older version of this program \\(format ${FORMAT_VERSION - 1}, this one reads ${FORMAT_VERSION}\\): rebuild it with \`pnpm run crawler\``,
+      `an older version of this program \\(format ${FORMAT_VERSION - 1}, this one reads ${FORMAT_VERSION}\\): rebuild it with ${crawlerOut(dir)}`,
     ),
     () => Index.open(dir),
   );
   writeFileSync(manifest, good.replace('"analyzer": 1', '"analyzer": 9'));
   fails("version", /a newer version/, () => Index.open(dir));
   writeFileSync(manifest, good.slice(0, 40));
-  fails("corrupt", /damaged .*not JSON.*rebuild it with `pnpm run crawler`/, () => Index.open(dir));
+  fails("corrupt", new RegExp(`damaged .*not JSON.*rebuild it with ${crawlerOut(dir)}`), () =>
+    Index.open(dir),
+  );
   writeFileSync(manifest, good.replace(/segment-\d+\.seg/, "../../etc/passwd"));
   fails("corrupt", /malformed/, () => Index.open(dir));
   // A segment written by another format version.

@@ -1,14 +1,16 @@
 // search, run as a student runs it, on an index of the fixture site's articles built here
 // without a crawl: its output against the snapshot, --json, flags through pnpm, and the one-line
 // errors for a missing or damaged index.
-import { mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { IndexWriter, type SearchResult } from "@async-from-scratch/shared/search";
 import { fixturePages } from "../examples/search/fixture.ts";
-import { matchSnapshot, runLesson, runPnpm } from "./lessons.ts";
+import { matchSnapshot, root, runCommand, runLesson, runPnpm } from "./lessons.ts";
+import { testOrSkip } from "./skips.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "search-test-"));
 const dir = join(scratch, "index");
@@ -161,12 +163,14 @@ test("control characters of a crawled page never reach the terminal", async () =
   assert.match(run.stdout, "\ufffd[2J cleared \ufffd reversed");
 });
 
-test("a missing or damaged index is one line that says how to build one", async () => {
-  const missing = await runLesson("search", ["epoll", "--index", join(scratch, "nowhere")]);
+test("a missing or damaged index is one line that says how to build one, there", async () => {
+  const nowhere = join(scratch, "nowhere");
+  const missing = await runLesson("search", ["epoll", "--index", nowhere]);
   assert.is(missing.status, 1);
-  assert.match(
+  // `pnpm run crawler` alone would build out/index, not the index asked for.
+  assert.is(
     missing.stderr,
-    /^search: no search index at .*nowhere: build one with `pnpm run crawler`\n$/,
+    `search: no search index at ${nowhere}: build one with \`pnpm run crawler -- --out ${nowhere}\`\n`,
   );
   const segment = join(
     dir,
@@ -177,9 +181,53 @@ test("a missing or damaged index is one line that says how to build one", async 
   assert.is(damaged.status, 1);
   assert.match(
     damaged.stderr,
-    /^search: the search index is damaged \(segment-\d+\.seg: .*\): rebuild it with `pnpm run crawler`\n$/,
+    /^search: the search index is damaged \(segment-\d+\.seg: .*\): rebuild it with `pnpm run crawler -- --out .*index`\n$/,
   );
 });
+
+// An index another user wrote, with files this user may not read. Root reads anything, so as
+// root the search runs as nobody (setpriv, from util-linux).
+const asNobody =
+  process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+const whyNotUnreadable =
+  asNobody.length > 0 && spawnSync("setpriv", ["--help"]).error !== undefined
+    ? "running as root without setpriv: cannot make a file this process may not read"
+    : null;
+testOrSkip(whyNotUnreadable)(
+  "an index this user may not read is one line, not a stack trace",
+  async () => {
+    const locked = mkdtempSync(join(tmpdir(), "search-test-locked-"));
+    const index = join(locked, "index");
+    const writer = IndexWriter.create(index);
+    writer.add({ url: "http://t/1", title: "Epoll", text: "epoll waits" });
+    writer.close();
+    chmodSync(locked, 0o755);
+    const main = join(root, "examples", "search", "main.ts");
+    const run = (file: string) => {
+      for (const name of readdirSync(index))
+        chmodSync(join(index, name), name === file ? 0o600 : 0o644);
+      const [command, ...args] = [...asNobody, process.execPath, "--import", "tsx", main];
+      return runCommand(command!, [...args, "epoll", "--index", index, "--json"]);
+    };
+    try {
+      for (const file of [
+        "index.json",
+        readdirSync(index).find((name) => name.endsWith(".seg"))!,
+      ]) {
+        const result = await run(file);
+        assert.is(result.status, 1, result.stderr);
+        assert.match(
+          result.stderr,
+          `search: cannot read the search index (${join(index, file)}: permission denied): `,
+        );
+        assert.not.match(result.stderr, /\n    at /);
+        assert.is(JSON.parse(result.stdout).error, "index-unreadable");
+      }
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+    }
+  },
+);
 
 test.after(() => rmSync(scratch, { recursive: true, force: true }));
 

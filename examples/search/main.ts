@@ -50,6 +50,7 @@ function fail(error: string, message: string, status: number): never {
 }
 const INDEX_ERRORS = {
   missing: "no-index",
+  unreadable: "index-unreadable",
   version: "index-version",
   corrupt: "index-damaged",
   locked: "index-locked",

@@ -15,17 +15,19 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   BUILD_COMMAND,
   FORMAT_VERSION,
   SearchIndexError,
   corrupt,
+  unreadable,
   wrongVersion,
 } from "./format.ts";
 import { ANALYZER_VERSION } from "./tokens.ts";
@@ -60,10 +62,24 @@ export function readManifest(dir: string): Manifest {
     text = readFileSync(path, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    // A file given for the directory, an index.json that is a directory, one this user may not
+    // read: each is said as what it is, not as a stack trace, nor as "no index there".
+    if (code === "EACCES" || code === "EPERM") throw unreadable(path, error as Error);
+    if (code === "EISDIR") throw corrupt(path, "a directory, not a file");
     if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
-    const what = existsSync(dir)
-      ? `no search index in ${dir} (no ${MANIFEST} there)`
-      : `no search index at ${dir}`;
+    const what = !existsSync(dir)
+      ? `no search index at ${dir}`
+      : statSync(dir).isDirectory()
+        ? `no search index in ${dir} (no ${MANIFEST} there)`
+        : null;
+    // A file: an index is a directory, and --out of this file would not make one.
+    if (what === null) {
+      throw new SearchIndexError(
+        "missing",
+        `no search index at ${dir}: it is a file; an index is a directory, the one ` +
+          "the crawler writes (out/index, or where its --out DIR says)",
+      );
+    }
     throw new SearchIndexError("missing", `${what}: build one with ${BUILD_COMMAND}`);
   }
   let manifest: Manifest;
@@ -96,6 +112,20 @@ export function readManifest(dir: string): Manifest {
     throw corrupt(path, "its list of segments is malformed");
   }
   return manifest;
+}
+
+/**
+ * The error, its message fitted to the index in dir: a SearchIndexError says how to build an
+ * index with `pnpm run crawler`, which writes out/index; for an index elsewhere that would build
+ * the wrong one, so the command names the directory (`pnpm run crawler -- --out /tmp/index`).
+ * Anything else is returned as it is.
+ */
+export function forIndexAt(dir: string, error: unknown): unknown {
+  if (!(error instanceof SearchIndexError) || resolve(dir) === DEFAULT_INDEX_DIR) return error;
+  // Quoted for a POSIX shell where it has to be, as a person pastes the command.
+  const word = /^[\w@%+=:,./-]+$/.test(dir) ? dir : `'${dir.replaceAll("'", `'\\''`)}'`;
+  const command = `\`pnpm run crawler -- --out ${word}\``;
+  return new SearchIndexError(error.reason, error.message.replace(BUILD_COMMAND, command));
 }
 
 /**

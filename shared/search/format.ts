@@ -43,7 +43,7 @@ export const BUILD_COMMAND = "`pnpm run crawler`";
 export class SearchIndexError extends Error {
   override name = "SearchIndexError";
 
-  readonly reason: "missing" | "version" | "corrupt" | "locked";
+  readonly reason: "missing" | "unreadable" | "version" | "corrupt" | "locked";
 
   constructor(reason: SearchIndexError["reason"], message: string) {
     super(message);
@@ -55,6 +55,17 @@ export function corrupt(where: string, what: string): SearchIndexError {
   return new SearchIndexError(
     "corrupt",
     `the search index is damaged (${where}: ${what}): rebuild it with ${BUILD_COMMAND}`,
+  );
+}
+
+// Permission denied: the files are there and may be whole, so the index is not called damaged.
+export function unreadable(path: string, error: Error): SearchIndexError {
+  const why =
+    (error as NodeJS.ErrnoException).code === "EPERM" ? "not permitted" : "permission denied";
+  return new SearchIndexError(
+    "unreadable",
+    `cannot read the search index (${path}: ${why}): run as a user who may read it, ` +
+      "or build one of your own with `pnpm run crawler -- --out DIR`",
   );
 }
 

@@ -30,8 +30,8 @@
 // 1 + HEADING_WEIGHT body words (weightedTf() in postings.ts, which PostingsCursor.tf() uses).
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { DEFAULT_INDEX_DIR, MANIFEST, readManifest } from "./directory.ts";
-import { corrupt, type TermEntry } from "./format.ts";
+import { DEFAULT_INDEX_DIR, MANIFEST, forIndexAt, readManifest } from "./directory.ts";
+import { corrupt, unreadable, type TermEntry } from "./format.ts";
 import {
   BODY_B,
   HEADING_WEIGHT,
@@ -151,19 +151,26 @@ export class Index {
    * if there is no index there, or it is of another version, or damaged.
    */
   static open(dir: string = DEFAULT_INDEX_DIR): Index {
-    // A writer may replace the index between our reading its manifest and opening the segments
-    // it names (and delete those): then the new manifest names the new ones.
-    for (let attempt = 0; ; attempt++) {
-      const manifest = readManifest(dir);
-      const segments: Segment[] = [];
-      try {
-        for (const { file } of manifest.segments) segments.push(Segment.open(join(dir, file)));
-        return new Index(dir, segments);
-      } catch (error) {
-        for (const segment of segments) segment.close();
-        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-        if (attempt > 0) throw corrupt(dir, `${MANIFEST} names a segment file that is not there`);
+    try {
+      // A writer may replace the index between our reading its manifest and opening the segments
+      // it names (and delete those): then the new manifest names the new ones.
+      for (let attempt = 0; ; attempt++) {
+        const manifest = readManifest(dir);
+        const segments: Segment[] = [];
+        try {
+          for (const { file } of manifest.segments) segments.push(Segment.open(join(dir, file)));
+          return new Index(dir, segments);
+        } catch (error) {
+          for (const segment of segments) segment.close();
+          const { code, path } = error as NodeJS.ErrnoException;
+          if (code === "EACCES" || code === "EPERM") throw unreadable(path ?? dir, error as Error);
+          if (code === "EISDIR") throw corrupt(dir, "a segment file is a directory");
+          if (code !== "ENOENT") throw error;
+          if (attempt > 0) throw corrupt(dir, `${MANIFEST} names a segment file that is not there`);
+        }
       }
+    } catch (error) {
+      throw forIndexAt(dir, error);
     }
   }
 
@@ -215,6 +222,15 @@ export class Index {
   }
 
   search(query: string, options: SearchOptions = {}): SearchResult {
+    // Damage found now, in a term's postings or a page, says how to rebuild this index too.
+    try {
+      return this.searchFor(query, options);
+    } catch (error) {
+      throw forIndexAt(this.dir, error);
+    }
+  }
+
+  private searchFor(query: string, options: SearchOptions): SearchResult {
     const started = performance.now();
     const limit = options.limit ?? 10;
     const offset = options.offset ?? 0;
@@ -329,6 +345,14 @@ export class Index {
 
   /** The stored page with this URL, its text marked with the query's words; null if none. */
   page(url: string, query = ""): PageView | null {
+    try {
+      return this.pageAt(url, query);
+    } catch (error) {
+      throw forIndexAt(this.dir, error);
+    }
+  }
+
+  private pageAt(url: string, query: string): PageView | null {
     const hash = createHash("sha1").update(url).digest();
     const [hi, lo] = [hash.readUInt32LE(0), hash.readUInt32LE(4)];
     for (const [i, segment] of this.segments.entries()) {
