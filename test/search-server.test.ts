@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { NEED_DATA, PAUSED, ResponseParser, type ResponseEvent } from "@async-from-scratch/shared";
-import { Index, IndexWriter } from "@async-from-scratch/shared/search";
+import { Index, IndexWriter, type Page } from "@async-from-scratch/shared/search";
 import { startServer, type RunningServer } from "../examples/c10k/common.ts";
 import { fixturePages } from "../examples/search/fixture.ts";
 import { parseTarget, preferredLang, searchApp } from "../examples/search-server/app.ts";
@@ -214,6 +214,50 @@ test("a Cyrillic URL is shown as an address bar shows it; the link and the API k
   const [hit] = JSON.parse(ask(`/api/search?q=${q("сокет")}`)).hits;
   assert.equal([hit.url, hit.displayUrl], [url, shown]);
   small.close();
+});
+
+// "1 of 424 pages match" read wrong: English agrees with the count. The script (static/app.js)
+// makes the same choice from the same messages; the browser test renders it.
+test("the count agrees with its number: 1 of 3 pages matches, 2 of 3 match, 1 of 1 page matches", () => {
+  const ask = (pages: Page[], target: string) => {
+    const wiki = join(scratch, `count-${pages.length}`);
+    rmSync(wiki, { recursive: true, force: true });
+    const writer = IndexWriter.create(wiki);
+    for (const page of pages) writer.add(page);
+    writer.close();
+    const small = Index.open(wiki);
+    const reply = searchApp(small)({
+      method: "GET",
+      target,
+      httpVersion: "1.1",
+      headers: new Map(),
+      body: Buffer.alloc(0),
+    });
+    small.close();
+    return /<p class="status">([^<]*), in /.exec(String(reply.body))?.[1];
+  };
+  const three: Page[] = [
+    { url: "http://t/1", title: "Epoll", text: "epoll and select" },
+    { url: "http://t/2", title: "Select", text: "select alone" },
+    { url: "http://t/3", title: "Poll", text: "poll alone" },
+  ];
+  assert.is(ask(three, "/?q=epoll"), "1 of 3 pages matches");
+  assert.is(ask(three, "/?q=select"), "2 of 3 pages match");
+  assert.is(ask(three, "/?q=epoll&lang=ru"), "Найдено страниц: 1 из 3");
+  assert.is(ask(three.slice(0, 1), "/?q=epoll"), "1 of 1 page matches");
+});
+
+// The API's message is text for a program: "&" as "&", never "&amp;". (The page escapes it.)
+test("an API error's message is plain text, not HTML", async () => {
+  const reply = await get(`/api/search?q=${q('"&<>"')}`);
+  assert.is(reply.status, 400);
+  assert.equal(JSON.parse(reply.body), {
+    error: "no-words",
+    message: 'The query ""&<>"" has no words to look for.',
+    query: '"&<>"',
+  });
+  const page = await get(`/?q=${q('"&<>"')}`);
+  assert.match(page.body, '<p class="error">The query "&quot;&amp;&lt;&gt;&quot;" has no words');
 });
 
 test("/api/search says which spelling it used when a word had a typo", async () => {

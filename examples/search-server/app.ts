@@ -35,6 +35,7 @@ import {
   frontPage,
   resultsPage,
   say,
+  sayText,
   storedPage,
   type Lang,
   type MessageName,
@@ -86,7 +87,8 @@ class HttpError extends Error {
   readonly values: Values;
 
   constructor(status: number, code: MessageName, values: Values = {}) {
-    super(say("en", code, values));
+    // Plain text: the API's JSON carries it as a string, and a page escapes it itself.
+    super(sayText("en", code, values));
     this.status = status;
     this.code = code;
     this.values = values;

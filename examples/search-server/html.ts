@@ -24,12 +24,16 @@ const MESSAGES = {
     label: "Words to look for",
     button: "Search",
     examples: "Try:",
+    // English agrees with the count: foundMessage() picks one of the three.
     found: "{total} of {pages} pages match, in {ms}",
+    "found-one": "{total} of {pages} pages matches, in {ms}",
+    "found-only": "{total} of {pages} page matches, in {ms}",
     range: "results {from}–{to}",
     spelling: 'No page has "{word}": searching for "{used}", one typo away',
     unmatched: "No page matches: no page has {words}, nor a word one typo away",
     "no-page-has-all": "No page has all of these words",
     "past-the-end": "No more results: there are {total}",
+    "past-the-end-one": "No more results: there is {total}",
     previous: "← Previous",
     next: "Next →",
     "page-of": "page {page} of {last}",
@@ -55,12 +59,16 @@ const MESSAGES = {
     label: "Что найти",
     button: "Найти",
     examples: "Например:",
+    // "Найдено страниц: N" needs no agreement with N, unlike "N страница найдена".
     found: "Найдено страниц: {total} из {pages}, за {ms}",
+    "found-one": "Найдено страниц: {total} из {pages}, за {ms}",
+    "found-only": "Найдено страниц: {total} из {pages}, за {ms}",
     range: "результаты {from}–{to}",
     spelling: "Ни на одной странице нет слова «{word}»: ищем «{used}», в нём одна опечатка",
     unmatched: "Ничего не найдено: ни на одной странице нет {words}, даже с одной опечаткой",
     "no-page-has-all": "Нет страницы, на которой были бы все эти слова",
     "past-the-end": "Больше результатов нет: их {total}",
+    "past-the-end-one": "Больше результатов нет: он один",
     previous: "← Назад",
     next: "Дальше →",
     "page-of": "страница {page} из {last}",
@@ -101,11 +109,30 @@ const ENTITIES: Record<string, string> = {
   "'": "&#39;",
 };
 
-/** A message in a language, each value escaped. */
+/** A message in a language, each value escaped: for HTML. */
 export function say(lang: Lang, name: MessageName, values: Values = {}): string {
+  return fill(lang, name, values, escapeHtml);
+}
+
+/** A message in a language as plain text, its values as they are: for JSON and logs. */
+export function sayText(lang: Lang, name: MessageName, values: Values = {}): string {
+  return fill(lang, name, values, (text) => text);
+}
+
+function fill(lang: Lang, name: MessageName, values: Values, escape: (text: string) => string) {
   return MESSAGES[lang][name].replace(/\{(\w+)\}/g, (_, key: string) =>
-    escapeHtml(String(values[key] ?? "")),
+    escape(String(values[key] ?? "")),
   );
+}
+
+/**
+ * Which "found" message fits the counts: "1 of 424 pages matches", "2 of 424 pages match",
+ * "1 of 1 page matches". A count past the exact total ("10034+") is many. static/app.js has
+ * the same choice (foundMessage() there).
+ */
+export function foundMessage(total: number, totalExact: boolean, pages: number): MessageName {
+  if (pages === 1) return "found-only";
+  return total === 1 && totalExact ? "found-one" : "found";
 }
 
 /** A duration as the language writes it: "9.3 ms", "9,3 мс". */
@@ -198,7 +225,7 @@ function results(frame: PageFrame, result: SearchResult, page: number): string {
   }
   const from = (page - 1) * PER_PAGE + 1;
   const to = from + result.hits.length - 1;
-  const found = say(lang, "found", {
+  const found = say(lang, foundMessage(result.total, result.totalExact, pages), {
     // Past 10,000 matching pages the count stops being exact (shared/search): "10034+".
     total: result.totalExact ? result.total : `${result.total}+`,
     pages,
@@ -207,7 +234,8 @@ function results(frame: PageFrame, result: SearchResult, page: number): string {
   const range = page > 1 && result.hits.length > 0 ? `; ${say(lang, "range", { from, to })}` : "";
   html += `<p class="status">${found}${range}</p>\n`;
   if (result.hits.length === 0) {
-    return `${html}<p>${say(lang, "past-the-end", { total: result.total })}</p>\n`;
+    const past = result.total === 1 ? "past-the-end-one" : "past-the-end";
+    return `${html}<p>${say(lang, past, { total: result.total })}</p>\n`;
   }
   // A stored page marks the words the search used: the corrected ones, if it corrected any.
   const searched = result.spelling?.query ?? result.query;

@@ -89,7 +89,7 @@ function render(answer) {
     element(
       "p",
       "status",
-      say("found", {
+      say(foundMessage(answer.total, answer.totalExact, answer.pages), {
         total: answer.totalExact ? answer.total : `${answer.total}+`,
         pages: answer.pages,
         ms,
@@ -122,6 +122,12 @@ function render(answer) {
     shown.push(pager);
   }
   results.replaceChildren(...shown);
+}
+
+// As html.ts's foundMessage(): English agrees with the count ("1 of 424 pages matches").
+function foundMessage(total, totalExact, pages) {
+  if (pages === 1) return "found-only";
+  return total === 1 && totalExact ? "found-one" : "found";
 }
 
 // As html.ts's originalLink(): a link only to an http(s) URL, its text the URL as the address
