@@ -42,7 +42,7 @@ export function snippet(text: string, terms: ReadonlySet<string>, title = ""): P
   const folded = loweredText(text);
   const titleAt = title === "" ? -1 : text.indexOf(title);
   const inTitle = (at: number) => titleAt !== -1 && at >= titleAt && at < titleAt + title.length;
-  const places = folded === null ? [] : likelyPlaces(folded, terms, inTitle);
+  const places = folded === null ? [] : likelyPlaces(visible(folded), terms, inTitle);
   // Four windows at most, each at a place no window tried has held: most places are guessed
   // wrong together ("DatabaseError" five times in a row, for "database").
   const tried: [number, number][] = [];
@@ -61,14 +61,21 @@ export function snippet(text: string, terms: ReadonlySet<string>, title = ""): P
 // The first letters of a term that its words are sure to start with: all but the last. Not
 // fewer: in a page of 20,000 characters "tra" stood in "trailing", "traceback", "strategy" more
 // than GUESSES_PER_TERM times before the first "transaction", whose snippet then had no match.
-function probe(term: string): string {
-  return term.slice(0, Math.max(1, term.length - 1));
+//
+// And those letters as a page may write them where fold() makes the term of something else: a
+// letter and its accent apart (NFD, as macOS writes names: "и" and U+0306 for "й"), and "ß"
+// where the term has "ss". Without them the word was found but never shown: the snippet was the
+// top of the page.
+function probes(term: string): string[] {
+  const probe = (word: string) => word.slice(0, Math.max(1, word.length - 1));
+  return [...new Set([term, term.normalize("NFD"), term.replaceAll("ss", "ß")].map(probe))];
 }
 
 // The text lower-cased and folded as the probes are ("ё" as "е", "’" as "'"), offset for offset;
-// null where lower-casing changes offsets ("İ" becomes two code units).
+// null where lower-casing changes offsets. "İ" is the one letter whose lower case is longer
+// ("i" and a combining dot), and fold() drops that dot: so it is lowered as "I" is.
 function loweredText(text: string): string | null {
-  const folded = text.toLowerCase().replaceAll("ё", "е").replaceAll("’", "'");
+  const folded = text.replaceAll("İ", "I").toLowerCase().replaceAll("ё", "е").replaceAll("’", "'");
   return folded.length === text.length ? folded : null;
 }
 
@@ -80,21 +87,50 @@ function loweredText(text: string): string | null {
 // page at its top, most of them without a match.
 function foldedText(text: string): string | null {
   const folded = loweredText(text);
-  if (folded === null || /[\u0300\u0301]/.test(folded)) return null;
+  if (folded === null || /[\u0300\u0301]/.test(folded) || IGNORABLE.test(folded)) return null;
   return folded.normalize("NFKC") === folded ? folded : null;
+}
+
+// Characters that fold() drops from inside a word: the soft hyphen of "co\u00ADoperate", the
+// joiners. A probe ("cooper") never stands in a text that has them.
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
+
+// The folded text without those characters, and where each of its code units stands in the text
+// (offsets of their own, but only for the rare text that has any).
+interface Visible {
+  text: string;
+  offsets: number[] | null;
+}
+
+function visible(folded: string): Visible {
+  if (!IGNORABLE.test(folded)) return { text: folded, offsets: null };
+  let text = "";
+  const offsets: number[] = [];
+  let at = 0;
+  for (const char of folded) {
+    if (!IGNORABLE.test(char)) {
+      text += char;
+      for (let k = 0; k < char.length; k++) offsets.push(at + k);
+    }
+    at += char.length;
+  }
+  return { text, offsets };
 }
 
 // Offsets where terms' probes stand in the folded text, best first: the windows starting there
 // that hold the most different terms, and among those the earliest outside the title.
 function likelyPlaces(
-  folded: string,
+  folded: Visible,
   terms: ReadonlySet<string>,
   inTitle: (at: number) => boolean,
 ): number[] {
   const guesses: { at: number; term: number }[] = [];
+  const { text, offsets } = folded;
   [...terms].forEach((term, index) => {
-    for (const at of occurrences(folded, probe(term), 0, folded.length, GUESSES_PER_TERM)) {
-      guesses.push({ at, term: index });
+    for (const probe of probes(term)) {
+      for (const at of occurrences(text, probe, 0, text.length, GUESSES_PER_TERM)) {
+        guesses.push({ at: offsets === null ? at : offsets[at]!, term: index });
+      }
     }
   });
   guesses.sort((a, b) => a.at - b.at);
@@ -125,11 +161,15 @@ function wordStart(text: string, from: number, limit: number): number {
   return space === -1 ? limit : from + space + 1;
 }
 
-// The end of the last word that ends by `to`, so no word is cut in half.
+// The end of the last word that ends by `to`, so no word is cut in half; where there is no
+// space near (an emoji run, a long URL), never between the two halves of a surrogate pair,
+// which would end the snippet in half a character (shown as "�", and JSON's "\ud83d").
 function wordEnd(text: string, to: number): number {
   if (to >= text.length) return text.length;
   const space = text.lastIndexOf(" ", to);
-  return space > to - LEAD ? space : to;
+  if (space > to - LEAD) return space;
+  const code = text.charCodeAt(to - 1);
+  return code >= 0xd800 && code <= 0xdbff ? to - 1 : to;
 }
 
 // text[start, end) as parts: the words whose terms are in `terms` marked, and a run of marked
@@ -153,8 +193,10 @@ function marked(text: string, start: number, end: number, terms: ReadonlySet<str
   const folded = foldedText(window);
   const pieces = new Set<number>();
   for (const term of folded === null ? [] : terms) {
-    for (const at of occurrences(folded!, probe(term), 0, folded!.length, MAX_PIECES + 1)) {
-      pieces.add(pieceStart(window, at));
+    for (const probe of probes(term)) {
+      for (const at of occurrences(folded!, probe, 0, folded!.length, MAX_PIECES + 1)) {
+        pieces.add(pieceStart(window, at));
+      }
     }
   }
   if (folded === null || pieces.size > MAX_PIECES) {

@@ -9,7 +9,8 @@
 //      "epoll wait". lunr splits on spaces and hyphens only and never finds "epoll" there.
 //      Apostrophes stay inside a word ("don't", "kernel's"): the English stemmer knows them.
 //      Letters and digits stay together: "C10k" is one term, not "c", "10" and "k".
-//   3. Folding: lower case, NFKC (ligatures, full-width letters), "ё" as "е", stress marks off.
+//   3. Folding: lower case, NFKC (ligatures, full-width letters), "ё" as "е", stress marks off,
+//      invisible characters inside a word (soft hyphens, joiners) dropped, "İ" as "i", "ß" as "ss".
 //   4. Stemming with the Snowball stemmers (Porter's algorithms, snowballstem.org): Russian for a
 //      Cyrillic word, English (Porter2) for a Latin one, none for the rest. "сокеты", "сокета" and
 //      "сокетов" all become "сокет"; "sockets" becomes "socket".
@@ -32,7 +33,7 @@ import { remembered } from "../remember.ts";
  * Bumped whenever any step above changes the terms a text gives: an index built with other
  * terms would silently miss words, so the reader refuses it and asks for a rebuild.
  */
-export const ANALYZER_VERSION = 1;
+export const ANALYZER_VERSION = 2;
 
 /** Longer words (base64, hashes, minified code) are skipped, though they keep their position. */
 export const MAX_WORD_LENGTH = 64;
@@ -44,10 +45,14 @@ const segmenter = new Intl.Segmenter("und", { granularity: "word" });
 // pieces take microseconds), so text is segmented in pieces cut at a space.
 const PIECE = 1024;
 
-// A letter, a digit, a combining mark or an apostrophe. Anything else inside a word-like segment
-// ("." "_" ":" ",") separates its parts.
-const PART = /[\p{L}\p{N}\p{M}'’]+/gu;
-const HAS_SEPARATOR = /[^\p{L}\p{N}\p{M}'’]/u;
+// A letter, a digit, a combining mark, an apostrophe, or an invisible format character. Anything
+// else inside a word-like segment ("." "_" ":" ",") separates its parts. The format characters
+// (general category Cf) are those UAX #29 ignores inside a word (rule WB4), and so must we: the
+// soft hyphen that typesetting puts in long words ("при\u00ADмер", "co\u00ADoperate"), the
+// zero-width joiner and non-joiner, the word joiner, bidi marks. Taken for separators, they cut
+// "пример" into "при" and "мер", which no query for "пример" found. fold() drops them.
+const PART = /[\p{L}\p{N}\p{M}\p{Cf}'’]+/gu;
+const HAS_SEPARATOR = /[^\p{L}\p{N}\p{M}\p{Cf}'’]/u;
 
 // The same words without the segmenter, for text in the scripts where the Unicode rules come down
 // to "runs of letters and digits": ASCII, the Latin letters of Latin-1 and Latin Extended, and
@@ -225,13 +230,22 @@ export function fold(word: string): string {
   // Only non-ASCII words need the rest; most words are ASCII, and the test is cheap.
   if (/[^\x00-\x7f]/.test(folded)) {
     folded = folded
+      // Invisible characters inside a word (the soft hyphen, the joiners): not a part of it.
+      .replace(/\p{Default_Ignorable_Code_Point}/gu, "")
       .normalize("NFKC")
       .replaceAll("ё", "е")
       .replaceAll("’", "'")
       // Combining acute and grave: stress marks in Russian dictionaries and textbooks ("соке́т").
       // NFKC has already joined every mark that has a precomposed letter ("é"), so only marks
       // that no letter takes are left for this.
-      .replace(/[\u0300\u0301]/g, "");
+      .replace(/[\u0300\u0301]/g, "")
+      // Lower case of the Turkish dotted "İ" is "i" and a combining dot above, which no letter
+      // takes: without this, "İstanbul" would never meet "istanbul". (Turkish's own dotless
+      // "ı" stays a letter of its own, as in its lower case.)
+      .replaceAll("i\u0307", "i")
+      // "ß" as "ss", as full case folding has it: "Straße" is written "STRASSE" in capitals,
+      // and "strasse" where there is no ß to type.
+      .replaceAll("ß", "ss");
   }
   return folded.length > MAX_WORD_LENGTH ? "" : folded;
 }
