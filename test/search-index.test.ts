@@ -499,6 +499,43 @@ test("typos: a word one edit from an indexed one finds its pages, and says which
 
 // The index keeps the first surface form met for each term; a correction must not show that one
 // when it is far from what was typed ("vacum" is not one typo from "vacuuming").
+// "lop" is one typo from "top", on many pages, and from "loop", on a few: the most common guess
+// made the phrase "event top", which no page has, and the search said no page matches.
+test("typos: when the likeliest word finds nothing with the rest of the query, the next one is tried", () => {
+  const pages: Page[] = [
+    ...Array.from({ length: 6 }, (_, i) => ({
+      url: `http://t/top-${i}`,
+      title: `Top ${i}`,
+      text: `the top of the page, number ${i}, and an event`,
+    })),
+    { url: "http://t/loop", title: "Loops", text: "an event loop runs callbacks in the kernel" },
+  ];
+  const small = Index.open(build(pages).dir);
+  const phrase = small.search('"event lop"');
+  assert.equal(phrase.spelling, {
+    query: '"event loop"',
+    corrections: [{ word: "lop", used: "loop" }],
+  });
+  assert.equal(
+    phrase.hits.map((hit) => hit.url),
+    ["http://t/loop"],
+  );
+  assert.equal(
+    phrase.hits[0]!.snippet.filter((part) => part.match).map((part) => part.text),
+    ["event loop"],
+  );
+  // The same with AND: "top" pages lack "kernel".
+  const and = small.search("lop kernel");
+  assert.equal(and.spelling?.corrections, [{ word: "lop", used: "loop" }]);
+  assert.is(and.total, 1);
+  // Alone, the likeliest stands: it finds pages.
+  assert.equal(small.search("lop").spelling?.corrections, [{ word: "lop", used: "top" }]);
+  // If no guess finds a page, the first is said, and no page matches.
+  const none = small.search('"lop callbacks"');
+  assert.equal([none.total, none.spelling?.corrections], [0, [{ word: "lop", used: "top" }]]);
+  small.close();
+});
+
 test("typos: the word shown is the form of the term closest to what was typed", () => {
   const dir = build([
     { url: "http://t/a", title: "Routine vacuuming", text: "Run vacuum often: vacuums are cheap." },

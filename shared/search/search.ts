@@ -12,8 +12,8 @@
 //   - "a quoted phrase" must stand on the page word for word, in order (positions); an unquoted
 //     piece like select.epoll() or non-blocking is searched as the phrase of its parts;
 //   - a word that no page has is replaced by the most common indexed word one typo away (one
-//     letter deleted, added, changed, or two swapped: Damerau's edit distance 1), and the result
-//     says which word was used.
+//     letter deleted, added, changed, or two swapped: Damerau's edit distance 1), or, if that
+//     leaves the query without a page, by the next that does not; the result says which was used.
 //
 // Ranking is BM25F (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25 and
 // Beyond", 2009, section 3.6): each field's term frequency is normalised by that field's length,
@@ -43,7 +43,7 @@ import {
 } from "./postings.ts";
 import { Segment, TermCursor, type StoredPage } from "./segment.ts";
 import { highlight, snippet, type Part } from "./snippet.ts";
-import { fold, parseQuery, termOf, type QueryWord } from "./tokens.ts";
+import { fold, parseQuery, termOf, type Clause, type QueryWord } from "./tokens.ts";
 import { WordList, editDistance } from "./typos.ts";
 
 // k1 is the usual value (Robertson & Zaragoza; Lucene's default). The body's b is 0.3, not the
@@ -124,6 +124,20 @@ export interface PageView extends StoredPage {
   id: number;
   /** The text as parts, the query's words marked. */
   parts: Part[];
+}
+
+/** Guesses tried per corrected word when the first leaves the query without a page. */
+const MAX_GUESSES = 8;
+
+/** A word no page has, and the terms one typo away that it may be searched as instead. */
+interface Correcting {
+  word: QueryWord;
+  /** The term used, and the word shown for it. */
+  term: ResolvedTerm;
+  shown: string;
+  /** The other terms one typo away with pages, the most common first. */
+  others: ResolvedTerm[];
+  show: (term: ResolvedTerm) => string;
 }
 
 interface ResolvedTerm {
@@ -265,7 +279,7 @@ export class Index {
     // Each word's term, or the term of a word one typo away when no page has it.
     const resolved = new Map<string, ResolvedTerm>();
     const used = new Map<QueryWord, string>(); // the term each word is searched as
-    const corrections: { word: QueryWord; used: string }[] = [];
+    const corrections: Correcting[] = [];
     for (const word of words) {
       let term = this.resolve(word.term, resolved);
       if (term.df === 0) {
@@ -274,7 +288,7 @@ export class Index {
           if (!result.unmatched.includes(word.text)) result.unmatched.push(word.text);
         } else {
           term = correction.term;
-          corrections.push({ word, used: correction.shown });
+          corrections.push(correction);
         }
       }
       used.set(word, term.term);
@@ -283,6 +297,60 @@ export class Index {
     if (corrections.length > 0) result.spelling = spelling(query, corrections);
     if (words.length === 0 || result.unmatched.length > 0) return finish(result, started);
 
+    let heap = this.match(clauses, used, resolved, result, offset + limit, exactTotal);
+    // A correction is a guess, the most common word one typo away, and it can leave the query
+    // without a page: "event lop" became the phrase "event top", where "event loop" was meant.
+    // Then the next guesses are tried, a few per word, one word at a time, and the first that
+    // finds pages is kept; if none does, the first guesses stand, and no page matches.
+    if (result.total === 0 && corrections.length > 0) {
+      guessing: for (const correction of corrections) {
+        for (const other of correction.others.slice(0, MAX_GUESSES - 1)) {
+          used.set(correction.word, other.term);
+          heap = this.match(clauses, used, resolved, result, offset + limit, exactTotal);
+          if (result.total > 0) {
+            correction.term = other;
+            correction.shown = correction.show(other);
+            break guessing;
+          }
+        }
+        used.set(correction.word, correction.term.term);
+      }
+      if (result.total === 0) {
+        heap = this.match(clauses, used, resolved, result, offset + limit, exactTotal);
+      }
+      result.spelling = spelling(query, corrections);
+    }
+
+    const markTerms = new Set(result.terms);
+    result.hits = heap
+      .sorted()
+      .slice(offset)
+      .map(({ score, doc }) => {
+        const page = this.storedPage(doc);
+        return {
+          id: doc,
+          url: page.url,
+          title: page.title,
+          score,
+          snippet: options.snippets === false ? [] : snippet(page.text, markTerms, page.title),
+        };
+      });
+    return finish(result, started);
+  }
+
+  /**
+   * Finds the pages that match the clauses, each word searched as the term `used` gives it:
+   * sets result's terms, total and totalExact, and returns the heap of the best `size`.
+   */
+  private match(
+    clauses: Clause[],
+    used: Map<QueryWord, string>,
+    resolved: Map<string, ResolvedTerm>,
+    result: SearchResult,
+    size: number,
+    exactTotal: number,
+  ): TopK {
+    result.terms = [...new Set(used.values())];
     // Postings of each distinct term, read per segment; with positions for the terms in phrases.
     const inPhrase = new Set(
       clauses.filter((c) => c.phrase).flatMap((c) => c.words.map((w) => used.get(w)!)),
@@ -291,7 +359,7 @@ export class Index {
       const { df } = resolved.get(term)!;
       return Math.log(1 + (this.pages - df + 0.5) / (df + 0.5));
     });
-    const heap = new TopK(offset + limit);
+    const heap = new TopK(size);
     const count: Count = { total: 0, skipped: false };
     // One word and no phrase: every page that has it matches, so the count is its df, and blocks
     // may be skipped from the start. Otherwise pages are counted one by one up to exactTotal,
@@ -325,22 +393,7 @@ export class Index {
     });
     result.total = known ? resolved.get(result.terms[0]!)!.df : count.total;
     result.totalExact = known || !count.skipped;
-
-    const markTerms = new Set(result.terms);
-    result.hits = heap
-      .sorted()
-      .slice(offset)
-      .map(({ score, doc }) => {
-        const page = this.storedPage(doc);
-        return {
-          id: doc,
-          url: page.url,
-          title: page.title,
-          score,
-          snippet: options.snippets === false ? [] : snippet(page.text, markTerms, page.title),
-        };
-      });
-    return finish(result, started);
+    return heap;
   }
 
   /** The stored page with this URL, its text marked with the query's words; null if none. */
@@ -389,25 +442,29 @@ export class Index {
   // one typo from what was typed. (Not the stems of the typed word's variants: a variant's stem
   // can be far from what was typed, "dying" -> "bying" -> "by".) Words under three letters are
   // left alone: too many short words are one typo from each other.
-  private correct(word: QueryWord, resolved: Map<string, ResolvedTerm>) {
+  private correct(word: QueryWord, resolved: Map<string, ResolvedTerm>): Correcting | null {
     const folded = fold(word.text);
     if ([...folded].length < 3) return null;
     const { terms, surfaces } = this.vocabulary();
-    let found: ResolvedTerm | null = null;
-    const best = (ids: number[]) => {
-      for (const id of ids) {
-        const term = this.resolve(terms.words[id]!, resolved);
-        if (
-          term.df > 0 &&
-          (found === null || term.df > found.df || (term.df === found.df && term.term < found.term))
-        ) {
-          found = term;
-        }
-      }
-      return found;
+    // The terms with pages among these, the most common first (ties: the first in term order).
+    const ranked = (ids: number[]) =>
+      ids
+        .map((id) => this.resolve(terms.words[id]!, resolved))
+        .filter((term) => term.df > 0)
+        .sort((a, b) => b.df - a.df || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0));
+    const fromStem = ranked(terms.near(word.term));
+    const fromWord = ranked(surfaces.near(folded));
+    const order = fromStem.length > 0 ? [...fromStem, ...fromWord] : fromWord;
+    const candidates = [...new Set(order)];
+    if (candidates.length === 0) return null;
+    const show = (term: ResolvedTerm) => shownAs(folded, word.term, term);
+    return {
+      word,
+      term: candidates[0]!,
+      shown: show(candidates[0]!),
+      others: candidates.slice(1),
+      show,
     };
-    const term: ResolvedTerm | null = best(terms.near(word.term)) ?? best(surfaces.near(folded));
-    return term === null ? null : { term, shown: shownAs(folded, word.term, term) };
   }
 
   // Every indexed term and its surface form (the first segment's), in two lists searchable for
@@ -592,14 +649,14 @@ function shownAs(folded: string, stem: string, term: ResolvedTerm): string {
 }
 
 // The query with each corrected word replaced, as a person would have typed it.
-function spelling(query: string, corrections: { word: QueryWord; used: string }[]) {
+function spelling(query: string, corrections: Correcting[]) {
   let corrected = query;
-  for (const { word, used } of [...corrections].sort((a, b) => b.word.start - a.word.start)) {
-    corrected = corrected.slice(0, word.start) + used + corrected.slice(word.end);
+  for (const { word, shown } of [...corrections].sort((a, b) => b.word.start - a.word.start)) {
+    corrected = corrected.slice(0, word.start) + shown + corrected.slice(word.end);
   }
   return {
     query: corrected,
-    corrections: corrections.map(({ word, used }) => ({ word: word.text, used })),
+    corrections: corrections.map(({ word, shown }) => ({ word: word.text, used: shown })),
   };
 }
 
