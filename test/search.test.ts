@@ -2,7 +2,7 @@
 // without a crawl: its output against the snapshot, --json, flags through pnpm, and the one-line
 // errors for a missing or damaged index.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readdirSync, rmSync, truncateSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -62,6 +62,26 @@ test("search --json gives the whole result, snippets as marked parts", async () 
   assert.ok(result.total >= 2);
   assert.ok(result.hits[0]!.snippet.some((part) => part.match && part.text === "epoll"));
   assert.equal(Object.keys(result.hits[0]!).sort(), ["id", "score", "snippet", "title", "url"]);
+});
+
+// A program reads --json by its fields: each is named in the README, and `pages` is there, as in
+// the search-server's API (it was missing: the text said "of 200 pages", the JSON did not).
+test("search --json: every field is documented in the README", async () => {
+  const run = await runLesson("search", ["sokcets", "--index", dir, "--json", "--limit", "1"]);
+  assert.is(run.status, 0, run.stderr);
+  const result = JSON.parse(run.stdout);
+  assert.is(result.pages, 200);
+  const readme = readFileSync(join(root, "examples", "search", "README.md"), "utf8");
+  const keys = [
+    ...Object.keys(result),
+    ...Object.keys(result.hits[0]),
+    ...Object.keys(result.hits[0].snippet[0]),
+    ...Object.keys(result.spelling),
+    ...Object.keys(result.spelling.corrections[0]),
+  ];
+  // Named in one of the README's `{ field, field }` lists.
+  for (const key of keys)
+    assert.match(readme, new RegExp(`\`\\{[^\`]*\\b${key}\\b[^\`]*\\}\``), key);
 });
 
 test("search shows a Cyrillic URL as an address bar does; --json keeps the URL as stored", async () => {
@@ -143,6 +163,10 @@ test("a word too long to be indexed is named as the reason; a long query is cut 
     `search: the query '${"a".repeat(80)}…' has no words to look for ` +
       "(a word of more than 64 letters is not indexed)\n",
   );
+  // Cut at 80 code units, the 80th the first half of an emoji: the emoji goes whole, not half
+  // (which reached the terminal as "�").
+  const emoji = await runLesson("search", [`${"!".repeat(79)}${"😀".repeat(10)}`, "--index", dir]);
+  assert.is(emoji.stderr, `search: the query '${"!".repeat(79)}…' has no words to look for\n`);
 });
 
 test("control characters of a crawled page never reach the terminal", async () => {

@@ -78,15 +78,20 @@ try {
 if (result.terms.length === 0) {
   // A word longer than the longest indexed (a hash, a run of letters) is left out of the query.
   const long = new RegExp(`[\\p{L}\\p{N}]{${MAX_WORD_LENGTH + 1},}`, "u").test(result.query);
-  const shown = result.query.length > 80 ? `${result.query.slice(0, 80)}…` : result.query;
+  // Cut at 80 code units, but not between the halves of a surrogate pair (half an emoji).
+  const cut = /[\ud800-\udbff]/.test(result.query[79] ?? "") ? 79 : 80;
+  const shown = result.query.length > 80 ? `${result.query.slice(0, cut)}…` : result.query;
   const why = long ? ` (a word of more than ${MAX_WORD_LENGTH} letters is not indexed)` : "";
   fail("no-words", `the query '${shown}' has no words to look for${why}`, 2);
 }
 
 // JSON is for programs: each hit's url is the real one, percent-escapes and all, as a program
 // fetching or comparing it needs; displayUrl() (shared/search) gives what the text below shows.
+// `pages`, the index's page count, is there as in the search-server's API: "total of pages".
 if (args.json) {
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  const { query, total, totalExact, hits, spelling, unmatched, terms, tookMs } = result;
+  const answer = { query, total, totalExact, pages, hits, spelling, unmatched, terms, tookMs };
+  process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
   process.exit(0);
 }
 
