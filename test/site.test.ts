@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { startSite } from "@async-from-scratch/shared/site";
 import type { RunningSite } from "@async-from-scratch/shared/site";
+import { SocketReads } from "@async-from-scratch/shared/reads";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { linksOnHost, parsePage } from "../shared/html.ts";
@@ -67,22 +68,27 @@ interface Exchange {
   ended: boolean;
 }
 
-/** Sends `request` on a new connection and records everything until the connection closes. */
-function exchange(port: number, request: string): Promise<Exchange> {
-  return new Promise((resolve) => {
-    const result: Exchange = { bytes: Buffer.alloc(0), pieces: [], ended: false };
-    const start = performance.now();
-    const socket = connect(port, "127.0.0.1", () => socket.write(request));
-    socket.on("data", (bytes: Buffer) =>
-      result.pieces.push({ ms: performance.now() - start, bytes }),
-    );
-    socket.on("end", () => (result.ended = true));
-    socket.on("error", (error: NodeJS.ErrnoException) => (result.error = error.code));
-    socket.on("close", () => {
-      result.bytes = Buffer.concat(result.pieces.map((piece) => piece.bytes));
-      resolve(result);
-    });
-  });
+/**
+ * Sends `request` on a new connection and records everything until the connection closes. Read
+ * one read at a time (SocketReads): with the socket's own 'data' and 'end', a reset that came
+ * before the bytes ahead of it were read (this process ran late) could count as a clean close.
+ */
+async function exchange(port: number, request: string): Promise<Exchange> {
+  const result: Exchange = { bytes: Buffer.alloc(0), pieces: [], ended: false };
+  const start = performance.now();
+  const reads = new SocketReads();
+  const socket = reads.watch(connect({ port, host: "127.0.0.1", onread: reads.onread }));
+  socket.write(request); // sent once connected
+  try {
+    for await (const bytes of reads) result.pieces.push({ ms: performance.now() - start, bytes });
+    result.ended = true;
+  } catch (error) {
+    result.error = (error as NodeJS.ErrnoException).code;
+  } finally {
+    socket.destroy();
+  }
+  result.bytes = Buffer.concat(result.pieces.map((piece) => piece.bytes));
+  return result;
 }
 
 function http10(path: string, host = "wiki.test"): string {

@@ -5,16 +5,16 @@
 // Lecture: "Асинхронный подход": "доверить это ожидание кому-то другому", here to Node; and
 //   "Функции команд": "ОС сама вызовет нужную часть программы" is what libuv's loop does.
 // Builds on: 6_async_await, whose crawl, fetch and output this keeps. What changes: net.connect
-//   instead of Socket and DefaultSelector; the socket's async iterator instead of our ready()
-//   and read(); Node's setTimeout instead of our timers; Node's loop instead of runLoop(). The
-//   README maps each piece of lessons 2-6 to the part of libuv that does it.
+//   instead of Socket and DefaultSelector; Node's reads, handed out by an async iterator, instead
+//   of our ready() and read(); Node's setTimeout instead of our timers; Node's loop instead of
+//   runLoop(). The README maps each piece of lessons 2-6 to the part of libuv that does it.
 // Leaves out: keep-alive, robots.txt and politeness (the crawler).
 // Run: pnpm run 7_node_event_loop [--url http://host:port/path] [--latency MS] [--articles N]
 //   [--concurrency N] [--max-pages N] [--timeout MS] [--timeline] [--stacks]
 //   [--svg FILE] [--compare]
 import { lookup } from "node:dns/promises";
 import { once } from "node:events";
-import { type Socket, connect } from "node:net";
+import { connect } from "node:net";
 import {
   type FetchRecord,
   NEED_DATA,
@@ -38,6 +38,7 @@ import {
   startLesson,
   startRecord,
 } from "@async-from-scratch/shared";
+import { SocketReads } from "@async-from-scratch/shared/reads";
 
 const args = startLesson("7_node_event_loop", {
   ...siteFlags(200),
@@ -60,7 +61,9 @@ const port = Number(target.url.port || 80);
 // 6_async_await's fetch, with Node's pieces in place of ours. net.connect starts a non-blocking
 // connect and registers the socket with libuv, which watches it with epoll (kqueue on macOS)
 // inside uv_run. Its "connect" event is lesson 6's ready(sock, EVENT_WRITE) and SO_ERROR check;
-// its async iterator hands out what each read() returned once epoll said "readable". Every
+// SocketReads hands out what each read() returned once epoll said "readable", one at a time (the
+// socket's own async iterator would too, but reads on meanwhile, and then libuv can report a
+// reset as an end of file when this process runs late: shared/reads.ts says why). Every
 // `await` leaves a microtask behind, and Node runs the microtask queue after each callback it
 // makes: the job lesson 6's microtasksDone() did by hand.
 //
@@ -72,14 +75,15 @@ async function fetch(url: URL): Promise<void> {
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(timedOut(url)), args.timeout);
   const signal = AbortSignal.any([timeout.signal, stopCrawl.signal]);
-  const sock = connect({ host: address, port, signal });
+  const reads = new SocketReads();
+  const sock = reads.watch(connect({ host: address, port, signal, onread: reads.onread }));
   try {
     await once(sock, "connect", { signal });
     record.connectedMs = performance.now();
     // write() never blocks: what the kernel does not take yet, Node keeps and sends when libuv
     // finds the socket writable (lesson 6's sendAll).
     sock.write(buildRequest(url));
-    await readAll(sock, record);
+    await readAll(reads, record);
     // A fetch that ends after the crawl was stopped, in the same turn, is cancelled too.
     signal.throwIfAborted();
   } catch (error) {
@@ -95,8 +99,8 @@ async function fetch(url: URL): Promise<void> {
 
 // Feeds the parser each piece of the response as a read returns it, until the parser says the
 // response is over: the same sans-I/O parser, under a different loop.
-async function readAll(sock: Socket, record: FetchRecord): Promise<void> {
-  const chunks: AsyncIterator<Buffer> = sock[Symbol.asyncIterator]();
+async function readAll(reads: SocketReads, record: FetchRecord): Promise<void> {
+  const chunks: AsyncIterator<Buffer> = reads[Symbol.asyncIterator]();
   const parser = new ResponseParser();
   let response: ResponseEvent | undefined;
   const body: Uint8Array[] = [];

@@ -27,6 +27,7 @@ import {
   TCP_NODELAY,
 } from "@async-from-scratch/native";
 import { EventLoop, WorkerPool } from "@async-from-scratch/shared/loop";
+import { SocketReads } from "@async-from-scratch/shared/reads";
 
 export type EngineName = "scratch" | "node";
 export const ENGINES: readonly EngineName[] = ["scratch", "node"];
@@ -259,20 +260,24 @@ class NodeEngine implements Engine {
   connect(address: string, port: number, signal: AbortSignal): Promise<Connection> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
-      const socket = netConnect({ host: address, port, noDelay: true });
+      const reads = new SocketReads();
+      const socket = reads.watch(
+        netConnect({ host: address, port, noDelay: true, onread: reads.onread }),
+      );
       const onAbort = () => {
         socket.destroy();
         reject(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
-      socket.once("error", (error) => {
+      const onError = (error: Error) => {
         signal.removeEventListener("abort", onAbort);
         reject(error);
-      });
+      };
+      socket.once("error", onError);
       socket.once("connect", () => {
         signal.removeEventListener("abort", onAbort);
-        socket.removeAllListeners("error");
-        resolve(new NodeConnection(socket));
+        socket.off("error", onError); // later errors come out of recv(), through reads
+        resolve(new NodeConnection(socket, reads));
       });
     });
   }
@@ -318,89 +323,45 @@ class NodeEngine implements Engine {
 }
 
 /**
- * net.Socket pushes data at us as 'data' events; the crawl pulls it with recv(). So each chunk
- * waits here, and the socket is paused until the chunk is taken: backpressure, as a recv() that
- * is not called leaves bytes in the kernel.
+ * recv() takes what Node read, one read at a time (SocketReads): reading stops until each chunk is
+ * taken, which is backpressure (what recv() has not asked for stays in the kernel), and keeps a
+ * reset from passing for an end of file, as it could with the socket's own 'data' and 'end'
+ * (shared/reads.ts says how, and how the fixture site's /reset showed it).
  */
 class NodeConnection implements Connection {
   readonly #socket: NetSocket;
-  readonly #chunks: Buffer[] = [];
-  #ended = false;
-  #error: Error | null = null;
-  #wake: (() => void) | null = null;
+  readonly #reads: SocketReads;
 
-  constructor(socket: NetSocket) {
+  constructor(socket: NetSocket, reads: SocketReads) {
     this.#socket = socket;
-    socket.on("data", (chunk: Buffer) => {
-      this.#chunks.push(chunk);
-      socket.pause();
-      this.#wakeUp();
-    });
-    socket.on("end", () => {
-      this.#ended = true;
-      this.#wakeUp();
-    });
-    socket.on("error", (error) => {
-      this.#error = error;
-      this.#wakeUp();
-    });
+    this.#reads = reads;
   }
 
   send(data: Uint8Array, signal: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.#error !== null) return reject(this.#error);
+      if (this.#reads.error !== null) return reject(this.#reads.error);
       if (signal.aborted) return reject(signal.reason);
       const onAbort = () => reject(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
       this.#socket.write(data, (error) => {
         signal.removeEventListener("abort", onAbort);
-        if (error) reject(this.#error ?? error);
+        if (error) reject(this.#reads.error ?? error);
         else resolve();
       });
     });
   }
 
   async recv(signal: AbortSignal): Promise<Uint8Array> {
-    while (this.#chunks.length === 0 && !this.#ended && this.#error === null) {
-      await this.#wait(signal);
-    }
-    const chunk = this.#chunks.shift();
-    if (chunk !== undefined) {
-      if (this.#chunks.length === 0) this.#socket.resume();
-      return chunk;
-    }
-    if (this.#error !== null) throw this.#error;
-    return new Uint8Array(0);
+    return (await this.#reads.read(signal)) ?? new Uint8Array(0);
   }
 
-  // The socket flows while the connection is idle (recv() resumes it), so a FIN or a reset has
-  // already come as 'end' or 'error' by the time anyone asks.
+  // The socket reads while the connection is idle (taking its last chunk started it again), so a
+  // FIN or a reset has already come as 'end' or 'error' by the time anyone asks.
   closedByPeer(): boolean {
-    return this.#ended || this.#error !== null || this.#chunks.length > 0;
+    return this.#reads.ready();
   }
 
   close(): void {
     this.#socket.destroy();
-  }
-
-  #wait(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      const onAbort = () => {
-        this.#wake = null;
-        reject(signal.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#wake = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
-    });
-  }
-
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
   }
 }

@@ -114,7 +114,9 @@ export function resetMidBody(req: IncomingMessage, res: ServerResponse): void {
   res.write(start.subarray(0, RESET_SENT), (error) => {
     if (error) return;
     // The pause lets the client read the 512 bytes first: some systems throw away received but
-    // unread data when the reset arrives.
+    // unread data when the reset arrives. Linux keeps it (a read returns it, the next one fails
+    // with ECONNRESET), so a client there sees the same whether it read in time or not, unless
+    // it takes a short read and a hang-up for the end, as libuv does (shared/reads.ts).
     const timer = setTimeout(() => req.socket.resetAndDestroy(), RESET_DELAY_MS);
     res.once("close", () => clearTimeout(timer));
   });
