@@ -19,7 +19,7 @@
 //   UPDATE_SNAPSHOTS=1 pnpm test   rewrite test/snapshots/ and the READMEs' sample output
 //   TEST_WORKERS=1 pnpm test       every file alone, one at a time
 import { type ChildProcess, fork } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +37,9 @@ interface FileResult {
   skippedChecks: SkippedCheck[];
   /** The file failed to load, or its worker died: no counts. */
   error?: string;
+  /** Seconds the file took, and the CPU seconds of its worker and the processes it waited for. */
+  seconds?: number;
+  cpuSeconds?: number;
 }
 
 // The files that may run beside another: they time nothing, or hold a time only to a bound that
@@ -155,6 +158,17 @@ async function main(): Promise<void> {
       }
     }
   }
+  // Where the time went: the slowest files, to keep an eye on what CI spends.
+  const timed = all.filter((result) => result.seconds !== undefined);
+  const slowest = timed.sort((a, b) => b.seconds! - a.seconds!).slice(0, 10);
+  if (slowest.length > 1) {
+    console.log("slowest files: wall time, CPU time (with the processes each started)");
+    for (const { name, seconds, cpuSeconds } of slowest) {
+      console.log(
+        `  ${seconds!.toFixed(1).padStart(6)} s ${cpuSeconds!.toFixed(1).padStart(6)} s  ${name}`,
+      );
+    }
+  }
   console.log(`${passed} passed, ${failed} failed`);
   process.exitCode = failed === 0 ? 0 : 1;
 }
@@ -212,6 +226,23 @@ function startWorker(script: string, id: number) {
   };
 }
 
+/**
+ * The CPU seconds of this process and of the child processes it has waited for (and theirs), as
+ * /proc/self/stat counts them (utime, stime, cutime, cstime); this process's alone elsewhere.
+ */
+function cpuSeconds(): number {
+  try {
+    // The fields after the command's name, which may hold spaces and parentheses itself.
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    return ticks / 100; // USER_HZ, 100 on Linux
+  } catch {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1e6;
+  }
+}
+
 /** In a worker: runs each file the parent sends, and sends back what uvu printed and counted. */
 async function serve(): Promise<void> {
   // uvu must know it is run by a runner (UVU_DEFER) before it loads: then test.run() only queues
@@ -233,6 +264,8 @@ async function serve(): Promise<void> {
   }) as typeof process.stdout.write;
 
   const runFile = async (name: string, file: string): Promise<FileResult> => {
+    const started = performance.now();
+    const cpuBefore = cpuSeconds();
     printed = "";
     const skippedBefore = skippedChecks.length;
     globals.UVU_QUEUE = [[name]];
@@ -263,6 +296,8 @@ async function serve(): Promise<void> {
       passed,
       skipped,
       skippedChecks: skippedChecks.slice(skippedBefore),
+      seconds: (performance.now() - started) / 1000,
+      cpuSeconds: cpuSeconds() - cpuBefore,
     };
   };
 
