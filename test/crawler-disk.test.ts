@@ -170,7 +170,7 @@ test("20,000 URLs past --memory-urls 1000, stopped and resumed: each fetched onc
   const env = { ...process.env, NODE_OPTIONS: "--expose-gc" };
   const crawl = async (flags: string[]) => {
     const command = ["--import", "tsx", main, "--out", out, "--memory-urls", "1000", ...flags];
-    const run = await runCommand(process.execPath, command, 300_000, env);
+    const run = await runCommand(process.execPath, command, undefined, env);
     assert.is(run.status, 0, run.stderr);
     return run.stdout;
   };

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Index } from "@async-from-scratch/shared/search";
-import { type Run, runLesson, spawnLesson } from "./lessons.ts";
+import { HANG_LIMIT_MS, type Run, runLesson, spawnLesson } from "./lessons.ts";
 import { type RunningRedis, startRedis, whyNoRedis } from "./redis.ts";
 import { testOrSkip } from "./skips.ts";
 
@@ -143,7 +143,7 @@ withRedis("--workers without --frontier, and a Redis that is not there: clear er
  */
 async function runKillingOne(redis: RunningRedis, args: string[], killLog: string): Promise<Run> {
   const { child, printed, exited } = await spawnLesson("crawler", args);
-  const timeout = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  const timeout = setTimeout(() => child.kill("SIGKILL"), HANG_LIMIT_MS);
   let killed = false;
   const watch = async () => {
     const pid = /^ {2}crawler 2: pid (\d+)$/m.exec(printed.stdout)?.[1];

@@ -14,7 +14,7 @@ function failWith(how: string) {
   if (runs.size === 0) {
     for (const way of ["refused", "protocol", "closed", "bug"]) {
       const env = { ...process.env, FAIL: way };
-      const run = runCommand(process.execPath, ["--import", "tsx", fixture], 60_000, env);
+      const run = runCommand(process.execPath, ["--import", "tsx", fixture], undefined, env);
       run.catch(() => {});
       runs.set(way, run);
     }

@@ -508,8 +508,7 @@ test("clients that vanish mid-request or send garbage do not hurt the server", a
 
 test("search-server: no index, a taken port, a bad flag: one line, and a status", async () => {
   const main = join(root, "examples", "search-server", "main.ts");
-  const run = (args: string[]) =>
-    runCommand(process.execPath, ["--import", "tsx", main, ...args], 30_000);
+  const run = (args: string[]) => runCommand(process.execPath, ["--import", "tsx", main, ...args]);
   const nowhere = join(scratch, "nowhere");
   const missing = await run(["--index", nowhere, "--port", "0"]);
   assert.is(missing.status, 1);
