@@ -13,7 +13,7 @@
 //
 // Run: tsx examples/search/judge.ts --site python|postgresql|django --index DIR [--misses]
 import { parseArgs } from "node:util";
-import { Index } from "@async-from-scratch/shared/search";
+import { Index, SearchIndexError } from "@async-from-scratch/shared/search";
 
 type Queries = [query: string, ...right: string[]][];
 
@@ -130,19 +130,48 @@ function figures(judged: Judged[]) {
   return { queries: judged.length, top1: share(1), top3: share(3), top10: share(10), mrr };
 }
 
-const { values } = parseArgs({
-  options: {
-    site: { type: "string" },
-    index: { type: "string" },
-    misses: { type: "boolean" },
-  },
-});
-const queries = Object.hasOwn(SITES, values.site ?? "") ? SITES[values.site!] : undefined;
-if (queries === undefined || values.index === undefined) {
-  console.error(`usage: judge.ts --site ${Object.keys(SITES).join("|")} --index DIR [--misses]`);
-  process.exit(2);
+// Its own few flags, and the clear errors every lesson gives (shared/lesson.ts): one line and the
+// usage, never a stack trace. It is run with tsx, not pnpm run, so startLesson's usage would lie.
+const usage =
+  `usage: tsx examples/search/judge.ts --site ${Object.keys(SITES).join("|")} ` +
+  "--index DIR [--misses]";
+function fail(message: string, status = 2): never {
+  process.stderr.write(`judge: ${message}\n${status === 2 ? `${usage}\n` : ""}`);
+  process.exit(status);
 }
-const index = Index.open(values.index);
+const args = process.argv.slice(2).filter((arg, i) => i > 0 || arg !== "--");
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(usage);
+  process.exit(0);
+}
+let values: { site?: string; index?: string; misses?: boolean };
+try {
+  ({ values } = parseArgs({
+    args,
+    options: {
+      site: { type: "string" },
+      index: { type: "string" },
+      misses: { type: "boolean" },
+    },
+  }));
+} catch (error) {
+  const { message } = error as Error;
+  const flag = /^Option '(--[\w-]+)[^']*' argument (missing|is ambiguous)/.exec(message)?.[1];
+  const unknown = /^Unknown option '([^']*)'/.exec(message)?.[1];
+  fail(flag ? `${flag} needs a value` : unknown ? `unknown option '${unknown}'` : message);
+}
+const queries = Object.hasOwn(SITES, values.site ?? "") ? SITES[values.site!] : undefined;
+if (queries === undefined) {
+  fail(`--site must be one of ${Object.keys(SITES).join(", ")}, got '${values.site ?? ""}'`);
+}
+if (values.index === undefined) fail("--index is missing");
+let index: Index;
+try {
+  index = Index.open(values.index);
+} catch (error) {
+  if (error instanceof SearchIndexError) fail(error.message, 1);
+  throw error;
+}
 const judged = judge(index, queries);
 index.close();
 for (const j of judged) {
