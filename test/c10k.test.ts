@@ -3,6 +3,7 @@
 // FD_SETSIZE; the limits of descriptors and ephemeral ports named before anything is opened;
 // --url; and the benchmark's table, from a small run.
 import { readFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -121,6 +122,23 @@ test("c10k --url: someone else's server, whose memory is not ours to measure", a
   } finally {
     assert.match(await server.stop(), /accepted 150 = closed 150 \+ open 0/); // 100 warm up
   }
+});
+
+test("c10k --url where nothing listens: every connection refused, counted, and status 1", async () => {
+  // A port that was free a moment ago: bound, read and closed again.
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const url = `http://127.0.0.1:${port}/`;
+  const args = ["--url", url, "--connections", "10", "--hold-ms", "0"];
+  const { status, stdout, stderr } = await runLesson("c10k", args);
+  assert.is(status, 1, stderr);
+  assert.is(figure(stdout, /^ {2}refused +(\d+)$/m), 10);
+  assert.match(stdout, "  total                 10, as many as asked for\n");
+  // Nothing was open to divide the memory among: no figure per connection.
+  assert.not.match(stdout, "KiB per connection");
+  assert.match(stderr, /^c10k: no connection got a reply: 10 refused\n$/);
 });
 
 test("c10k: a wrong flag prints the usage and exits with status 2", async () => {

@@ -156,9 +156,12 @@ console.log(
 
 if (crowd.limit === null) {
   console.log(`\nresident memory (RSS) with all ${stillOpen} connections open:`);
+  // With none open (every connect refused, say) there is nothing to divide the growth among.
   const perConnection = (after: number, before: number) =>
-    `${mib(after)}, ${mib(after - before)} more than before them: ` +
-    `${((after - before) / 1024 / Math.max(1, stillOpen)).toFixed(2)} KiB per connection`;
+    `${mib(after)}, ${mib(after - before)} more than before them` +
+    (stillOpen === 0
+      ? ""
+      : `: ${((after - before) / 1024 / stillOpen).toFixed(2)} KiB per connection`);
   console.log(
     server
       ? `  server  ${perConnection(memoryAtPeak.server, memoryBefore.server)}`
@@ -178,7 +181,13 @@ if (server) {
   console.log(said.replace(/^/gm, "  "));
 }
 console.log(`\nfds left open in this process: ${fdsOpenedSince(fdsBefore)}`);
-process.exitCode = crowd.limit ? 1 : 0;
+// A run in which no connection got its reply measured nothing: say why in one line, as the crawler
+// does when it could read no page, and end with status 1 (a script can tell).
+if (crowd.limit === null && crowd.replies === 0) {
+  const why = [...outcomes].filter(([, count]) => count > 0).map(([o, n]) => `${n} ${o}`);
+  process.stderr.write(`c10k: no connection got a reply: ${why.join(", ")}\n`);
+}
+process.exitCode = crowd.limit || crowd.replies === 0 ? 1 : 0;
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
