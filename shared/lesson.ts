@@ -91,6 +91,13 @@ export function startLesson<Spec extends Record<string, Option>>(
     process.stderr.write(`${lesson}: ${message}\n${usage}\n`);
     process.exit(2);
   };
+  // tsx, which runs the lessons, catches SIGINT and SIGTERM in JavaScript (to tell its parent), and
+  // JavaScript runs only when this thread gets back to Node's loop: a lesson asleep in select(),
+  // or spinning in 1_bad_socket, does not, so a SIGINT sent to it alone (kill -INT) waited for the
+  // lesson's end. With no listener, the signal does what it does to any program: it ends the
+  // process at once (and the fixture site, whose stdin closes then). A lesson or tool that stops
+  // gracefully installs its own handler after this (the shared loop's addSignalHandler).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.removeAllListeners(signal);
   process.on("uncaughtException", (error: unknown) => {
     const text = fromNetwork(error)
       ? `${error.name}: ${error.message}`

@@ -1,0 +1,47 @@
+// A SIGINT sent to a lesson's own process (kill -INT PID, not the terminal's Ctrl-C, which also
+// reaches tsx's parent process) ends it at once, under tsx as `pnpm run` starts it: tsx catches
+// the signal in JavaScript, which a lesson asleep in select() never gets back to run.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { root } from "./lessons.ts";
+
+test("SIGINT to 2_good_socket's process, while it waits 10 s for an answer, ends it at once", async () => {
+  // The tsx command, as pnpm run starts it: a parent process that runs the lesson in a child.
+  const tsx = fileURLToPath(import.meta.resolve("tsx/cli"));
+  const main = join(root, "examples", "2_good_socket", "main.ts");
+  const parent = spawn(process.execPath, [tsx, main, "--latency", "10000"], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = once(parent, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+  let stdout = "";
+  let stderr = "";
+  parent.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  // The request is sent: from here the lesson sleeps in epoll_wait until the site answers.
+  await new Promise<void>((resolve, reject) => {
+    parent.stdout.setEncoding("utf8").on("data", (text: string) => {
+      stdout += text;
+      if (stdout.includes("the whole request; next: EVENT_READ")) resolve();
+    });
+    void exited.then(() => reject(new Error(`it ended first:\n${stdout}\n${stderr}`)));
+  });
+  const [lesson] = readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, "utf8")
+    .trim()
+    .split(" ")
+    .map(Number);
+  const sent = performance.now();
+  process.kill(lesson!, "SIGINT");
+  const [code] = await exited;
+  const seconds = (performance.now() - sent) / 1000;
+  // Before, it ran on to the answer, 10 s later. A busy machine takes a moment to end two processes.
+  assert.ok(seconds < 6, `it ended ${seconds.toFixed(1)} s after the SIGINT:\n${stdout}`);
+  assert.is(code, 130, stderr);
+  assert.not.match(stdout, /^response: /m);
+});
+
+test.run();
