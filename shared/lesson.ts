@@ -166,8 +166,6 @@ export function startLesson<Spec extends Record<string, Option>>(
         option.type === "url" ? all.map((text) => httpUrl(name, option, text, fail)) : [...all];
     } else if (option.type === "words") {
       values[name] = parsed.positionals.join(" ");
-      if (option.required && parsed.positionals.length === 0)
-        fail(`${label(name, option)} is missing`);
     } else if (option.type === "boolean") {
       values[name] = given === true;
     } else if (option.type === "url") {
@@ -187,6 +185,11 @@ export function startLesson<Spec extends Record<string, Option>>(
       }
       values[name] = value;
     }
+  }
+  // Missing words last: a flag's wrong value, which is what was typed, is the first thing to say.
+  const wordsOption = words === undefined ? undefined : spec[words]!;
+  if (wordsOption?.type === "words" && wordsOption.required && parsed.positionals.length === 0) {
+    fail(`${label(words!, wordsOption)} is missing`);
   }
   return values as Values<Spec>;
 }

@@ -71,6 +71,10 @@ test("a flag's value: a negative number gets the range, a missing one is named, 
       `unknown option '-socket'; a word that begins with "-" goes after a second "--": pnpm run search -- -- -socket`,
     ],
     [["x", "--lmit=3"], "unknown option '--lmit=3'"],
+    // A wrong value is named before the words that are missing: the flag is what was typed.
+    [["--limit", "abc"], "--limit must be an integer from 1 to 100, got 'abc'"],
+    [["--limit", "0"], "--limit must be an integer from 1 to 100, got '0'"],
+    [[], "QUERY... is missing"],
   ];
   const runs = await Promise.all(cases.map(([args]) => runLesson("search", args)));
   for (const [i, [args, message]] of cases.entries()) {

@@ -47,7 +47,7 @@ const args = startLesson("bench:million", {
     default: 100_000_000,
     min: 1,
     max: 100_000_000,
-    help: "stop after this many pages (default: all of them)",
+    help: "stop after this many pages; the default, more than the site has, means all of them",
   },
   "memory-urls": {
     type: "integer",
