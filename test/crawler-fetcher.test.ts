@@ -4,7 +4,12 @@
 // and a crawl of the sqlite docs (426 links to pages not shipped) opened 428 connections for 1,185
 // requests. The node engine, so that the server runs in this process.
 import { type Server, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import {
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+  createServer as createNetServer,
+} from "node:net";
 import type { ResponseEvent } from "@async-from-scratch/shared";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -98,10 +103,51 @@ test("a reset that came before the bytes ahead of it were read is a reset, not a
   });
 });
 
+test("a connection that brought more body than its Content-Length is not used again", async () => {
+  // A script that counted its page before something changed it: Content-Length says 12 bytes, 21
+  // come. The other 9 would be the start of the next response on this connection, and fail the
+  // next page ("bad status line: 's</title>HTTP/1.1 200 OK'"), which did nothing wrong.
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    let head = "";
+    socket.on("data", (data) => {
+      head += data.toString("latin1");
+      for (let end = head.indexOf("\r\n\r\n"); end !== -1; end = head.indexOf("\r\n\r\n")) {
+        const path = head.split(" ")[1];
+        head = head.slice(end + 4);
+        const body = path === "/excess" ? "<title>excess</title>" : "<title>page</title>";
+        const length = path === "/excess" ? 12 : body.length;
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\n\r\n${body}`);
+      }
+    });
+  });
+  await withFetcher(
+    server,
+    async (fetcher, base) => {
+      const get = async (path: string) => {
+        const fetched = await fetcher.fetch(new URL(base + path), AbortSignal.timeout(5000));
+        return `${fetched.status} ${new TextDecoder().decode(fetched.body!)}`;
+      };
+      assert.is(await get("/page"), "200 <title>page</title>");
+      assert.is(await get("/excess"), "200 <title>exces", "the body its Content-Length says");
+      assert.is(await get("/page"), "200 <title>page</title>");
+      assert.equal(
+        { ...fetcher.stats, wireBytes: 0 },
+        { requests: 3, connections: 2, reused: 1, stale: 0, wireBytes: 0 },
+        "the third request on a new connection",
+      );
+    },
+    () => sockets.forEach((socket) => socket.destroy()),
+  );
+});
+
 /** Runs `use` with a Fetcher on the node engine, against server on a free port; stops both. */
 async function withFetcher(
-  server: Server,
+  server: Server | NetServer,
   use: (fetcher: Fetcher, base: string, engine: Engine) => Promise<void>,
+  closeConnections = () => (server as Server).closeAllConnections(),
 ): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -121,7 +167,7 @@ async function withFetcher(
     });
   } finally {
     await engine.close();
-    server.closeAllConnections();
+    closeConnections();
     await new Promise((resolve) => server.close(resolve));
   }
 }

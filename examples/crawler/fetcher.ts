@@ -300,7 +300,7 @@ export class Fetcher {
         size += event.data.length;
         if (!keep && size > DRAIN_LIMIT) break;
       } else {
-        if (parser.mustClose) {
+        if (parser.mustClose || !onlyLineEnds(parser.trailingData)) {
           connection.close();
         } else {
           parser.startNextCycle("GET");
@@ -327,6 +327,15 @@ export class Fetcher {
       wireBytes: wire.bytes,
     };
   }
+}
+
+// Whether the bytes that came after a response are at most the stray empty lines some servers
+// send between responses (the parser skips those). Anything else means the server sent more body
+// than its Content-Length said (a script that counted its page before something changed it): the
+// rest would be read as the next response's status line, and fail a page that did nothing wrong.
+// curl ("Excess found") and browsers do not use such a connection again; neither do we.
+function onlyLineEnds(bytes: Uint8Array): boolean {
+  return bytes.every((byte) => byte === 0x0d || byte === 0x0a);
 }
 
 // One fresh buffer of exactly the body's size: it may be handed to a worker thread whole
