@@ -683,8 +683,8 @@ export interface Charset {
  * sniffing algorithm", shortened): a byte order mark wins over everything; then `declared`, the
  * charset parameter of the Content-Type ("windows-1251" of "text/html; charset=windows-1251");
  * then a `<meta charset>` or `<meta http-equiv="Content-Type" content="...; charset=...">` in the
- * first 1024 bytes; else UTF-8. A label TextDecoder does not know counts as none. Old Russian
- * sites declare windows-1251 or koi8-r either way, and often only in <meta>.
+ * first 1024 bytes, or later in the <head>; else UTF-8. A label TextDecoder does not know counts
+ * as none. Old Russian sites declare windows-1251 or koi8-r either way, and often only in <meta>.
  */
 export function sniffCharset(body: Uint8Array, declared?: string): Charset {
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
@@ -723,13 +723,39 @@ const HTML_SIGNATURE = new RegExp(
   "i",
 );
 
-// The charset a <meta> in the first 1024 bytes declares. A regular expression is enough here,
-// unlike for links: the standard's own "prescan" is a small byte-level scanner of <meta> tags
-// that skips comments, which this does too.
+// The charset a <meta> declares: in the first 1024 bytes, where the HTML standard's prescan looks
+// before the page is parsed, or else further on in the <head>, where Chrome's still looks (and
+// the standard's parser, which then reads the page again in that charset). A Russian site's head
+// of scripts, styles and other <meta>s can put its `<meta charset="windows-1251">` past 1024
+// bytes: read as UTF-8, every Cyrillic word of the page was garbage in the index, where a browser
+// showed it right (Firefox, which stops at 1024 bytes, guesses windows-1251 from the bytes). As in
+// Chrome, the head ends at the first tag that has no place in it (a <body>, a <div>), outside the
+// text of a <script>, <style> or <title>; a <meta> after that does not count. A regular
+// expression is enough here, unlike for links: the standard's own prescan is a small byte-level
+// scanner of <meta> tags that skips comments, which this does too.
 function metaCharset(body: Uint8Array): string | undefined {
-  const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.length, 1024))
-    .toString("latin1")
-    .replace(/<!--[^]*?(-->|$)/g, "");
+  const found = metaCharsetIn(latin1(body, PRESCAN_BYTES));
+  if (found !== undefined || body.length <= PRESCAN_BYTES) return found;
+  const head = latin1(body, HEAD_BYTES).replace(COMMENT, "").replace(RAW_TEXT, "");
+  const end = head.search(NOT_IN_HEAD);
+  return metaCharsetIn(end === -1 ? head : head.slice(0, end));
+}
+
+const PRESCAN_BYTES = 1024;
+// How far a head is looked through, at most: a page whose head is longer than this (inline
+// scripts and styles of a page builder) declares its charset in the header, if anywhere.
+const HEAD_BYTES = 64 * 1024;
+const COMMENT = /<!--[^]*?(-->|$)/g;
+const RAW_TEXT = /<(script|style|title|noscript)\b[^]*?(<\/\1[\t\n\f\r />]|$)/gi;
+const NOT_IN_HEAD =
+  /<\/head[\t\n\f\r />]|<(?!(?:html|head|meta|link|base|script|style|title|noscript|object|template)[\t\n\f\r />])[a-z]/i;
+
+function latin1(body: Uint8Array, bytes: number): string {
+  return Buffer.from(body.buffer, body.byteOffset, Math.min(body.length, bytes)).toString("latin1");
+}
+
+function metaCharsetIn(text: string): string | undefined {
+  const head = text.replace(COMMENT, "");
   for (const [, attributeText = ""] of head.matchAll(/<meta\b([^>]*)>?/gi)) {
     const attributes = new Map<string, string>();
     for (const [, name = "", value = ""] of attributeText.matchAll(

@@ -258,7 +258,7 @@ test("decodeBody: the charset of the Content-Type, UTF-8 by default and for unkn
   assert.is(decodeBody(new Uint8Array([0x61, 0xff, 0x62])), "a\uFFFDb");
 });
 
-test("sniffCharset: a BOM wins, then the header's charset, then <meta> in the first 1024 bytes, then UTF-8", () => {
+test("sniffCharset: a BOM wins, then the header's charset, then <meta> in the head, then UTF-8", () => {
   const bytes = (text: string) => Buffer.from(text, "latin1");
   const sniff = (body: Uint8Array, declared?: string) => {
     const { charset, from } = sniffCharset(body, declared);
@@ -275,9 +275,18 @@ test("sniffCharset: a BOM wins, then the header's charset, then <meta> in the fi
   const equiv = bytes("<META HTTP-EQUIV='Content-Type' CONTENT='text/html; charset=Windows-1251'>");
   assert.is(sniff(equiv), "windows-1251 from meta");
   assert.is(sniff(bytes("<meta charset=KOI8-R>")), "koi8-r from meta");
-  // Inside a comment, past the first 1024 bytes, or naming UTF-16: not a declaration to follow.
+  // Past the first 1024 bytes, a <meta> still counts while the head goes on (as in Chrome): a
+  // Russian site's head of scripts put it there. A <meta> after the head has ended does not.
+  assert.is(sniff(bytes(" ".repeat(1024) + '<meta charset="koi8-r">')), "koi8-r from meta");
+  const scripts = `<script>${'document.write("<div>");'.repeat(60)}</script>`;
+  const late = `<html><head><title>x</title>${scripts}<meta charset="windows-1251"></head>`;
+  assert.is(sniff(bytes(late)), "windows-1251 from meta");
+  const inBody = `<html><head><title>x</title></head><body>${scripts}<meta charset="koi8-r">`;
+  assert.is(sniff(bytes(inBody)), "utf-8 from default");
+  assert.is(sniff(bytes(`<p>${scripts}<meta charset="koi8-r">`)), "utf-8 from default");
+  // Inside a comment, or naming UTF-16: not a declaration to follow.
   assert.is(sniff(bytes('<!-- <meta charset="koi8-r"> -->')), "utf-8 from default");
-  assert.is(sniff(bytes(" ".repeat(1024) + '<meta charset="koi8-r">')), "utf-8 from default");
+  assert.is(sniff(bytes(`<!-- ${scripts} <meta charset="koi8-r"> -->`)), "utf-8 from default");
   assert.is(sniff(bytes('<meta charset="utf-16">')), "utf-8 from meta");
   assert.is(sniff(bytes('<meta name="robots" content="noindex">')), "utf-8 from default");
   const koi8 = Buffer.concat([
