@@ -131,11 +131,14 @@ for (const name of INTEGRATION_POINTS) rule(name).content = "html";
 rule("svg").content = "svg";
 rule("math").content = "math";
 
-/** Title, visible text and links of `html`, whose own address is `pageUrl`. */
-export function parsePage(html: string, pageUrl: string): Page {
+/**
+ * Title, visible text and links of `html`, whose own address is `pageUrl`; `charset`, the one
+ * the page was decoded from, is the one its links' query strings are encoded in (see queryIn).
+ */
+export function parsePage(html: string, pageUrl: string, charset = "utf-8"): Page {
   const reader = new PageReader(undefined);
   reader.write(html);
-  return reader.end(pageUrl);
+  return reader.end(pageUrl, queryEncoder(charset));
 }
 
 /**
@@ -258,7 +261,7 @@ class PageReader implements TokenizerCallbacks {
     this.tokenizer.write(chunk);
   }
 
-  end(pageUrl: string): Page {
+  end(pageUrl: string, encodeQuery?: QueryEncoder): Page {
     this.tokenizer.end();
     const page = new URL(pageUrl);
     // A <base href> counts only if it is a URL of the web: javascript: or data: (the HTML spec's
@@ -269,18 +272,18 @@ class PageReader implements TokenizerCallbacks {
       title: collapseWhitespace(this.titleParts.join("")),
       text: this.words.join(" "),
       headings: this.headingWords.join(" "),
-      links: resolveLinks(this.hrefs, base),
+      links: resolveLinks(this.hrefs, base, encodeQuery),
       robots: this.robots,
-      refresh: this.refreshTarget(base, page),
+      refresh: this.refreshTarget(base, page, encodeQuery),
     };
   }
 
   // Where the page's refresh sends the reader; null if nowhere, or to the page itself (a page
   // that reloads every minute).
-  private refreshTarget(base: URL, page: URL): Page["refresh"] {
+  private refreshTarget(base: URL, page: URL, encodeQuery?: QueryEncoder): Page["refresh"] {
     const href = this.refresh?.href;
     if (href === undefined) return null;
-    const [url] = resolveLinks([href], base); // none for javascript: or a bad URL
+    const [url] = resolveLinks([href], base, encodeQuery); // none for javascript: or a bad URL
     const self = new URL(page);
     self.hash = "";
     return url === undefined || url === self.href ? null : { seconds: this.refresh!.seconds, url };
@@ -603,7 +606,7 @@ function isAsciiSpace(char: number): boolean {
   return char === 32 || (char >= 9 && char <= 13);
 }
 
-function resolveLinks(hrefs: string[], base: URL): string[] {
+function resolveLinks(hrefs: string[], base: URL, encodeQuery?: QueryEncoder): string[] {
   const links = new Set<string>();
   // "page#a" and "page#b" are one page to a crawler, and pages link to themselves ("#section")
   // and to the same pages over and over (a table of contents, an index): so the fragment goes
@@ -616,12 +619,65 @@ function resolveLinks(hrefs: string[], base: URL): string[] {
     if (distinct.has(unhashed)) continue;
     distinct.add(unhashed);
     // The URL parser trims the surrounding whitespace an href may have, and "" means the base.
-    const url = parseUrl(unhashed, base);
+    const url = parseUrl(encodeQuery === undefined ? unhashed : encodeQuery(unhashed), base);
     // mailto:, javascript:, data:, tel: and the like are not pages to fetch.
     if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) continue;
     links.add(url.href);
   }
   return [...links];
+}
+
+// A link's query string is encoded in its page's charset, not in UTF-8 as its path is (the URL
+// standard's "encoding" of the parser, which a browser sets to the document's): on a windows-1251
+// page, <a href="/search?q=тест"> asks for /search?q=%F2%E5%F1%F2, and so does wget, which sends
+// the page's bytes as they are. A Russian site in windows-1251 reads its queries so; encoded as
+// UTF-8 here, they were other URLs, with other answers (a search for garbage), and a link written
+// already escaped (?q=%F2%E5%F1%F2) was a second URL of the same page. `new URL()` knows UTF-8
+// only, so the query's other characters are escaped before it parses the link: each character's
+// byte in the page's charset, or, for one the charset has no byte for, its HTML character
+// reference, escaped ("&#20013;" as %26%2320013%3B), as the standard says. Only the charsets of
+// one byte a character (windows-125x, koi8-r, iso-8859-x and their like) are done so; a page in
+// Shift_JIS or GBK keeps UTF-8 queries.
+type QueryEncoder = (href: string) => string;
+
+const queryEncoders = new Map<string, QueryEncoder | undefined>();
+
+function queryEncoder(charset: string): QueryEncoder | undefined {
+  if (queryEncoders.has(charset)) return queryEncoders.get(charset);
+  const decoder = new TextDecoder(charset);
+  let encoder: QueryEncoder | undefined;
+  if (decoder.encoding !== "utf-8" && !MULTI_BYTE.has(decoder.encoding)) {
+    const bytes = new Map<string, number>();
+    for (let byte = 0x80; byte <= 0xff; byte++) {
+      const char = decoder.decode(new Uint8Array([byte]));
+      if (char !== "\uFFFD" && !bytes.has(char)) bytes.set(char, byte);
+    }
+    encoder = (href) => queryIn(href, bytes);
+  }
+  queryEncoders.set(charset, encoder);
+  return encoder;
+}
+
+// The charsets of more than one byte a character, left to UTF-8 (and x-user-defined, which is
+// no text at all).
+const MULTI_BYTE = new Set([
+  ..."utf-16le utf-16be gbk gb18030 big5 euc-jp iso-2022-jp shift_jis euc-kr".split(" "),
+  "replacement",
+  "x-user-defined",
+]);
+
+/** href with the characters past ASCII of its query escaped as their bytes in `bytes`. */
+function queryIn(href: string, bytes: Map<string, number>): string {
+  const start = href.indexOf("?");
+  if (start === -1 || !/[^\x00-\x7f]/.test(href.slice(start))) return href;
+  let query = "";
+  for (const char of href.slice(start)) {
+    const byte = bytes.get(char); // only characters past ASCII have one
+    if (char < "\x80") query += char;
+    else if (byte !== undefined) query += `%${byte.toString(16).toUpperCase()}`;
+    else query += encodeURIComponent(`&#${char.codePointAt(0)};`);
+  }
+  return href.slice(0, start) + query;
 }
 
 interface Refresh {

@@ -192,6 +192,17 @@ test("readPage: charset from header, <meta> or BOM; links normalized; gzip undon
   const plain = readPage({ ...base, body: Buffer.from(html("")), contentType: "text/html" })!;
   assert.equal(gzipped, plain, "gzip undone");
   assert.is(gzipped.charset, "utf-8 from default");
+  // A query is in the page's charset, as a browser sends it (the path in UTF-8, above).
+  const query = (body: Uint8Array, contentType: string) =>
+    readPage({ ...base, body, contentType })!.links[0];
+  const search = '<a href="/search?q=ёж">ёж</a>';
+  const cp1251 = "text/html; charset=windows-1251";
+  assert.is(query(encode(search, "windows-1251"), cp1251), "http://h/search?q=%B8%E6");
+  assert.is(
+    query(encode(search, "koi8-r"), "text/html; charset=koi8-r"),
+    "http://h/search?q=%A3%D6",
+  );
+  assert.is(query(Buffer.from(search), "text/html"), "http://h/search?q=%D1%91%D0%B6");
 });
 
 test("readPage: a body without a type is HTML only if it begins as HTML does", () => {

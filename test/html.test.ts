@@ -296,6 +296,28 @@ test("sniffCharset: a BOM wins, then the header's charset, then <meta> in the he
   assert.is(parsePage(decodeBody(koi8, "text/html"), PAGE).text, "Привет");
 });
 
+test("links: a query on a page in windows-1251 or koi8-r is in the page's charset, its path in UTF-8", () => {
+  const html =
+    '<a href="/поиск?q=тест&amp;p=1">a</a><a href="?q=中">b</a>' +
+    '<meta http-equiv="refresh" content="9; url=/r?q=ё">';
+  assert.equal(parsePage(html, PAGE, "windows-1251").links, [
+    "http://127.0.0.1:8080/%D0%BF%D0%BE%D0%B8%D1%81%D0%BA?q=%F2%E5%F1%F2&p=1",
+    "http://127.0.0.1:8080/wiki/sockets?q=%26%2320013%3B",
+    "http://127.0.0.1:8080/r?q=%B8",
+  ]);
+  assert.is(
+    parsePage(html, PAGE, "koi8-r").links[0],
+    "http://127.0.0.1:8080/%D0%BF%D0%BE%D0%B8%D1%81%D0%BA?q=%D4%C5%D3%D4&p=1",
+  );
+  assert.is(parsePage(html, PAGE, "windows-1251").refresh?.url, "http://127.0.0.1:8080/r?q=%B8");
+  // UTF-8, UTF-16 and the charsets of several bytes a character: UTF-8.
+  const utf8 =
+    "http://127.0.0.1:8080/%D0%BF%D0%BE%D0%B8%D1%81%D0%BA?q=%D1%82%D0%B5%D1%81%D1%82&p=1";
+  for (const charset of [undefined, "utf-8", "utf-16le", "shift_jis"]) {
+    assert.is(parsePage(html, PAGE, charset).links[0], utf8, String(charset));
+  }
+});
+
 test('robots: <meta name="robots"> noindex, nofollow and none, in any case and order', () => {
   const robots = (html: string) => parsePage(html, PAGE).robots;
   assert.equal(robots("<p>nothing said"), { noindex: false, nofollow: false });

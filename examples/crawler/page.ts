@@ -58,7 +58,7 @@ export function readPage(input: PageInput): PageResult | null {
   const page =
     charset === "utf-8"
       ? parseUtf8Page(from === "bom" ? body.subarray(3) : body, input.url)
-      : parsePage(new TextDecoder(charset).decode(body), input.url);
+      : parsePage(new TextDecoder(charset).decode(body), input.url, charset);
   const links = new Set<string>();
   for (const link of page.links) {
     const normal = normalForm(link);

@@ -10,7 +10,8 @@
 // Not done, on purpose: sorting or dropping query parameters (?a=1&b=2 and ?b=2&a=1 may be two
 // pages, and ?utm_source= tracking is site-specific), lower-casing paths (Unix servers tell /A
 // from /a), and "/index.html" as "/" (a server need not agree). Query text on a page in another
-// charset is encoded as UTF-8 here, where a browser would use the page's charset.
+// charset is in that charset's escapes already (shared/html.ts, queryEncoder), as a browser sends
+// it.
 
 /** The one spelling of the http(s) URL that href means on a page at base; null if none. */
 export function normalizeUrl(href: string, base?: string | URL): string | null {
