@@ -107,41 +107,83 @@ test("a connection that brought more body than its Content-Length is not used ag
   // A script that counted its page before something changed it: Content-Length says 12 bytes, 21
   // come. The other 9 would be the start of the next response on this connection, and fail the
   // next page ("bad status line: 's</title>HTTP/1.1 200 OK'"), which did nothing wrong.
-  const sockets = new Set<Socket>();
-  const server = createNetServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    let head = "";
-    socket.on("data", (data) => {
-      head += data.toString("latin1");
-      for (let end = head.indexOf("\r\n\r\n"); end !== -1; end = head.indexOf("\r\n\r\n")) {
-        const path = head.split(" ")[1];
-        head = head.slice(end + 4);
-        const body = path === "/excess" ? "<title>excess</title>" : "<title>page</title>";
-        const length = path === "/excess" ? 12 : body.length;
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\n\r\n${body}`);
-      }
-    });
+  const raw = rawServer((path) => {
+    const body = path === "/excess" ? "<title>excess</title>" : "<title>page</title>";
+    const length = path === "/excess" ? 12 : body.length;
+    return `HTTP/1.1 200 OK\r\nContent-Length: ${length}\r\n\r\n${body}`;
   });
   await withFetcher(
-    server,
+    raw.server,
     async (fetcher, base) => {
-      const get = async (path: string) => {
-        const fetched = await fetcher.fetch(new URL(base + path), AbortSignal.timeout(5000));
-        return `${fetched.status} ${new TextDecoder().decode(fetched.body!)}`;
-      };
-      assert.is(await get("/page"), "200 <title>page</title>");
-      assert.is(await get("/excess"), "200 <title>exces", "the body its Content-Length says");
-      assert.is(await get("/page"), "200 <title>page</title>");
+      assert.is(await get(fetcher, base, "/page"), "200 <title>page</title>");
+      assert.is(await get(fetcher, base, "/excess"), "200 <title>exces", "as Content-Length says");
+      assert.is(await get(fetcher, base, "/page"), "200 <title>page</title>");
       assert.equal(
         { ...fetcher.stats, wireBytes: 0 },
         { requests: 3, connections: 2, reused: 1, stale: 0, wireBytes: 0 },
         "the third request on a new connection",
       );
     },
-    () => sockets.forEach((socket) => socket.destroy()),
+    raw.closeConnections,
   );
 });
+
+test("a 408 on a kept-alive connection: the request goes again on a new one; on a new one, it is the answer", async () => {
+  // A server that closes a connection it finds idle with a 408 (HAProxy does), just as our next
+  // request arrives on it: the server never read that request.
+  const raw = rawServer((path, nth) =>
+    nth > 1 || path === "/slow"
+      ? "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+      : "HTTP/1.1 200 OK\r\nContent-Length: 19\r\n\r\n<title>page</title>",
+  );
+  await withFetcher(
+    raw.server,
+    async (fetcher, base) => {
+      assert.is(await get(fetcher, base, "/a"), "200 <title>page</title>");
+      assert.is(await get(fetcher, base, "/b"), "200 <title>page</title>");
+      assert.equal(
+        { ...fetcher.stats, wireBytes: 0 },
+        { requests: 3, connections: 2, reused: 1, stale: 1, wireBytes: 0 },
+        "/b sent again on a new connection",
+      );
+      fetcher.close(); // so that /slow goes on a new connection
+      assert.is(await get(fetcher, base, "/slow"), "408 ");
+      assert.is(fetcher.stats.requests, 4, "not sent again");
+    },
+    raw.closeConnections,
+  );
+});
+
+/** The status and body of path, fetched. */
+async function get(fetcher: Fetcher, base: string, path: string): Promise<string> {
+  const fetched = await fetcher.fetch(new URL(base + path), AbortSignal.timeout(5000));
+  return `${fetched.status} ${new TextDecoder().decode(fetched.body!)}`;
+}
+
+/**
+ * A server that answers each request with the bytes `answer` gives for its path and its place on
+ * its connection (1, 2, ...), as they are: a response node:http would never send.
+ */
+function rawServer(answer: (path: string, nth: number) => string) {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    let head = "";
+    let nth = 0;
+    socket.on("data", (data) => {
+      head += data.toString("latin1");
+      for (let end = head.indexOf("\r\n\r\n"); end !== -1; end = head.indexOf("\r\n\r\n")) {
+        const path = head.split(" ")[1]!;
+        head = head.slice(end + 4);
+        const response = answer(path, ++nth);
+        if (response.includes("Connection: close")) socket.end(response);
+        else socket.write(response);
+      }
+    });
+  });
+  return { server, closeConnections: () => sockets.forEach((socket) => socket.destroy()) };
+}
 
 /** Runs `use` with a Fetcher on the node engine, against server on a free port; stops both. */
 async function withFetcher(

@@ -13,9 +13,10 @@
 // request (as urllib3 does), and dropped if the server has closed it: a request sent on it would
 // learn that only a round trip later, and go again (a crawl whose Crawl-delay outlasted the
 // server's timeout sent every request twice). The server may still close it just as a request
-// leaves: then the first recv is an EOF or a reset, before any byte of a response, and the request
-// is sent again at once on a new connection, GET being idempotent: that failure is the
-// connection's, not the page's. Every other failure is the caller's to judge.
+// leaves: then the first recv is an EOF or a reset, before any byte of a response (or a 408, from
+// a server that says why it closes), and the request is sent again at once on a new connection,
+// GET being idempotent: that failure is the connection's, not the page's. Every other failure is
+// the caller's to judge.
 import { ResponseParser, buildRequest, NEED_DATA, PAUSED } from "@async-from-scratch/shared";
 import type { RequestOptions, ResponseEvent } from "@async-from-scratch/shared";
 import { type Connection, type Engine, connectFirst } from "./engine.ts";
@@ -168,6 +169,14 @@ export class Fetcher {
                 wire,
                 keepBytes,
               );
+              // A 408 on a kept-alive connection is the server closing it for waiting too long
+              // (HAProxy and others answer an idle connection so), which crossed our request on
+              // the way: the request was never read. So it goes again on a new connection, as
+              // Chromium sends it; on a new connection, a 408 is the page's answer.
+              if (reused && fetched.status === 408 && !signal.aborted) {
+                this.stats.stale++;
+                continue;
+              }
               timing.failed = false;
               return { ...fetched, ms: this.#engine.time() - started };
             } catch (error) {
@@ -300,7 +309,7 @@ export class Fetcher {
         size += event.data.length;
         if (!keep && size > DRAIN_LIMIT) break;
       } else {
-        if (parser.mustClose || !onlyLineEnds(parser.trailingData)) {
+        if (parser.mustClose || !onlyLineEnds(parser.trailingData) || head!.status === 408) {
           connection.close();
         } else {
           parser.startNextCycle("GET");
