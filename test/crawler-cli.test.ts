@@ -105,6 +105,34 @@ test("a crawl that reads no page fails: status 1, and a line that says where to 
   assert.is(some.stderr, "");
 });
 
+test("a robots.txt that never comes: the report counts its tries as requests for robots.txt", async () => {
+  // A server that takes the connection and never answers: each try of robots.txt is a request
+  // sent, and the report's requests add up to them ("2 requests (robots.txt 0, retries 0)" before).
+  const silent = createServer(() => {});
+  const url = await listening(silent);
+  try {
+    const run = await crawl("silent", ["--url", url, "--timeout", "300", "--retries", "1"]);
+    assert.is(run.status, 1, run.stderr);
+    assert.match(run.stdout, /^ {2}1 x robots\.txt: no answer within 300 ms: \/$/m);
+    assert.match(
+      run.stdout,
+      /^This run: 2 requests \(robots\.txt 2, retries 0\) on 2 connections/m,
+    );
+  } finally {
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+  // A port nothing listens on: no request leaves, however often it is tried.
+  const refused = await crawl("refused-requests", [
+    "--url",
+    `http://127.0.0.1:${await closedPort()}/`,
+  ]);
+  assert.match(
+    refused.stdout,
+    /^This run: 0 requests \(robots\.txt 0, retries 0\) on 0 connections/m,
+  );
+});
+
 test("a crawl that reads no page leaves the index and the saved crawl in --out as they were", async () => {
   const out = outDir("kept");
   const first = await crawl("kept", ["--url", await siteUrl, "--max-pages", "1"]);

@@ -43,7 +43,7 @@ import { setMaxListeners } from "node:events";
 import robotsParserModule from "robots-parser";
 import { ProtocolError, type ResponseEvent } from "@async-from-scratch/shared";
 import type { Engine } from "./engine.ts";
-import type { Fetched, Fetcher } from "./fetcher.ts";
+import type { Fetched, Fetcher, Sent } from "./fetcher.ts";
 import { bodyDigest, decodeContent, extractMimeType, type MimeType } from "./page.ts";
 import type { PageReaders, ReadResult } from "./readers.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
@@ -92,7 +92,9 @@ export interface CrawlStats {
   fetched: number;
   /** The most visits under way at once. */
   peakConcurrency: number;
+  /** Requests for robots.txt (a try whose connection failed sent none). */
   robotsFetched: number;
+  /** Requests that were a page's second or later try. */
   retries: number;
   /** Links to other hosts: counted, never followed, never in the seen set. */
   offsiteLinks: number;
@@ -484,11 +486,19 @@ export class Crawler {
     // The last head's type, parsed once, when it came: null for none (undefined: no head yet).
     let mimeType = undefined as MimeType | null | undefined;
     const sentAt = this.#c.engine.time();
+    // A retry counts as one once its request has left: a host that refuses connections, or
+    // does not answer them, gets none (the report's requests add up to what went out).
+    const sent: Sent = { request: false };
+    const wantBody = (head: ResponseEvent) => {
+      mimeType = extractMimeType(head.headers.get("content-type"));
+      return wantsBody(head, mimeType, this.#options.maxBodyBytes);
+    };
     try {
-      fetched = await this.#c.fetcher.fetch(new URL(item.url), this.#abort.signal, (head) => {
-        mimeType = extractMimeType(head.headers.get("content-type"));
-        return wantsBody(head, mimeType, this.#options.maxBodyBytes);
-      });
+      fetched = await this.#c.fetcher
+        .fetch(new URL(item.url), this.#abort.signal, wantBody, undefined, sent)
+        .finally(() => {
+          if (attempt > 0 && sent.request) this.stats.retries++;
+        });
     } catch (error) {
       if (this.#abort.signal.aborted) {
         this.stats.fetched--; // not fetched after all: it goes back, uncounted
@@ -591,7 +601,6 @@ export class Crawler {
   /** Puts item back for another try after a backoff, or atLeastMs; returns the wait. */
   #retryLater(key: string, item: Item, attempt: number, atLeastMs: number): number {
     const waitMs = this.#backoffMs(attempt, atLeastMs);
-    this.stats.retries++;
     this.#retries.push({
       at: this.#c.engine.time() + waitMs,
       host: key,
@@ -732,10 +741,14 @@ export class Crawler {
     for (let attempt = 0; ;) {
       let fetched: Fetched | undefined;
       let failure: unknown;
+      const sent: Sent = { request: false };
       try {
         const keepBytes = ROBOTS_MAX_BYTES; // past it, ignored: not an error, whatever --max-body
-        fetched = await this.#c.fetcher.fetch(url, this.#abort.signal, undefined, keepBytes);
-        this.stats.robotsFetched++;
+        fetched = await this.#c.fetcher
+          .fetch(url, this.#abort.signal, undefined, keepBytes, sent)
+          .finally(() => {
+            if (sent.request) this.stats.robotsFetched++;
+          });
       } catch (error) {
         if (this.#abort.signal.aborted || !isTransient(error)) throw error;
         failure = error;

@@ -59,6 +59,11 @@ export interface Fetched {
   ms: number;
 }
 
+/** What one fetch() did, for its caller to count: whether a request left (a connect may fail first). */
+export interface Sent {
+  request: boolean;
+}
+
 /** Counts over every request, for the report. */
 export interface FetcherStats {
   requests: number;
@@ -132,13 +137,15 @@ export class Fetcher {
    * GETs url. wantBody looks at the head and says whether to read the body; `signal` aborts the
    * whole request (a stopping crawl), as the timeout does. A body longer than maxBodyBytes is an
    * error; with `keepBytes`, its first keepBytes bytes are the body instead, and the rest is not
-   * read (robots.txt: RFC 9309 reads 500 KiB of it, whatever the limit on pages).
+   * read (robots.txt: RFC 9309 reads 500 KiB of it, whatever the limit on pages). `sent` says,
+   * however the fetch ends, whether a request was sent.
    */
   fetch(
     url: URL,
     signal: AbortSignal,
     wantBody: (head: ResponseEvent) => boolean = () => true,
     keepBytes?: number,
+    sent?: Sent,
   ): Promise<Fetched> {
     return this.#engine.withTimeout(
       this.#options.timeoutMs,
@@ -159,6 +166,7 @@ export class Fetcher {
             // A connection kept alive was ready when the request began: it has no connect phase.
             timing.connectedMs = reused ? started : this.#engine.time();
             const wire: Wire = { bytes: 0 };
+            const requestsBefore = kept.requests;
             try {
               const fetched = await this.#exchange(
                 kept,
@@ -187,6 +195,7 @@ export class Fetcher {
               }
               throw error;
             } finally {
+              if (sent !== undefined && kept.requests > requestsBefore) sent.request = true;
               this.stats.wireBytes += wire.bytes;
               timing.firstByteMs = wire.firstByteMs;
             }
