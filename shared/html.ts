@@ -792,7 +792,13 @@ const HTML_SIGNATURE = new RegExp(
 function metaCharset(body: Uint8Array): string | undefined {
   const found = metaCharsetIn(latin1(body, PRESCAN_BYTES));
   if (found !== undefined || body.length <= PRESCAN_BYTES) return found;
-  const head = latin1(body, HEAD_BYTES).replace(COMMENT, "").replace(RAW_TEXT, "");
+  // Cut at the <body> (or </head>) first, so that a page's body is not searched for what only its
+  // head can have: most pages have one, a few KiB in.
+  const text = latin1(body, HEAD_BYTES);
+  const bodyAt = text.search(BODY);
+  const head = (bodyAt === -1 ? text : text.slice(0, bodyAt))
+    .replace(COMMENT, "")
+    .replace(RAW_TEXT, "");
   const end = head.search(NOT_IN_HEAD);
   return metaCharsetIn(end === -1 ? head : head.slice(0, end));
 }
@@ -801,6 +807,7 @@ const PRESCAN_BYTES = 1024;
 // How far a head is looked through, at most: a page whose head is longer than this (inline
 // scripts and styles of a page builder) declares its charset in the header, if anywhere.
 const HEAD_BYTES = 64 * 1024;
+const BODY = /<(?:\/head|body)[\t\n\f\r />]/i;
 const COMMENT = /<!--[^]*?(-->|$)/g;
 const RAW_TEXT = /<(script|style|title|noscript)\b[^]*?(<\/\1[\t\n\f\r />]|$)/gi;
 const NOT_IN_HEAD =
