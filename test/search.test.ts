@@ -209,12 +209,13 @@ test("a missing or damaged index is one line that says how to build one, there",
   );
 });
 
-// An index another user wrote, with files this user may not read. Root reads anything, so as
-// root the search runs as nobody (setpriv, from util-linux).
-const asNobody =
-  process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+// An index with a file this user may not read (mode 000). Root reads anything, so as root the
+// search runs without the capabilities that let it (setpriv, from util-linux). Not as another
+// user: the checkout may be in a folder only its owner can enter (a fresh clone in a mkdtemp).
+const withoutOverride =
+  process.getuid?.() === 0 ? ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"] : [];
 const whyNotUnreadable =
-  asNobody.length > 0 && spawnSync("setpriv", ["--help"]).error !== undefined
+  withoutOverride.length > 0 && spawnSync("setpriv", ["--help"]).error !== undefined
     ? "running as root without setpriv: cannot make a file this process may not read"
     : null;
 testOrSkip(whyNotUnreadable)(
@@ -225,12 +226,11 @@ testOrSkip(whyNotUnreadable)(
     const writer = IndexWriter.create(index);
     writer.add({ url: "http://t/1", title: "Epoll", text: "epoll waits" });
     writer.close();
-    chmodSync(locked, 0o755);
     const main = join(root, "examples", "search", "main.ts");
     const run = (file: string) => {
       for (const name of readdirSync(index))
-        chmodSync(join(index, name), name === file ? 0o600 : 0o644);
-      const [command, ...args] = [...asNobody, process.execPath, "--import", "tsx", main];
+        chmodSync(join(index, name), name === file ? 0o000 : 0o644);
+      const [command, ...args] = [...withoutOverride, process.execPath, "--import", "tsx", main];
       return runCommand(command!, [...args, "epoll", "--index", index, "--json"]);
     };
     try {
