@@ -67,20 +67,24 @@ export function readManifest(dir: string): Manifest {
     if (code === "EACCES" || code === "EPERM") throw unreadable(path, error as Error);
     if (code === "EISDIR") throw corrupt(path, "a directory, not a file");
     if (code !== "ENOENT" && code !== "ENOTDIR") throw error;
-    const what = !existsSync(dir)
-      ? `no search index at ${dir}`
-      : statSync(dir).isDirectory()
-        ? `no search index in ${dir} (no ${MANIFEST} there)`
-        : null;
+    if (!existsSync(dir)) {
+      throw new SearchIndexError(
+        "missing",
+        `no search index at ${dir}: build one with ${BUILD_COMMAND}`,
+      );
+    }
     // A file: an index is a directory, and --out of this file would not make one.
-    if (what === null) {
+    if (!statSync(dir).isDirectory()) {
       throw new SearchIndexError(
         "missing",
         `no search index at ${dir}: it is a file; an index is a directory, the one ` +
           "the crawler writes (out/index, or where its --out DIR says)",
       );
     }
-    throw new SearchIndexError("missing", `${what}: build one with ${BUILD_COMMAND}`);
+    throw new SearchIndexError(
+      "missing",
+      `no search index in ${dir} (no ${MANIFEST} there): build one with ${BUILD_COMMAND}`,
+    );
   }
   let manifest: Manifest;
   try {
