@@ -11,6 +11,7 @@
 // "social"). Words never run across whitespace (UAX #29), so the tokenizer decides each such
 // place by looking at its own space-delimited piece of text alone. The window to show is chosen
 // the same way: where the most different terms' letters stand close together.
+import { remembered } from "../remember.ts";
 import { forEachWord, termOf } from "./tokens.ts";
 
 export interface Part {
@@ -65,11 +66,11 @@ export function snippet(text: string, terms: ReadonlySet<string>, title = ""): P
 // And those letters as a page may write them where fold() makes the term of something else: a
 // letter and its accent apart (NFD, as macOS writes names: "и" and U+0306 for "й"), and "ß"
 // where the term has "ss". Without them the word was found but never shown: the snippet was the
-// top of the page.
-function probes(term: string): string[] {
+// top of the page. Remembered: a query's few terms are probed on every page and window shown.
+const probes = remembered((term: string): string[] => {
   const probe = (word: string) => word.slice(0, Math.max(1, word.length - 1));
   return [...new Set([term, term.normalize("NFD"), term.replaceAll("ss", "ß")].map(probe))];
-}
+}, 10_000);
 
 // The text lower-cased and folded as the probes are ("ё" as "е", "’" as "'"), offset for offset;
 // null where lower-casing changes offsets. "İ" is the one letter whose lower case is longer
