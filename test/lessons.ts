@@ -52,43 +52,46 @@ export function runCommand(
 
 /**
  * The node arguments that start a lesson as `pnpm run <lesson>` does: examples/<lesson>/main.ts
- * with tsx, and the crawler from its bundle (examples/crawler/start.mjs), made of the same code.
- * Under tsx a crawler takes 1 to 2 s of CPU more to start (it and its parser threads load some
- * sixty modules through tsx's loader), and the tests start it dozens of times. The TypeScript
- * itself still runs under tsx in the tests that start it by hand (the progress line, Ctrl-C in a
- * terminal, the crawl on disk stores).
+ * with tsx, and the crawler and search from their bundles (examples/<lesson>/start.mjs, see
+ * shared/bundle.mjs), made of the same code. Under tsx a crawler takes 1 to 2 s of CPU more to
+ * start (it and its parser threads load some sixty modules through tsx's loader), search about
+ * 0.6 s more, and the tests start each dozens of times. The TypeScript itself still runs under
+ * tsx in the tests that start it by hand (the crawler's progress line, Ctrl-C in a terminal, the
+ * crawl on disk stores; search's snapshot queries).
  */
+const BUNDLED = new Set(["crawler", "search"]);
 function lessonCommand(lesson: string): string[] {
-  if (lesson === "crawler") return [join(root, "examples", "crawler", "start.mjs")];
+  if (BUNDLED.has(lesson)) return [join(root, "examples", lesson, "start.mjs")];
   return ["--import", "tsx", join(root, "examples", lesson, "main.ts")];
 }
 
-// The crawler's bundle, made (if a source file is newer) by one run before any other starts: two
-// crawlers that both find it stale would each make it, and one might load it as the other
-// replaces it. The other test worker (run.ts) may be at it too: so under a lock, a directory,
-// which only one process can make; one left by a killed run is taken over after a minute.
-let bundled: Promise<Run> | undefined;
+// A tool's bundle, made (if a source file is newer) by one run before any other starts: two runs
+// that both find it stale would each make it, and one might load it as the other replaces it.
+// The other test worker (run.ts) may be at it too: so under a lock, a directory, which only one
+// process can make; one left by a killed run is taken over after a minute.
+const bundled = new Map<string, Promise<Run>>();
 async function ready(lesson: string): Promise<void> {
-  if (lesson !== "crawler") return;
-  bundled ??= (async () => {
-    const lock = join(root, "out", "crawler-bundle.lock");
-    mkdirSync(dirname(lock), { recursive: true });
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-      try {
-        mkdirSync(lock);
-        break;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+  if (!BUNDLED.has(lesson)) return;
+  if (!bundled.has(lesson)) bundled.set(lesson, bundle(lesson));
+  const run = await bundled.get(lesson)!;
+  assert.is(run.status, 0, `the ${lesson}'s bundle: ${run.stderr}`);
+}
+async function bundle(lesson: string): Promise<Run> {
+  const lock = join(root, "out", `${lesson}-bundle.lock`);
+  mkdirSync(dirname(lock), { recursive: true });
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
     try {
-      return await runCommand(process.execPath, [...lessonCommand(lesson), "--help"]);
-    } finally {
-      rmSync(lock, { recursive: true, force: true });
+      mkdirSync(lock);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  })();
-  const run = await bundled;
-  assert.is(run.status, 0, `the crawler's bundle: ${run.stderr}`);
+  }
+  try {
+    return await runCommand(process.execPath, [...lessonCommand(lesson), "--help"]);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** Runs a lesson to its end, as `pnpm run <lesson> ...args` does (see lessonCommand). */

@@ -2,14 +2,22 @@
 // without a crawl: its output against the snapshot, --json, flags through pnpm, and the one-line
 // errors for a missing or damaged index.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { IndexWriter, type SearchResult } from "@async-from-scratch/shared/search";
 import { fixturePages } from "../examples/search/fixture.ts";
-import { matchSnapshot, root, runCommand, runLesson, runPnpm } from "./lessons.ts";
+import { mask, matchSnapshot, root, runCommand, runLesson, runPnpm } from "./lessons.ts";
 import { testOrSkip } from "./skips.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "search-test-"));
@@ -37,6 +45,33 @@ test("search prints its snapshot", async () => {
   }
   // The figures that vary are the times, which the common masks cover.
   matchSnapshot("search", output);
+});
+
+test("pnpm run search starts from a bundle of main.ts; main.ts under tsx answers the same", async () => {
+  const { status, stdout, stderr } = await runPnpm(["run", "search", "--", "--help"]);
+  assert.is(status, 0, stderr);
+  assert.match(stdout, /^usage: pnpm run search QUERY\.\.\. /);
+  assert.ok(existsSync(join(root, "examples/search/dist/main.mjs")));
+  // The TypeScript as a student reads and runs it: the README's queries, a bad flag, no index.
+  const main = join(root, "examples", "search", "main.ts");
+  const cases = [
+    ...queries.map((args) => [...args, "--index", dir]),
+    ["epoll", "--limit", "0"],
+    ["epoll", "--index", join(scratch, "nowhere")],
+  ];
+  // Side by side: nothing here is timed.
+  const runs = await Promise.all(
+    cases.flatMap((args) => [
+      runLesson("search", args),
+      runCommand(process.execPath, ["--import", "tsx", main, ...args]),
+    ]),
+  );
+  for (const [i, args] of cases.entries()) {
+    const [bundled, typescript] = [runs[2 * i]!, runs[2 * i + 1]!];
+    assert.is(typescript.status, bundled.status, args.join(" "));
+    assert.is(mask(typescript.stdout), mask(bundled.stdout), args.join(" "));
+    assert.is(typescript.stderr, bundled.stderr, args.join(" "));
+  }
 });
 
 test("search: what the output claims holds (marks, order, counts)", async () => {

@@ -1,0 +1,113 @@
+// How the tools that a person starts again and again (the crawler, search) start: from a bundle
+// that esbuild makes of their TypeScript, remade whenever a file it was made from has changed
+// since. Why: under tsx, every start compiles (or finds in its cache) and loads the tool's modules
+// one by one through tsx's loader thread, and so do its worker threads: the crawler sent its
+// first request 1.4 to 3.5 s after the command under tsx, 0.3 to 0.6 s from the bundle; search
+// answered in about 1 s under tsx (each tool's README has its figures). A person waits for each.
+//
+// A tool's start.mjs names its entries (its main.ts first, then the modules its worker threads
+// run) and calls startBundled(). Each entry is bundled with what it imports into the tool's
+// dist/<name>.mjs, except shared/chart.ts (Vega, which drawChart loads only to draw a chart), which
+// goes into dist/chart.mjs of its own: inside main's bundle it would be parsed at every start,
+// 0.15 s of the crawler's. Two things are adjusted on the way. A worker module named as
+// new URL("./x.ts", import.meta.url), where x.ts is an entry, becomes "./x.mjs", its bundle.
+// Every other import.meta.url becomes the URL of the source file, so that paths found from it
+// (the native module's build/, the fixture site's main.ts, out/index, the page's static files)
+// are where they always were.
+//
+// This file is JavaScript, not TypeScript, because it is what runs before anything can compile
+// TypeScript. The tests start the tools this way too, as a person does (test/lessons.ts); a few
+// of them run main.ts with tsx, so that the TypeScript as a student reads and runs it is tested.
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const CHART = fileURLToPath(new URL("./chart.ts", import.meta.url));
+
+/**
+ * Runs a tool from its bundle, made first if it is missing or stale: `startBundled(import.meta.url,
+ * ["main.ts", "tasks.ts"])` in the tool's start.mjs bundles main.ts and tasks.ts (paths relative
+ * to the start.mjs) into dist/main.mjs and dist/tasks.mjs beside it, and imports the first.
+ */
+export async function startBundled(startUrl, files) {
+  const here = dirname(fileURLToPath(startUrl));
+  const dist = join(here, "dist");
+  const entries = Object.fromEntries(
+    files.map((file) => [basename(file, ".ts"), join(here, file)]),
+  );
+  entries.chart = CHART;
+  const bundles = Object.keys(entries).map((name) => join(dist, `${name}.mjs`));
+  if (!bundles.every(existsSync) || stale(here, dist)) await bundle(here, dist, entries);
+  await import(pathToFileURL(join(dist, `${basename(files[0], ".ts")}.mjs`)).href);
+}
+
+/** Whether the bundles are missing, or older than a file that went into them. */
+function stale(here, dist) {
+  const made = statSync(join(dist, "inputs.json"), { throwIfNoEntry: false });
+  if (!made) return true;
+  const inputs = JSON.parse(readFileSync(join(dist, "inputs.json"), "utf8"));
+  return inputs.some((input) => {
+    const file = statSync(join(here, input), { throwIfNoEntry: false });
+    return !file || file.mtimeMs > made.mtimeMs;
+  });
+}
+
+async function bundle(here, dist, entries) {
+  const { build } = await import("esbuild");
+  // Built aside and then moved into place, so that a second start meanwhile never loads half a
+  // bundle. Two starts that both find it stale both build it, and one of the two is kept.
+  const temporary = `${dist}.${process.pid}`;
+  const names = new Map(Object.entries(entries).map(([name, path]) => [path, name]));
+  const result = await build({
+    entryPoints: entries,
+    outdir: temporary,
+    absWorkingDir: here, // the paths in metafile.inputs are relative to this
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    metafile: true,
+    logLevel: "warning",
+    // Some CommonJS packages call require(); an ES module has none unless it makes one.
+    banner: {
+      js: "import { createRequire as $$createRequire } from 'node:module'; const require = $$createRequire(import.meta.url);",
+    },
+    plugins: [
+      { name: "paths", setup: (b) => b.onLoad({ filter: /\.ts$/ }, (file) => adjust(file, names)) },
+      {
+        name: "chart",
+        setup: (b) =>
+          b.onResolve({ filter: /^@async-from-scratch\/shared\/chart$/ }, () => ({
+            path: "./chart.mjs",
+            external: true,
+          })),
+      },
+    ],
+  });
+  // The files each bundle was made of (some 340 for search, Vega's among them), for stale().
+  const inputs = Object.keys(result.metafile.inputs);
+  writeFileSync(join(temporary, "inputs.json"), JSON.stringify(inputs));
+  rmSync(dist, { recursive: true, force: true });
+  try {
+    renameSync(temporary, dist);
+  } catch (error) {
+    // Another start moved its bundle in between the two lines above: as whole as ours.
+    if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
+    rmSync(temporary, { recursive: true, force: true });
+  }
+}
+
+function adjust({ path }, names) {
+  const source = JSON.stringify(pathToFileURL(path).href);
+  // One pass, so that the import.meta.url kept in a worker's new URL() is not replaced after.
+  const contents = readFileSync(path, "utf8").replace(
+    /new URL\("(\.\/[\w.-]+\.ts)", import\.meta\.url\)|import\.meta\.url/g,
+    (whole, file) => {
+      const name = file && names.get(join(dirname(path), file));
+      if (name) return `new URL("./${name}.mjs", import.meta.url)`;
+      return whole.replace("import.meta.url", source);
+    },
+  );
+  return { contents, loader: "ts" };
+}
