@@ -10,16 +10,7 @@
 //   it. A million-page index is searched the same way (bench:search-large builds one).
 // Run: pnpm run search -- "query words" [--index DIR] [--limit N] [--exact-total] [--json]
 import { startLesson } from "@async-from-scratch/shared";
-import {
-  DEFAULT_INDEX_DIR,
-  Index,
-  MAX_WORD_LENGTH,
-  SearchIndexError,
-  displayUrl,
-  parseQuery,
-  type Part,
-  type SearchResult,
-} from "@async-from-scratch/shared/search";
+import type { Part, SearchResult } from "@async-from-scratch/shared/search";
 
 const args = startLesson("search", {
   query: {
@@ -39,6 +30,11 @@ const args = startLesson("search", {
   },
   json: { type: "boolean", help: "print the whole result as JSON" },
 });
+
+// The index code (and the stemmers it loads) is imported only now that the flags are good: --help
+// and a mistyped flag answer without waiting for it. A static import would load it first.
+const { DEFAULT_INDEX_DIR, Index, MAX_WORD_LENGTH, SearchIndexError, displayUrl, parseQuery } =
+  await import("@async-from-scratch/shared/search");
 
 // With --json an error is JSON too, { error, message }, as the search-server's API gives it, so
 // that a program reading stdout always has JSON to read; the status and the line on stderr are
