@@ -4,10 +4,12 @@
 // input over a real socket (empty, too long, broken %-escapes, bytes that are not UTF-8, huge
 // headers, markup in the query), after which the server still answers and has every fd closed.
 // The browser's side is search-server-browser.test.ts.
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { NEED_DATA, PAUSED, ResponseParser, type ResponseEvent } from "@async-from-scratch/shared";
@@ -524,6 +526,46 @@ test("search-server: no index, a taken port, a bad flag: one line, and a status"
   const wrong = await run(["--port", "http"]);
   assert.is(wrong.status, 2);
   assert.match(wrong.stderr, /\nusage: pnpm run search-server \[--index DIR\] \[--port N\]/);
+});
+
+test("pnpm run search-server starts from a bundle of main.ts that serves what main.ts serves", async () => {
+  // The tests above run main.ts under tsx; `pnpm run search-server` runs start.mjs, the bundle
+  // (shared/bundle.mjs), whose static files and index must be found where main.ts finds them.
+  const start = join(root, "examples", "search-server", "start.mjs");
+  const child = spawn(
+    process.execPath,
+    [start, "--index", dir, "--port", "0", "--until-stdin-closes"],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (text: string) => (stderr += text));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on("line", (line) => {
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(line);
+      if (match) resolve(Number(match[1]));
+    });
+    void exited.then((status) => reject(new Error(`exited with ${status}: ${stderr}`)));
+  });
+  try {
+    for (const target of [
+      "/?q=epoll",
+      "/static/app.js",
+      "/static/style.css",
+      "/api/search?q=epoll",
+    ]) {
+      const request = Buffer.from(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      const [bundled] = await exchange(port, request);
+      const typescript = await get(target);
+      assert.is(bundled?.status, 200, target);
+      const timeless = (body: string) => body.replace(/"tookMs":[\d.]+|[\d.]+ ms/g, "<time>");
+      assert.is(timeless(bundled!.body), timeless(typescript.body), target);
+    }
+  } finally {
+    child.stdin.end();
+  }
+  assert.is(await exited, 0, stderr);
 });
 
 // ---- the handler's pieces -----------------------------------------------------------------------
