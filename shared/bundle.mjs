@@ -7,9 +7,10 @@
 //
 // A tool's start.mjs names its entries (its main.ts first, then the modules its worker threads
 // run) and calls startBundled(). Each entry is bundled with what it imports into the tool's
-// dist/<name>.mjs, except shared/chart.ts (Vega, which drawChart loads only to draw a chart), which
-// goes into dist/chart.mjs of its own: inside main's bundle it would be parsed at every start,
-// 0.15 s of the crawler's. Two things are adjusted on the way. A worker module named as
+// dist/<name>.mjs, except shared/chart.ts (Vega, which drawChart loads only to draw a chart): for a
+// tool that draws charts, it goes into dist/chart.mjs of its own (inside main's bundle it would be
+// parsed at every start, 0.15 s of the crawler's); for one that draws none, into nothing at all,
+// since making Vega's bundle took 2 to 3 s of search's first start after a change. Two things are adjusted on the way. A worker module named as
 // new URL("./x.ts", import.meta.url), where x.ts is an entry, becomes "./x.mjs", its bundle.
 // Every other import.meta.url becomes the URL of the source file, so that paths found from it
 // (the native module's build/, the fixture site's main.ts, out/index, the page's static files)
@@ -28,14 +29,15 @@ const CHART = fileURLToPath(new URL("./chart.ts", import.meta.url));
  * Runs a tool from its bundle, made first if it is missing or stale: `startBundled(import.meta.url,
  * ["main.ts", "tasks.ts"])` in the tool's start.mjs bundles main.ts and tasks.ts (paths relative
  * to the start.mjs) into dist/main.mjs and dist/tasks.mjs beside it, and imports the first.
+ * `{ charts: true }` for a tool that draws charts (drawChart, shared/lesson.ts).
  */
-export async function startBundled(startUrl, files) {
+export async function startBundled(startUrl, files, { charts = false } = {}) {
   const here = dirname(fileURLToPath(startUrl));
   const dist = join(here, "dist");
   const entries = Object.fromEntries(
     files.map((file) => [basename(file, ".ts"), join(here, file)]),
   );
-  entries.chart = CHART;
+  if (charts) entries.chart = CHART;
   const bundles = Object.keys(entries).map((name) => join(dist, `${name}.mjs`));
   if (!bundles.every(existsSync) || stale(here, dist)) await bundle(here, dist, entries);
   await import(pathToFileURL(join(dist, `${basename(files[0], ".ts")}.mjs`)).href);
@@ -77,16 +79,23 @@ async function bundle(here, dist, entries) {
       { name: "paths", setup: (b) => b.onLoad({ filter: /\.ts$/ }, (file) => adjust(file, names)) },
       {
         name: "chart",
-        setup: (b) =>
-          b.onResolve({ filter: /^@async-from-scratch\/shared\/chart$/ }, () => ({
-            path: "./chart.mjs",
-            external: true,
-          })),
+        setup: (b) => {
+          b.onResolve({ filter: /^@async-from-scratch\/shared\/chart$/ }, () =>
+            "chart" in entries
+              ? { path: "./chart.mjs", external: true }
+              : { path: "chart", namespace: "no-charts" },
+          );
+          b.onLoad({ filter: /.*/, namespace: "no-charts" }, () => ({
+            contents: `throw new Error(${JSON.stringify(`${here}/start.mjs: startBundled(..., { charts: true }) to draw a chart`)});`,
+          }));
+        },
       },
     ],
   });
-  // The files each bundle was made of (some 340 for search, Vega's among them), for stale().
-  const inputs = Object.keys(result.metafile.inputs);
+  // The files the bundles were made of (Vega's 300 among them, where it is bundled), for stale().
+  const inputs = Object.keys(result.metafile.inputs).filter(
+    (input) => !input.startsWith("no-charts:"),
+  );
   writeFileSync(join(temporary, "inputs.json"), JSON.stringify(inputs));
   rmSync(dist, { recursive: true, force: true });
   try {

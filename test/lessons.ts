@@ -54,8 +54,8 @@ export function runCommand(
  * The node arguments that start a lesson as `pnpm run <lesson>` does: examples/<lesson>/main.ts
  * with tsx, and the crawler and search from their bundles (examples/<lesson>/start.mjs, see
  * shared/bundle.mjs), made of the same code. Under tsx a crawler takes 1 to 2 s of CPU more to
- * start (it and its parser threads load some sixty modules through tsx's loader), search about
- * 0.6 s more, and the tests start each dozens of times. The TypeScript itself still runs under
+ * start (it and its parser threads load some sixty modules through tsx's loader), search 0.9 s
+ * more, and the tests start each dozens of times. The TypeScript itself still runs under
  * tsx in the tests that start it by hand (the crawler's progress line, Ctrl-C in a terminal, the
  * crawl on disk stores; search's snapshot queries).
  */

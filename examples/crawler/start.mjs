@@ -10,4 +10,4 @@
 // main.ts with tsx instead, so that the TypeScript as a student reads and runs it is tested too.
 import { startBundled } from "@async-from-scratch/shared/bundle";
 
-await startBundled(import.meta.url, ["main.ts", "tasks.ts", "dns.ts"]);
+await startBundled(import.meta.url, ["main.ts", "tasks.ts", "dns.ts"], { charts: true });
