@@ -1,26 +1,27 @@
-// How the tools that a person starts again and again (the crawler, search) start: from a bundle
-// that esbuild makes of their TypeScript, remade whenever a file it was made from has changed
-// since. Why: under tsx, every start compiles (or finds in its cache) and loads the tool's modules
-// one by one through tsx's loader thread, and so do its worker threads: the crawler sent its
-// first request 1.4 to 3.5 s after the command under tsx, 0.3 to 0.6 s from the bundle; search
-// answered in about 1 s under tsx (each tool's README has its figures). A person waits for each.
+// How the tools that a person starts again and again (the crawler, search, search-server) start:
+// from a bundle that esbuild makes of their TypeScript, remade whenever a file it was made from has
+// changed since. Why: under tsx, every start compiles (or finds in its cache) and loads the tool's
+// modules one by one through tsx's loader thread, and so do its worker threads: the crawler sent
+// its first request 1.4 to 3.5 s after the command under tsx, 0.3 to 0.6 s from the bundle; search
+// answered in 1.9 s under tsx, 0.55 s from the bundle (medians on a loaded machine; each tool's
+// README has its figures). A person waits for each.
 //
 // A tool's start.mjs names its entries (its main.ts first, then the modules its worker threads
 // run) and calls startBundled(). Each entry is bundled with what it imports into the tool's
-// dist/<name>.mjs, except shared/chart.ts (Vega, which drawChart loads only to draw a chart): for a
-// tool that draws charts, it goes into dist/chart.mjs of its own (inside main's bundle it would be
-// parsed at every start, 0.15 s of the crawler's); for one that draws none, into nothing at all,
-// since making Vega's bundle took 2 to 3 s of search's first start after a change. Two things are adjusted on the way. A worker module named as
-// new URL("./x.ts", import.meta.url), where x.ts is an entry, becomes "./x.mjs", its bundle.
-// Every other import.meta.url becomes the URL of the source file, so that paths found from it
-// (the native module's build/, the fixture site's main.ts, out/index, the page's static files)
-// are where they always were.
+// dist/<name>.mjs, except shared/chart.ts (Vega, which drawChart loads only to draw a chart): for
+// a tool that draws charts, it goes into dist/chart.mjs of its own (inside main's bundle it would
+// be parsed at every start, 0.15 s of the crawler's); for one that draws none, nowhere, since
+// making Vega's bundle took 2 to 3 s of search's first start after a change. Two things are
+// adjusted on the way. A worker module named as new URL("./x.ts", import.meta.url), where x.ts is
+// an entry, becomes "./x.mjs", its bundle. Every other import.meta.url becomes the URL of the
+// source file, so that paths found from it (the native module's build/, the fixture site's
+// main.ts, out/index, the search page's static files) are where they always were.
 //
 // This file is JavaScript, not TypeScript, because it is what runs before anything can compile
 // TypeScript. The tests start the tools this way too, as a person does (test/lessons.ts); a few
 // of them run main.ts with tsx, so that the TypeScript as a student reads and runs it is tested.
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const CHART = fileURLToPath(new URL("./chart.ts", import.meta.url));
@@ -39,17 +40,19 @@ export async function startBundled(startUrl, files, { charts = false } = {}) {
   );
   if (charts) entries.chart = CHART;
   const bundles = Object.keys(entries).map((name) => join(dist, `${name}.mjs`));
-  if (!bundles.every(existsSync) || stale(here, dist)) await bundle(here, dist, entries);
+  // Made again also when this file or the start.mjs has changed: they say how to make it.
+  const makers = [fileURLToPath(import.meta.url), fileURLToPath(startUrl)];
+  if (!bundles.every(existsSync) || stale(here, dist, makers)) await bundle(here, dist, entries);
   await import(pathToFileURL(join(dist, `${basename(files[0], ".ts")}.mjs`)).href);
 }
 
-/** Whether the bundles are missing, or older than a file that went into them. */
-function stale(here, dist) {
+/** Whether the bundles are missing, or older than a file that went into them (or made them). */
+function stale(here, dist, makers) {
   const made = statSync(join(dist, "inputs.json"), { throwIfNoEntry: false });
   if (!made) return true;
   const inputs = JSON.parse(readFileSync(join(dist, "inputs.json"), "utf8"));
-  return inputs.some((input) => {
-    const file = statSync(join(here, input), { throwIfNoEntry: false });
+  return [...makers, ...inputs].some((input) => {
+    const file = statSync(resolve(here, input), { throwIfNoEntry: false });
     return !file || file.mtimeMs > made.mtimeMs;
   });
 }
