@@ -105,6 +105,22 @@ test("a crawl that reads no page fails: status 1, and a line that says where to 
   assert.is(some.stderr, "");
 });
 
+test("a crawl of two hosts names each URL in full; of one host, by its path", async () => {
+  const other = createServer((request, response) => response.writeHead(404).end());
+  const otherUrl = await listening(other);
+  try {
+    const both = await crawl("two-hosts", ["--url", await siteUrl, "--url", `${otherUrl}gone`]);
+    assert.is(both.status, 0, both.stderr);
+    // Both sites have a /gone, and a /gone alone would not say which.
+    assert.match(both.stdout, `1 x HTTP 404 Not Found: ${otherUrl}gone\n`);
+    assert.match(both.stdout, new RegExp(`^ +\\S+ m?s  ${await siteUrl}`, "m"), "slowest, in full");
+    const one = await crawl("one-host", ["--url", await siteUrl, "--url", `${await siteUrl}gone`]);
+    assert.match(one.stdout, "1 x HTTP 404 Not Found: /gone\n");
+  } finally {
+    await new Promise((resolve) => other.close(resolve));
+  }
+});
+
 test("a robots.txt that never comes: the report counts its tries as requests for robots.txt", async () => {
   // A server that takes the connection and never answers: each try of robots.txt is a request
   // sent, and the report's requests add up to them ("2 requests (robots.txt 0, retries 0)" before).

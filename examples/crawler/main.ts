@@ -612,9 +612,12 @@ function loadSaved(into: ReturnType<typeof newStores>) {
 
 function pathOf(url: string): string {
   const parsed = new URL(url);
-  const local = parsed.pathname + parsed.search;
+  // A path alone only where it cannot be misread: the crawl started on one host, and this is it.
+  // Two sites both have a /index.html.
+  const startHosts = new Set(startUrls.map((start) => new URL(start).host));
+  const local = startHosts.size === 1 && startHosts.has(parsed.host);
   // As an address bar shows it: /вики/Сокет, not /%D0%B2%D0%B8... (the log keeps the URL as is).
-  return displayUrl(startUrls.some((start) => new URL(start).host === parsed.host) ? local : url);
+  return displayUrl(local ? parsed.pathname + parsed.search : url);
 }
 
 /** A line on stderr, redrawn every 200 ms: only for a person watching a terminal. */
