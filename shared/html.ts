@@ -10,6 +10,7 @@
 //
 //   const page = parsePage(decodeBody(body, headers.get("content-type")), url);
 //   for (const link of linksOnHost(page.links, new URL(url).host)) queue.push(link);
+import { isUtf8 } from "node:buffer";
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
 import { SpanMap } from "./search/bytes.ts";
 
@@ -649,7 +650,7 @@ function queryEncoder(charset: string): QueryEncoder | undefined {
   if (decoder.encoding !== "utf-8" && !MULTI_BYTE.has(decoder.encoding)) {
     const bytes = new Map<string, number>();
     for (let byte = 0x80; byte <= 0xff; byte++) {
-      const char = decoder.decode(new Uint8Array([byte]));
+      const char = decodeText(Uint8Array.of(byte), decoder.encoding);
       if (char !== "\uFFFD" && !bytes.has(char)) bytes.set(char, byte);
     }
     encoder = (href) => queryIn(href, bytes);
@@ -720,18 +721,45 @@ export function linksOnHost(links: string[], host: string): string[] {
 /**
  * The text of a response body, in the charset that sniffCharset() finds: a byte order mark, the
  * charset of the Content-Type ("text/html; charset=windows-1251"), a <meta> near the top, or
- * UTF-8, which turns undecodable bytes into U+FFFD instead of failing the page.
+ * else what the bytes look like (UTF-8, windows-1251, koi8-r or windows-1252). UTF-8 turns
+ * undecodable bytes into U+FFFD instead of failing the page.
  */
 export function decodeBody(body: Uint8Array, contentType?: string): string {
   const declared = contentType === undefined ? undefined : charsetOf(contentType);
-  return new TextDecoder(sniffCharset(body, declared).charset).decode(body);
+  return decodeText(body, sniffCharset(body, declared).charset);
+}
+
+/** body decoded from `charset`, a label TextDecoder knows (as sniffCharset() returns them). */
+export function decodeText(body: Uint8Array, charset: string): string {
+  const text = new TextDecoder(charset).decode(body);
+  return charset === "windows-1252" && WINDOWS_1252_BROKEN ? fixWindows1252(text) : text;
+}
+
+// Node 20.18.3 and later (and 22.13.0 and later, until a fix) decode windows-1252, which is also
+// what the labels "latin1" and "iso-8859-1" mean on the web, as ISO-8859-1: its bytes 0x80-0x9F,
+// the curly quotes, dashes, "…" and "€" of every old Western page, come out as invisible control
+// characters U+0080-U+009F (nodejs/node#60888). Asked once: a Node that decodes them right is
+// left alone.
+const WINDOWS_1252_BROKEN = new TextDecoder("windows-1252").decode(Uint8Array.of(0x80)) !== "€";
+// The Encoding standard's windows-1252 from 0x80 to 0x9F; "_" for the five bytes that stay the
+// control character of their number.
+const WINDOWS_1252_C1 = "€_‚ƒ„…†‡ˆ‰Š‹Œ_Ž__‘’“”•–—˜™š›œ_žŸ";
+
+function fixWindows1252(text: string): string {
+  return text.replace(/[\x80-\x9f]/g, (char) => {
+    const fixed = WINDOWS_1252_C1[char.charCodeAt(0) - 0x80]!;
+    return fixed === "_" ? char : fixed;
+  });
 }
 
 export interface Charset {
   /** A label TextDecoder knows: "utf-8", "windows-1251", "koi8-r"... */
   charset: string;
-  /** Where it was found. */
-  from: "bom" | "header" | "meta" | "default";
+  /**
+   * Where it was found; "default": nothing declares one and the body is UTF-8 (or ASCII);
+   * "guess": nothing declares one and the body is not UTF-8, so guessCharset() chose.
+   */
+  from: "bom" | "header" | "meta" | "default" | "guess";
 }
 
 /**
@@ -739,8 +767,10 @@ export interface Charset {
  * sniffing algorithm", shortened): a byte order mark wins over everything; then `declared`, the
  * charset parameter of the Content-Type ("windows-1251" of "text/html; charset=windows-1251");
  * then a `<meta charset>` or `<meta http-equiv="Content-Type" content="...; charset=...">` in the
- * first 1024 bytes, or later in the <head>; else UTF-8. A label TextDecoder does not know counts
- * as none. Old Russian sites declare windows-1251 or koi8-r either way, and often only in <meta>.
+ * first 1024 bytes, or later in the <head>; else UTF-8 if the body is UTF-8 (as nearly every page
+ * is), and a guess from its bytes if it is not (guessCharset). A label TextDecoder does not know
+ * counts as none. Old Russian sites declare windows-1251 or koi8-r either way, often only in
+ * <meta>, and some not at all.
  */
 export function sniffCharset(body: Uint8Array, declared?: string): Charset {
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
@@ -756,7 +786,104 @@ export function sniffCharset(body: Uint8Array, declared?: string): Charset {
   if (fromMeta !== undefined) {
     return { charset: fromMeta.startsWith("utf-16") ? "utf-8" : fromMeta, from: "meta" };
   }
-  return { charset: "utf-8", from: "default" };
+  // Nothing says. isUtf8 (simdutf, in Node) reads a page at several GB/s: the one pass a UTF-8
+  // page pays for not declaring its charset, a hundredth of reading the page.
+  if (isUtf8(body)) return { charset: "utf-8", from: "default" };
+  return { charset: guessCharset(body), from: "guess" };
+}
+
+/**
+ * The charset of a body that declares none and is not UTF-8, among the three that such pages
+ * are in on the sites we crawl: UTF-8 damaged (a stray byte, or cut short), windows-1251 or
+ * koi8-r (old Russian sites), windows-1252 (old Western ones). Browsers guess too, with more
+ * charsets and longer tables (Firefox's chardetng, Chrome's CED); a page read as UTF-8 here
+ * was U+FFFD in place of every Russian letter, in the index and in the snippets. In one pass:
+ *   - UTF-8 if its well-formed sequences of two to four bytes outnumber the bytes that are not
+ *     UTF-8: a UTF-8 page with a stray windows-1252 "©" in its footer stays UTF-8. A sequence cut
+ *     by the end of the body (a page cut short) counts as neither.
+ *   - Else Cyrillic or Latin, by where the bytes 0xC0-0xFF stand, the letters in all three
+ *     charsets: a Russian word is letters of that range next to each other ("привет", six),
+ *     while an accented letter of a Western word stands between ASCII letters ("café",
+ *     "Größe"). Cyrillic if pairs of them outnumber such letters next to an ASCII letter.
+ *   - Cyrillic: windows-1251 or koi8-r, whichever reads the body as the commoner Russian letters.
+ *     Both have the same 32 letters at 0xC0-0xDF and 0xE0-0xFF, in other orders and with upper
+ *     and lower case swapped (windows-1251's "о", the commonest, 0xEE, is koi8-r's "Н"); each
+ *     byte scores the frequency of its letter in Russian text, case aside, so a page in capitals
+ *     is read right too. On a paragraph the right one scores 1.2 to 1.7 times the other.
+ *   - Latin, or nothing to tell by (no letter past ASCII): windows-1252, which is also what a
+ *     browser takes an undeclared ISO-8859-1 page for.
+ * Ukrainian and Belarusian pages come out windows-1251 or koi8-r too (koi8-u's few letters of
+ * their own are read wrong); a page in Shift_JIS, GBK or another charset of more than one byte a
+ * character that declares nothing is read wrong, as it was read as UTF-8 before.
+ */
+export function guessCharset(body: Uint8Array): string {
+  let wellFormed = 0; // UTF-8 sequences of 2 to 4 bytes
+  let malformed = 0; // bytes that start no such sequence and are in none
+  let cyrillicPairs = 0;
+  let latinPairs = 0;
+  const letters = new Uint32Array(32); // bytes 0xC0-0xFF, by their low 5 bits (case aside)
+  let previous = 0x20;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i]!;
+    if (byte >= 0xc0) {
+      letters[byte & 0x1f]!++;
+      if (previous >= 0xc0) cyrillicPairs++;
+      else if (isAsciiLetter(previous)) latinPairs++;
+      if (i + 1 < body.length && isAsciiLetter(body[i + 1]!)) latinPairs++;
+    }
+    previous = byte;
+    if (byte < 0x80) continue;
+    const length = byte >= 0xc2 && byte <= 0xdf ? 2 : byte >= 0xe0 && byte <= 0xef ? 3 : 4;
+    let end = i + 1;
+    if (byte <= 0xf4 && byte >= 0xc2) {
+      while (end < i + length && end < body.length && (body[end]! & 0xc0) === 0x80) end++;
+    }
+    if (end === i + length) {
+      wellFormed++;
+      // The sequence's continuation bytes are 0x80-0xBF: no letters, pairs or sequences.
+      previous = body[end - 1]!;
+      i = end - 1;
+    } else if (end < body.length || byte < 0xc2 || byte > 0xf4) {
+      malformed++;
+    }
+  }
+  if (wellFormed >= malformed) return "utf-8"; // 0 and 0: ASCII with a character cut at the end
+  if (cyrillicPairs <= latinPairs) return "windows-1252";
+  let windows1251 = 0;
+  let koi8r = 0;
+  for (let low = 0; low < 32; low++) {
+    windows1251 += letters[low]! * LETTER_FREQUENCY.windows1251[low]!;
+    koi8r += letters[low]! * LETTER_FREQUENCY.koi8r[low]!;
+  }
+  return koi8r > windows1251 ? "koi8-r" : "windows-1251";
+}
+
+function isAsciiLetter(byte: number): boolean {
+  return (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7a;
+}
+
+// How often each letter is met in Russian text, per thousand letters (the Russian National
+// Corpus's counts, as Wikipedia's "Частотность" gives them; ё is counted as е, as most text
+// writes it). Ordered by the low 5 bits of each letter's byte in the two charsets, which their
+// decoders say: windows-1251's 0xC0-0xDF are А to Я, koi8-r's are ю, а, б, ц...
+const RUSSIAN_LETTERS =
+  "о 109.7 е 84.9 а 80.1 и 73.5 н 67.0 т 62.6 с 54.7 р 47.3 в 45.4 л 44.0 к 34.9 м 32.1 " +
+  "д 29.8 п 28.1 у 26.2 я 20.1 ы 19.0 ь 17.4 г 17.0 з 16.5 б 15.9 ч 14.4 й 12.1 х 9.7 ж 9.4 " +
+  "ш 7.3 ю 6.4 ц 4.8 щ 3.6 э 3.2 ф 2.6 ъ 0.4";
+const LETTER_SHARES = new Map(
+  [...RUSSIAN_LETTERS.matchAll(/(\S) ([\d.]+)/g)].map(([, letter, share]) => [letter!, +share!]),
+);
+const LETTER_FREQUENCY = {
+  windows1251: letterFrequencies("windows-1251"),
+  koi8r: letterFrequencies("koi8-r"),
+};
+
+function letterFrequencies(charset: string): number[] {
+  const decoder = new TextDecoder(charset);
+  return Array.from({ length: 32 }, (_, low) => {
+    const letter = decoder.decode(Uint8Array.of(0xc0 + low)).toLowerCase();
+    return LETTER_SHARES.get(letter) ?? 0;
+  });
 }
 
 /**

@@ -206,15 +206,30 @@ test("keep-alive: a handful of connections carry hundreds of requests", async ()
 });
 
 test("old charsets decoded, gzip taken, the busy page retried after its Retry-After", async () => {
-  const { stdout, pages, log } = await scratch();
+  const { stdout, pages, log, out } = await scratch();
   for (const path of [
     "/wild/windows-1251",
     "/wild/koi8-r",
     "/wild/windows-1251-meta",
+    "/wild/windows-1251-undeclared",
+    "/wild/koi8-r-undeclared",
     "/wild/bom",
   ]) {
     const page = pages.find((page) => pathOf(page.url) === path);
     assert.ok(page?.text.includes(PANGRAM), `${path}: ${page?.text}`);
+  }
+  // The pages that declare no charset are found by their Russian words, and their snippets show
+  // them (read as UTF-8, each letter was U+FFFD, and no word matched).
+  const index = Index.open(out);
+  try {
+    const { hits } = index.search("французских булок", { limit: 50 });
+    for (const path of ["/wild/windows-1251-undeclared", "/wild/koi8-r-undeclared"]) {
+      const hit = hits.find((hit) => pathOf(hit.url) === path);
+      const marked = hit?.snippet.filter((part) => part.match).map((part) => part.text);
+      assert.ok(marked?.join(" ").includes("французских булок"), `${path}: ${marked}`);
+    }
+  } finally {
+    index.close();
   }
   assert.is(pages.length, count(stdout, "indexed"));
   assert.is(new Set(pages.map((page) => page.url)).size, pages.length, "no page indexed twice");

@@ -4,6 +4,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { decodeBody, linksOnHost, parsePage, parseUtf8Page, sniffCharset } from "../shared/html.ts";
+import { encode } from "../shared/site/wild.ts";
 
 const test = suite("html");
 const PAGE = "http://127.0.0.1:8080/wiki/sockets?lang=en#intro";
@@ -254,8 +255,43 @@ test("decodeBody: the charset of the Content-Type, UTF-8 by default and for unkn
   assert.is(decodeBody(utf8), "Привет, мир");
   assert.is(decodeBody(utf8, "text/html"), "Привет, мир");
   assert.is(decodeBody(utf8, "text/html; charset=no-such-charset"), "Привет, мир");
-  // Bytes that are not UTF-8 become U+FFFD instead of failing the page.
-  assert.is(decodeBody(new Uint8Array([0x61, 0xff, 0x62])), "a\uFFFDb");
+  // Bytes that are not UTF-8, in a page that says it is, become U+FFFD instead of failing it.
+  assert.is(decodeBody(new Uint8Array([0x61, 0xff, 0x62]), "text/html; charset=utf-8"), "a\uFFFDb");
+});
+
+test("guessCharset: a page that declares nothing is UTF-8 if it is, else what its letters say", () => {
+  const sniff = (body: Uint8Array) => {
+    const { charset, from } = sniffCharset(body);
+    return `${charset} from ${from}`;
+  };
+  const russian =
+    "Мы уже говорили про потоки и процессы. Сейчас мы разберемся, как происходит создание процессов.";
+  assert.is(sniff(Buffer.from(russian)), "utf-8 from default");
+  assert.is(sniff(Buffer.from("<p>plain ASCII</p>")), "utf-8 from default");
+  for (const charset of ["windows-1251", "koi8-r"]) {
+    assert.is(sniff(encode(russian, charset)), `${charset} from guess`);
+    // In capitals too: each letter counts by its frequency, whatever its case.
+    assert.is(sniff(encode("ПРОЦЕССЫ И ПОТОКИ", charset)), `${charset} from guess`);
+    assert.is(decodeBody(encode(russian, charset), "text/html"), russian);
+  }
+  // Accented letters between ASCII ones are a Western page, and its curly quotes are quotes (Node
+  // 20.18.3 decodes windows-1252's 0x80-0x9F as control characters: html.ts puts them right).
+  const western = Buffer.from("\x93Gr\xf6\xdfe\x94 \x96 caf\xe9 \x80", "latin1");
+  assert.is(sniff(western), "windows-1252 from guess");
+  assert.is(decodeBody(western), "“Größe” – café €");
+  assert.is(decodeBody(western, "text/html; charset=iso-8859-1"), "“Größe” – café €");
+  // UTF-8 with a stray byte (a footer's "©" in windows-1252), or cut in the middle of a
+  // character at the end, is still UTF-8.
+  const stray = Buffer.concat([Buffer.from(russian), Buffer.from([0xa9])]);
+  assert.is(sniff(stray), "utf-8 from guess");
+  assert.is(decodeBody(stray), `${russian}\uFFFD`);
+  assert.is(sniff(Buffer.from(russian).subarray(0, -2)), "utf-8 from guess"); // "в." cut to its first byte
+  assert.is(sniff(Buffer.from("abc\xd0", "latin1")), "utf-8 from guess");
+  // A declaration still wins over the guess.
+  assert.is(
+    sniff(Buffer.concat([Buffer.from('<meta charset="koi8-r">'), encode(russian, "windows-1251")])),
+    "koi8-r from meta",
+  );
 });
 
 test("sniffCharset: a BOM wins, then the header's charset, then <meta> in the head, then UTF-8", () => {

@@ -76,13 +76,15 @@ test("gzip and deflate when the request asks, plain text when it does not", asyn
   assert.is(pdf.headers["content-encoding"], undefined, "only text is compressed");
 });
 
-test("old charsets: in the header, only in <meta>, and a BOM that overrules the header", async ({
+test("old charsets: in the header, only in <meta>, nowhere, and a BOM that overrules the header", async ({
   site,
 }) => {
   const cases: [path: string, charset: string, from: string][] = [
     ["/wild/windows-1251", "windows-1251", "header"],
     ["/wild/koi8-r", "koi8-r", "meta"],
     ["/wild/windows-1251-meta", "windows-1251", "meta"],
+    ["/wild/windows-1251-undeclared", "windows-1251", "guess"],
+    ["/wild/koi8-r-undeclared", "koi8-r", "guess"],
     ["/wild/bom", "utf-8", "bom"],
   ];
   for (const [path, charset, from] of cases) {

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
 import {
+  decodeText,
   looksLikeHtml,
   parsePage,
   parseUtf8Page,
@@ -58,7 +59,7 @@ export function readPage(input: PageInput): PageResult | null {
   const page =
     charset === "utf-8"
       ? parseUtf8Page(from === "bom" ? body.subarray(3) : body, input.url)
-      : parsePage(new TextDecoder(charset).decode(body), input.url, charset);
+      : parsePage(decodeText(body, charset), input.url, charset);
   const links = new Set<string>();
   for (const link of page.links) {
     const normal = normalForm(link);

@@ -1,5 +1,6 @@
-// What real sites do that a crawler must get right, each linked from /wild/: pages in the old Russian charsets, declared in the header, only in <meta>, or
-// overruled by a byte order mark; a Cyrillic path written raw and percent-encoded two ways;
+// What real sites do that a crawler must get right, each linked from /wild/: pages in the old
+// Russian charsets, declared in the header, only in <meta>, nowhere at all, or overruled by a
+// byte order mark; a Cyrillic path written raw and percent-encoded two ways;
 // <base href>; one body under two URLs; <meta name="robots"> noindex and nofollow; a 503 that asks
 // to come back later; a link with doubled slashes. Every HTML page of the site is gzipped or
 // deflated when the request asks for it (reply.ts).
@@ -25,6 +26,8 @@ const CASES: [href: string, what: string][] = [
   ["/wild/windows-1251", "windows-1251, declared in the Content-Type header"],
   ["/wild/koi8-r", "koi8-r, declared only in <meta http-equiv>"],
   ["/wild/windows-1251-meta", "windows-1251, declared only in <meta charset>"],
+  ["/wild/windows-1251-undeclared", "windows-1251, declared nowhere: a browser guesses"],
+  ["/wild/koi8-r-undeclared", "koi8-r, declared nowhere: a browser guesses"],
   ["/wild/bom", "UTF-8 with a byte order mark, though the header says windows-1251"],
   [CYRILLIC_PATH, "a Cyrillic path, written as is"],
   [encoded, "the same path, percent-encoded"],
@@ -91,6 +94,15 @@ export function serveWild(res: ServerResponse, path: string): boolean {
         ),
       );
       return true;
+    // As an old Russian site's pages come from a server that names no charset: the reader's
+    // browser guesses it from the bytes.
+    case "/wild/windows-1251-undeclared":
+    case "/wild/koi8-r-undeclared": {
+      const charset = path === "/wild/koi8-r-undeclared" ? "koi8-r" : "windows-1251";
+      const title = `${charset.toUpperCase()} - без объявления`;
+      send(res, 200, "text/html", encode(legacyPage(title, ""), charset));
+      return true;
+    }
     case "/wild/bom": {
       const page = Buffer.from(legacyPage("UTF-8 с меткой порядка байтов", ""));
       const bom = Buffer.from([0xef, 0xbb, 0xbf]);
