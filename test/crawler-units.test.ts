@@ -9,7 +9,13 @@ import { Worker } from "node:worker_threads";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Crawler, locationOf, retryAfter, robotsTag } from "../examples/crawler/crawler.ts";
-import { bodyDigest, decodeContent, extractMimeType, readPage } from "../examples/crawler/page.ts";
+import {
+  bodyDigest,
+  decodeContent,
+  extractMimeType,
+  readPage,
+  type Cut,
+} from "../examples/crawler/page.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "../examples/crawler/report.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
 import { createEngine } from "../examples/crawler/engine.ts";
@@ -161,6 +167,50 @@ test("decodeContent: gzip sized by its trailer, which a server may get wrong", (
   // Past the limit, whatever the trailer says.
   assert.throws(() => decodeContent(gzipSync(text), "gzip", 50_000), /exceeds 50000 bytes once/);
   assert.equal(Buffer.from(decodeContent(gzipSync(Buffer.alloc(0)), "gzip", 1 << 20)).length, 0);
+});
+
+test("decodeContent: a stream cut short gives what decoded, and says so; nothing decoded is an error", () => {
+  const text = Buffer.from(`<title>Cut</title><p>${"Съешь же ещё этих булок. ".repeat(2000)}`);
+  for (const [coding, compress] of [
+    ["gzip", gzipSync],
+    ["deflate", deflateSync],
+    ["deflate", deflateRawSync],
+  ] as const) {
+    const whole = compress(text);
+    const half = whole.subarray(0, whole.length >> 1);
+    const cut: Cut = { coding: undefined };
+    const start = Buffer.from(decodeContent(half, coding, 1 << 20, cut));
+    assert.is(cut.coding, coding);
+    assert.ok(start.length > 1000 && start.length < text.length, `${coding}: ${start.length}`);
+    assert.equal(start, text.subarray(0, start.length), "the start of the page, as it was");
+    // Whole, it says nothing; without a Cut to say it in, a cut stream is an error as before.
+    const whole2: Cut = { coding: undefined };
+    decodeContent(whole, coding, 1 << 20, whole2);
+    assert.is(whole2.coding, undefined);
+    assert.throws(() => decodeContent(half, coding, 1 << 20), /bad \w+ body: unexpected end/);
+    // Cut inside its header, nothing decodes: an error all the same. Damaged is not cut.
+    const empty = { coding: undefined };
+    assert.throws(() => decodeContent(whole.subarray(0, 2), coding, 1 << 20, empty), /bad/);
+    const damaged = Buffer.concat([whole.subarray(0, 20), Buffer.alloc(20, 0xff)]);
+    assert.throws(() => decodeContent(damaged, coding, 1 << 20, empty), /bad \w+ body/);
+  }
+  // The limit holds for what a cut stream decodes to.
+  const bomb = gzipSync(Buffer.alloc(10 << 20));
+  assert.throws(
+    () => decodeContent(bomb.subarray(0, -100), "gzip", 1 << 20, { coding: undefined }),
+    /exceeds 1048576 bytes once/,
+  );
+  // readPage reads the start, and says why it has only that.
+  const page = readPage({
+    url: "http://h/",
+    body: gzipSync(text).subarray(0, -100),
+    contentType: "text/html",
+    contentEncoding: "gzip",
+    maxBytes: 1 << 20,
+  })!;
+  assert.is(page.title, "Cut");
+  assert.ok(page.text.startsWith("Съешь же ещё этих булок."), page.text.slice(0, 50));
+  assert.is(page.partial, "gzip body cut short");
 });
 
 test("readPage: charset from header, <meta> or BOM; links normalized; gzip undone", () => {

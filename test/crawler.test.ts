@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
+import { deflateSync, gzipSync } from "node:zlib";
 import { Index } from "@async-from-scratch/shared/search";
 import { startSite } from "@async-from-scratch/shared/site";
 import { suite } from "uvu";
@@ -44,6 +45,7 @@ interface LogEntry {
   status?: number;
   reason?: string;
   to?: string;
+  partial?: string;
 }
 
 /**
@@ -665,6 +667,75 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, 
     stdout,
   );
   assert.is(pages.find((page) => page.url.endsWith("/twice"))?.text, "Да");
+});
+
+test("a gzip or deflate body cut short, in a whole response: indexed as far as it decoded, and listed; both engines", async () => {
+  const sentence = "Съешь же ещё этих мягких французских булок, да выпей чаю.";
+  const lines = Array.from({ length: 400 }, (_, i) => `<p>${i + 1}: ${sentence}</p>`);
+  const text = `<title>Cut short</title>${lines.join("\n")}`;
+  const half = (body: Buffer) => body.subarray(0, body.length >> 1);
+  const bodies: Record<string, [coding: string, body: Buffer]> = {
+    "/gzip": ["gzip", half(gzipSync(text))],
+    "/deflate": ["deflate", half(deflateSync(text))],
+    "/header": ["gzip", gzipSync(text).subarray(0, 5)], // nothing of the page decodes
+  };
+  const server = createServer((request, response) => {
+    response.setHeader("content-type", "text/html; charset=utf-8");
+    if (request.url === "/") {
+      return response.end(
+        Object.keys(bodies)
+          .map((path) => `<a href="${path}">x</a>`)
+          .join(""),
+      );
+    }
+    const [coding, body] = bodies[request.url!] ?? [];
+    if (body === undefined) return response.writeHead(404).end();
+    // The Content-Length is the bytes sent: the response is whole, its gzip stream is not.
+    response.writeHead(200, { "content-encoding": coding, "content-length": body.length });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const crawls = await Promise.all(
+      ["scratch", "node"].map((engine) =>
+        crawl(`cut-${engine}`, ["--url", url, "--engine", engine]),
+      ),
+    );
+    for (const { status, stderr, stdout, log, pages } of crawls) {
+      assert.is(status, 0, stderr);
+      assert.equal(
+        outcomesByPath(log),
+        {
+          "/": "indexed ",
+          "/gzip": "indexed ",
+          "/deflate": "indexed ",
+          "/header": "error bad gzip body: unexpected end of file",
+        },
+        stdout,
+      );
+      assert.is(byPath(log).get("/gzip")?.partial, "gzip body cut short");
+      assert.is(byPath(log).get("/deflate")?.partial, "deflate body cut short");
+      assert.is(byPath(log).get("/")?.partial, undefined);
+      for (const path of ["/gzip", "/deflate"]) {
+        const page = pages.find((page) => pathOf(page.url) === path)!;
+        assert.is(page.title, "Cut short");
+        assert.ok(page.text.startsWith(`1: ${sentence} 2: ${sentence}`), path);
+        assert.ok(page.text.length < text.length - 100, `${path}: only a part`);
+      }
+      assert.match(
+        stdout,
+        "\nRead in part (each counted above by its outcome):\n" +
+          "  1 x deflate body cut short: /deflate\n  1 x gzip body cut short: /gzip\n",
+      );
+      assert.is(count(stdout, "sum"), figure(stdout, /^URLs discovered +(\d+)$/m));
+    }
+    const texts = crawls.map(({ pages }) => pages.map((page) => page.text).sort());
+    assert.equal(texts[1], texts[0], "the same part with both engines");
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('<meta http-equiv="refresh">: a redirect within 5 s, in its chain; a later one only a link', async () => {

@@ -664,6 +664,8 @@ export class Crawler {
       return this.#record({ ...entry, outcome: "not HTML", reason });
     }
     this.stats.htmlBytes += page.bytes;
+    // A page read in part (a gzip stream cut short) ends as what it becomes, with a note of it.
+    if (page.partial !== null) entry = { ...entry, partial: page.partial };
     // A duplicate's links are followed too: relative links on the same body under another path
     // may lead elsewhere, and which of two twins arrives first must not change what is found.
     // A redirect's target is not, here: it follows as a redirect's does, in its chain, whatever
@@ -761,6 +763,7 @@ export class Crawler {
             fetched.body!,
             fetched.headers.get("content-encoding"),
             64 * ROBOTS_MAX_BYTES, // gzip of a 500 KiB file of spaces is 1 KiB: decompress a bounded amount
+            { coding: undefined }, // cut short: its rules as far as they go, safer than none
           );
         } catch {
           return ""; // an unknown coding, or bytes that do not decode: unavailable

@@ -4,7 +4,14 @@
 // and put each link in its one spelling (urls.ts). And the digest of a body, by which identical
 // pages under different URLs are indexed once.
 import { createHash } from "node:crypto";
-import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync } from "node:zlib";
+import {
+  brotliDecompressSync,
+  constants,
+  gunzipSync,
+  inflateRawSync,
+  inflateSync,
+  type ZlibOptions,
+} from "node:zlib";
 import {
   decodeText,
   looksLikeHtml,
@@ -41,6 +48,8 @@ export interface PageResult {
   redirect: string | null;
   /** "windows-1251 from header" */
   charset: string;
+  /** Why only a part of the page was read, or null: "gzip body cut short" (decodeContent). */
+  partial: string | null;
   /** Size of the decompressed body. */
   bytes: number;
 }
@@ -52,7 +61,8 @@ export interface PageResult {
  * whose name has no extension it knows, a hand-written CGI script).
  */
 export function readPage(input: PageInput): PageResult | null {
-  const body = decodeContent(input.body, input.contentEncoding, input.maxBytes);
+  const cut: Cut = { coding: undefined };
+  const body = decodeContent(input.body, input.contentEncoding, input.maxBytes, cut);
   const type = extractMimeType(input.contentType);
   if (type === null && !looksLikeHtml(body)) return null;
   const { charset, from } = sniffCharset(body, type?.charset);
@@ -80,6 +90,7 @@ export function readPage(input: PageInput): PageResult | null {
     nofollow: page.robots.nofollow,
     redirect,
     charset: `${charset} from ${from}`,
+    partial: cut.coding === undefined ? null : `${cut.coding} body cut short`,
     bytes: body.length,
   };
 }
@@ -110,15 +121,28 @@ export function bodyDigest(body: Uint8Array, contentEncoding: string | undefined
     .digest("base64");
 }
 
+/** Where decodeContent says whether a compressed body ended before its stream did. */
+export interface Cut {
+  /** The coding whose stream was cut ("gzip"); undefined if none was. */
+  coding: string | undefined;
+}
+
 /**
  * The body with its Content-Encoding undone ("gzip", "deflate", "br", or a list of them, applied
  * in order and so undone from the last); an empty body stays empty. An Error for a coding we do
  * not know or bytes that do not decode, or past maxBytes.
+ *
+ * A compressed stream that ends early, though the response was whole (a Content-Length that
+ * counted the bytes a server had, not the ones it meant to send: a gzip file cut on disk, a
+ * proxy that gave up mid-stream and still framed what it had), gives what decoded of it, as
+ * browsers show it and wget keeps it, and says so in `cut`: the page is read and indexed as far
+ * as it goes, and the report lists it. An error only if nothing decoded.
  */
 export function decodeContent(
   body: Uint8Array,
   contentEncoding: string | undefined,
   maxBytes: number,
+  cut?: Cut,
 ): Uint8Array {
   const codings = (contentEncoding ?? "")
     .toLowerCase()
@@ -129,13 +153,23 @@ export function decodeContent(
   // that compresses every response may send one of no bytes as it is).
   if (body.length === 0) return body;
   let bytes = body;
-  const options = { maxOutputLength: maxBytes };
   for (const coding of codings.reverse()) {
     try {
-      if (coding === "gzip" || coding === "x-gzip") bytes = gunzip(bytes, maxBytes);
-      else if (coding === "br") bytes = brotliDecompressSync(bytes, options);
-      else if (coding === "deflate") bytes = inflateDeflate(bytes, options);
-      else throw new Error(`unknown Content-Encoding: ${coding}`);
+      try {
+        bytes = decode(bytes, coding, { maxOutputLength: maxBytes });
+      } catch (error) {
+        // zlib's "unexpected end of file" (Z_BUF_ERROR): the stream ran out before its end. A
+        // sync flush at the end, instead of the finish that fails, hands out what was decoded.
+        // Tried only then, so a whole body is decoded once. (Brotli's decoder hands out nothing
+        // so, and we do not ask for brotli.)
+        const ranOut = (error as NodeJS.ErrnoException).code === "Z_BUF_ERROR";
+        if (!ranOut || cut === undefined || coding === "br") throw error;
+        const options = { maxOutputLength: maxBytes, finishFlush: constants.Z_SYNC_FLUSH };
+        const start = decode(bytes, coding, options);
+        if (start.length === 0) throw error; // cut inside its header: nothing to show
+        cut.coding ??= coding;
+        bytes = start;
+      }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ERR_BUFFER_TOO_LARGE") {
@@ -150,6 +184,13 @@ export function decodeContent(
   return bytes;
 }
 
+function decode(bytes: Uint8Array, coding: string, options: ZlibOptions): Uint8Array {
+  if (coding === "gzip" || coding === "x-gzip") return gunzip(bytes, options);
+  if (coding === "br") return brotliDecompressSync(bytes, options);
+  if (coding === "deflate") return inflateDeflate(bytes, options);
+  throw new Error(`unknown Content-Encoding: ${coding}`);
+}
+
 // Node's gunzipSync() decompresses into pieces of `chunkSize` bytes (16 KiB unless told) and then
 // copies them into one Buffer: every byte of a page copied once more, and a Buffer made per piece.
 // A gzip stream ends with its decompressed size (ISIZE, RFC 1952, modulo 4 GiB), so a chunkSize
@@ -158,16 +199,17 @@ export function decodeContent(
 // comes from the server, so it is only a guess: capped at maxBytes, which maxOutputLength still
 // enforces, and at least 1 KiB, so that a wrong small one (or a body of several gzip members,
 // where the trailer is the last member's) costs pieces of 1 KiB at worst, not of a few bytes.
-function gunzip(bytes: Uint8Array, maxBytes: number): Uint8Array {
+function gunzip(bytes: Uint8Array, options: ZlibOptions): Uint8Array {
+  const maxBytes = options.maxOutputLength!;
   const trailer = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const size = bytes.length < 18 ? 0 : trailer.getUint32(bytes.length - 4, true);
   const chunkSize = Math.max(Math.min(size, maxBytes) + 1, 1024);
-  return gunzipSync(bytes, { maxOutputLength: maxBytes, chunkSize });
+  return gunzipSync(bytes, { ...options, chunkSize });
 }
 
 // "deflate" is the zlib format (RFC 9110 8.4.1.2), but some servers send raw deflate without the
 // zlib header; browsers accept both, so do we. A zlib stream starts with 0x78 (32 KiB window).
-function inflateDeflate(bytes: Uint8Array, options: { maxOutputLength: number }): Uint8Array {
+function inflateDeflate(bytes: Uint8Array, options: ZlibOptions): Uint8Array {
   return (bytes[0]! & 0x0f) === 8 && (bytes[0]! * 256 + bytes[1]!) % 31 === 0
     ? inflateSync(bytes, options)
     : inflateRawSync(bytes, options);

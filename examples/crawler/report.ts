@@ -29,12 +29,19 @@ export interface Entry {
   ms?: number;
   /** Where a redirect points. */
   to?: string;
+  /**
+   * Why only a part of the page was read (its outcome is that of the part): "gzip body cut
+   * short". The report lists these apart, so that a page kept in part is not taken for whole.
+   */
+  partial?: string;
 }
 
 interface Saved {
   counts: Record<string, number>;
   statuses: [number, number][];
   errors: [string, { count: number; urls: string[] }][];
+  /** Absent in the state of a crawl saved before pages were kept in part. */
+  partial?: [string, { count: number; urls: string[] }][];
   slowest: { url: string; ms: number }[];
 }
 
@@ -55,6 +62,8 @@ export class Tally {
   readonly statuses = new Map<number, number>();
   /** Each reason with its count and its first few URLs. */
   readonly errors = new Map<string, { count: number; urls: string[] }>();
+  /** The same, of the pages read in part (Entry.partial), whatever their outcome. */
+  readonly partial = new Map<string, { count: number; urls: string[] }>();
   slowest: { url: string; ms: number }[] = [];
   /** Called with every entry, for the crawl log. */
   onEntry: (entry: Entry) => void = () => {};
@@ -68,14 +77,8 @@ export class Tally {
     if (entry.status !== undefined) {
       this.statuses.set(entry.status, (this.statuses.get(entry.status) ?? 0) + 1);
     }
-    if (entry.outcome === "error") {
-      let reason = entry.reason ?? "unknown";
-      if (!this.errors.has(reason) && this.errors.size >= MAX_REASONS_KEPT) reason = OTHER_REASONS;
-      const known = this.errors.get(reason) ?? { count: 0, urls: [] };
-      known.count++;
-      if (known.urls.length < URLS_PER_REASON) known.urls.push(entry.url);
-      this.errors.set(reason, known);
-    }
+    if (entry.outcome === "error") countReason(this.errors, entry.reason ?? "unknown", entry.url);
+    if (entry.partial !== undefined) countReason(this.partial, entry.partial, entry.url);
     if (entry.ms !== undefined) {
       const { url, ms } = entry;
       if (this.slowest.length < SLOWEST || ms > this.slowest.at(-1)!.ms) {
@@ -92,6 +95,7 @@ export class Tally {
       counts: this.counts,
       statuses: [...this.statuses],
       errors: [...this.errors],
+      partial: [...this.partial],
       slowest: this.slowest,
     };
   }
@@ -101,9 +105,23 @@ export class Tally {
     for (const outcome of OUTCOMES) tally.counts[outcome] = saved.counts[outcome] ?? 0;
     for (const [status, count] of saved.statuses) tally.statuses.set(status, count);
     for (const [reason, known] of saved.errors) tally.errors.set(reason, known);
+    for (const [reason, known] of saved.partial ?? []) tally.partial.set(reason, known);
     tally.slowest = saved.slowest;
     return tally;
   }
+}
+
+/** Counts url under reason in reasons, keeping its first few URLs. */
+function countReason(
+  reasons: Map<string, { count: number; urls: string[] }>,
+  reason: string,
+  url: string,
+): void {
+  if (!reasons.has(reason) && reasons.size >= MAX_REASONS_KEPT) reason = OTHER_REASONS;
+  const known = reasons.get(reason) ?? { count: 0, urls: [] };
+  known.count++;
+  if (known.urls.length < URLS_PER_REASON) known.urls.push(url);
+  reasons.set(reason, known);
 }
 
 /**
@@ -217,11 +235,10 @@ export function formatReport(r: ReportInput): string {
   say(
     `HTTP statuses: ${statuses.map(([status, count]) => `${status} x ${count}`).join(", ") || "none"}`,
   );
-  if (r.tally.errors.size > 0) {
-    say("Errors:");
-    const reasons = [...r.tally.errors].sort(
-      ([a, x], [b, y]) => y.count - x.count || (a < b ? -1 : 1),
-    );
+  const listReasons = (heading: string, known: Tally["errors"]) => {
+    if (known.size === 0) return;
+    say(heading);
+    const reasons = [...known].sort(([a, x], [b, y]) => y.count - x.count || (a < b ? -1 : 1));
     for (const [reason, { count, urls }] of reasons.slice(0, MAX_REASONS)) {
       const shown = urls.map(r.pathOf).join(", ") + (count > urls.length ? ", ..." : "");
       say(`  ${count} x ${reason}: ${shown}`);
@@ -229,7 +246,11 @@ export function formatReport(r: ReportInput): string {
     if (reasons.length > MAX_REASONS) {
       say(`  ... and ${reasons.length - MAX_REASONS} more reasons: see the crawl log`);
     }
-  }
+  };
+  listReasons("Errors:", r.tally.errors);
+  // Counted above by their outcome (indexed, most often), and listed here too: a page of which
+  // only the start came is in the index, but not whole.
+  listReasons("Read in part (each counted above by its outcome):", r.tally.partial);
   say(`Links to other hosts, not followed: ${r.crawl.offsiteLinks}`);
   say();
   const { requests, connections, stale, wireBytes } = r.http;
