@@ -595,9 +595,9 @@ for (const engine of ["scratch", "node"]) {
   });
 }
 
-test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, X-Robots-Tag, 204", async () => {
+test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, X-Robots-Tag, 204, 302 without Location", async () => {
   const links = ["/utf8", "/twice", "/untyped", "/untyped-text", "/other-bot", "/ours"];
-  links.push("/no-content", "/empty-gzip", "/untyped-large", "/untyped-chunked");
+  links.push("/no-content", "/empty-gzip", "/untyped-large", "/untyped-chunked", "/no-location");
   const server = createServer((request, response) => {
     const html = (title: string) => `<title>${title}</title>`;
     response.setHeader("content-type", "text/html; charset=utf-8");
@@ -641,6 +641,8 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, 
         return response.writeHead(204).end();
       case "/empty-gzip":
         return response.writeHead(200, { "content-encoding": "gzip" }).end();
+      case "/no-location": // a redirect that says not where to
+        return response.writeHead(302).end(html("moved, but where?"));
     }
     response.writeHead(404).end();
   });
@@ -663,9 +665,12 @@ test("odd headers of real servers: raw UTF-8 Location, two Content-Types, none, 
       "/ours": "noindex ",
       "/no-content": "error HTTP 204 No Content",
       "/empty-gzip": "indexed ",
+      "/no-location": "error 302 without Location",
     },
     stdout,
   );
+  assert.is(byPath(log).get("/no-location")?.status, 302);
+  assert.match(stdout, /^ {2}1 x 302 without Location: \/no-location$/m);
   assert.is(pages.find((page) => page.url.endsWith("/twice"))?.text, "Да");
 });
 

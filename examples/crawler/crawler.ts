@@ -539,6 +539,12 @@ export class Crawler {
     if (status >= 300 && status < 400 && headers.has("location")) {
       return this.#redirect(item, locationOf(headers.get("location")!), entry);
     }
+    // A redirect that does not say where to (a script that set the status and forgot the
+    // header) leads nowhere: an error that says why, as wget's "Redirection (302) without
+    // location.", not a bare "HTTP 302 Found" that reads as though it were followed.
+    if (status >= 300 && status < 400) {
+      return this.#record({ ...entry, outcome: "error", reason: `${status} without Location` });
+    }
     // 204 and 205 have no content by definition (RFC 9110 15.3.5-6): no page, whatever the type.
     if (status < 200 || status >= 300 || status === 204 || status === 205) {
       return this.#record({
