@@ -5,7 +5,7 @@
 // A failed fetch is data, as in 500lines' crawler: it ends as a FetchRecord with its error, is
 // printed and counted, and the crawl goes on.
 import { createHash } from "node:crypto";
-import { decodeBody, linksOnHost, parsePage } from "./html.ts";
+import { charsetOf, linksOnHost, readHtml } from "./html.ts";
 import type { ResponseEvent } from "./http.ts";
 import { type ClockReading, chartFlags, cpuVersusWall } from "./lesson.ts";
 import { type Span, drawTimeline } from "./timeline.ts";
@@ -119,7 +119,8 @@ export function readResponse(record: FetchRecord, response: ResponseEvent, body:
     record.note = `${mebibytes(body.length)}, too large to look for links in (over ${limit})`;
     return;
   }
-  const page = parsePage(decodeBody(body, contentType), url.href);
+  // Read as the crawler reads a page: its links' queries are in its charset (html.ts queryIn).
+  const { page } = readHtml(body, url.href, charsetOf(contentType));
   record.links = linksOnHost(page.links, url.host);
 }
 

@@ -8,7 +8,7 @@
 // htmlparser2's Parser does, closing those that HTML lets a page leave open (<p>, <li>, <td>), so
 // every open tag gets its close tag.
 //
-//   const page = parsePage(decodeBody(body, headers.get("content-type")), url);
+//   const { page } = readHtml(body, url, charsetOf(headers.get("content-type") ?? ""));
 //   for (const link of linksOnHost(page.links, new URL(url).host)) queue.push(link);
 import { isUtf8 } from "node:buffer";
 import { Tokenizer, type TokenizerCallbacks } from "htmlparser2";
@@ -140,6 +140,25 @@ export function parsePage(html: string, pageUrl: string, charset = "utf-8"): Pag
   const reader = new PageReader(undefined);
   reader.write(html);
   return reader.end(pageUrl, queryEncoder(charset));
+}
+
+/**
+ * The page in a response body, and the charset it was read in: found as sniffCharset() finds it
+ * (`declared` is the Content-Type's charset parameter, charsetOf()), decoded, and parsed with its
+ * links' queries in that charset, as parsePage() says. The one way from a body to a page for the
+ * crawler and the crawling lessons alike.
+ */
+export function readHtml(
+  body: Uint8Array,
+  pageUrl: string,
+  declared?: string,
+): { page: Page; charset: Charset } {
+  const charset = sniffCharset(body, declared);
+  const page =
+    charset.charset === "utf-8"
+      ? parseUtf8Page(charset.from === "bom" ? body.subarray(3) : body, pageUrl)
+      : parsePage(decodeText(body, charset.charset), pageUrl, charset.charset);
+  return { page, charset };
 }
 
 /**
@@ -982,8 +1001,8 @@ function knownCharset(label: string | undefined): string | undefined {
   return name;
 }
 
-// The charset parameter of a media type: `text/html; Charset="koi8-r"` gives "koi8-r".
-function charsetOf(contentType: string): string | undefined {
+/** The charset parameter of a media type: `text/html; Charset="koi8-r"` gives "koi8-r". */
+export function charsetOf(contentType: string): string | undefined {
   for (const parameter of contentType.split(";").slice(1)) {
     const equals = parameter.indexOf("=");
     if (equals === -1 || parameter.slice(0, equals).trim().toLowerCase() !== "charset") continue;

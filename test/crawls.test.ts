@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { readResponse, startRecord } from "../shared/crawl.ts";
+import { PANGRAM, encode } from "../shared/site/wild.ts";
 import { fetchesIn, readChart } from "./charts.ts";
 import { crawlLessons } from "./crawls.ts";
 import { type Run, figure, root, runOnce, siteProcesses } from "./lessons.ts";
@@ -110,6 +112,26 @@ for (const [before, after] of [
     assert.ok(readme.replace(/\s+/g, " ").includes(size), `the README should say:\n${size}`);
   });
 }
+
+test("readResponse reads a page as the crawler does: a query in its one-byte charset, declared or not", () => {
+  const read = (body: Uint8Array, contentType: string) => {
+    const record = startRecord(new URL("http://h/dir/"));
+    const headers = new Map([["content-type", contentType]]);
+    readResponse(
+      record,
+      { type: "response", httpVersion: "1.1", status: 200, reason: "OK", headers },
+      Buffer.from(body),
+    );
+    return record.links;
+  };
+  // ?q=тест as a browser and wget send it from a windows-1251 page; the path stays UTF-8.
+  const links = '<a href="/search?q=тест">q</a> <a href="/вики">w</a>';
+  const expected = ["http://h/search?q=%F2%E5%F1%F2", "http://h/%D0%B2%D0%B8%D0%BA%D0%B8"];
+  assert.equal(read(encode(links, "windows-1251"), "text/html; charset=windows-1251"), expected);
+  // A koi8-r page that says nothing of its charset: guessed from its letters, as in the crawler.
+  const koi8 = encode(`<p>${PANGRAM}</p><a href="/search?q=тест">q</a>`, "koi8-r");
+  assert.equal(read(koi8, "text/html"), ["http://h/search?q=%D4%C5%D3%D4"]);
+});
 
 test("no crawl leaves a fixture site running", () => {
   assert.equal(siteProcesses(), sitesBefore);

@@ -12,13 +12,7 @@ import {
   inflateSync,
   type ZlibOptions,
 } from "node:zlib";
-import {
-  decodeText,
-  looksLikeHtml,
-  parsePage,
-  parseUtf8Page,
-  sniffCharset,
-} from "@async-from-scratch/shared/html";
+import { looksLikeHtml, readHtml } from "@async-from-scratch/shared/html";
 import { remembered } from "@async-from-scratch/shared/remember";
 import { normalizeUrl } from "./urls.ts";
 
@@ -65,11 +59,7 @@ export function readPage(input: PageInput): PageResult | null {
   const body = decodeContent(input.body, input.contentEncoding, input.maxBytes, cut);
   const type = extractMimeType(input.contentType);
   if (type === null && !looksLikeHtml(body)) return null;
-  const { charset, from } = sniffCharset(body, type?.charset);
-  const page =
-    charset === "utf-8"
-      ? parseUtf8Page(from === "bom" ? body.subarray(3) : body, input.url)
-      : parsePage(decodeText(body, charset), input.url, charset);
+  const { page, charset } = readHtml(body, input.url, type?.charset);
   const links = new Set<string>();
   for (const link of page.links) {
     const normal = normalForm(link);
@@ -89,7 +79,7 @@ export function readPage(input: PageInput): PageResult | null {
     noindex: page.robots.noindex,
     nofollow: page.robots.nofollow,
     redirect,
-    charset: `${charset} from ${from}`,
+    charset: `${charset.charset} from ${charset.from}`,
     partial: cut.coding === undefined ? null : `${cut.coding} body cut short`,
     bytes: body.length,
   };
