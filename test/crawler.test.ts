@@ -61,10 +61,15 @@ async function crawl(name: string, args: string[], { chart = false } = {}): Prom
 
 /** A crawl of a server the test made, from its "/", on a free port; the server stops after. */
 async function crawlServer(name: string, server: Server): Promise<Crawl> {
+  return withServer(server, (url) => crawl(name, ["--url", url]));
+}
+
+/** use(url of server's "/"), with server listening on a free port meanwhile; stopped after. */
+async function withServer<T>(server: Server, use: (url: string) => Promise<T>): Promise<T> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
     const { port } = server.address() as AddressInfo;
-    return await crawl(name, ["--url", `http://127.0.0.1:${port}/`]);
+    return await use(`http://127.0.0.1:${port}/`);
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -699,48 +704,43 @@ test("a gzip or deflate body cut short, in a whole response: indexed as far as i
     response.writeHead(200, { "content-encoding": coding, "content-length": body.length });
     response.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-    const crawls = await Promise.all(
+  const crawls = await withServer(server, (url) =>
+    Promise.all(
       ["scratch", "node"].map((engine) =>
         crawl(`cut-${engine}`, ["--url", url, "--engine", engine]),
       ),
+    ),
+  );
+  for (const { status, stderr, stdout, log, pages } of crawls) {
+    assert.is(status, 0, stderr);
+    assert.equal(
+      outcomesByPath(log),
+      {
+        "/": "indexed ",
+        "/gzip": "indexed ",
+        "/deflate": "indexed ",
+        "/header": "error bad gzip body: unexpected end of file",
+      },
+      stdout,
     );
-    for (const { status, stderr, stdout, log, pages } of crawls) {
-      assert.is(status, 0, stderr);
-      assert.equal(
-        outcomesByPath(log),
-        {
-          "/": "indexed ",
-          "/gzip": "indexed ",
-          "/deflate": "indexed ",
-          "/header": "error bad gzip body: unexpected end of file",
-        },
-        stdout,
-      );
-      assert.is(byPath(log).get("/gzip")?.partial, "gzip body cut short");
-      assert.is(byPath(log).get("/deflate")?.partial, "deflate body cut short");
-      assert.is(byPath(log).get("/")?.partial, undefined);
-      for (const path of ["/gzip", "/deflate"]) {
-        const page = pages.find((page) => pathOf(page.url) === path)!;
-        assert.is(page.title, "Cut short");
-        assert.ok(page.text.startsWith(`1: ${sentence} 2: ${sentence}`), path);
-        assert.ok(page.text.length < text.length - 100, `${path}: only a part`);
-      }
-      assert.match(
-        stdout,
-        "\nRead in part (each counted above by its outcome):\n" +
-          "  1 x deflate body cut short: /deflate\n  1 x gzip body cut short: /gzip\n",
-      );
-      assert.is(count(stdout, "sum"), figure(stdout, /^URLs discovered +(\d+)$/m));
+    assert.is(byPath(log).get("/gzip")?.partial, "gzip body cut short");
+    assert.is(byPath(log).get("/deflate")?.partial, "deflate body cut short");
+    assert.is(byPath(log).get("/")?.partial, undefined);
+    for (const path of ["/gzip", "/deflate"]) {
+      const page = pages.find((page) => pathOf(page.url) === path)!;
+      assert.is(page.title, "Cut short");
+      assert.ok(page.text.startsWith(`1: ${sentence} 2: ${sentence}`), path);
+      assert.ok(page.text.length < text.length - 100, `${path}: only a part`);
     }
-    const texts = crawls.map(({ pages }) => pages.map((page) => page.text).sort());
-    assert.equal(texts[1], texts[0], "the same part with both engines");
-  } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    assert.match(
+      stdout,
+      "\nRead in part (each counted above by its outcome):\n" +
+        "  1 x deflate body cut short: /deflate\n  1 x gzip body cut short: /gzip\n",
+    );
+    assert.is(count(stdout, "sum"), figure(stdout, /^URLs discovered +(\d+)$/m));
   }
+  const texts = crawls.map(({ pages }) => pages.map((page) => page.text).sort());
+  assert.equal(texts[1], texts[0], "the same part with both engines");
 });
 
 test('<meta http-equiv="refresh">: a redirect within 5 s, in its chain; a later one only a link', async () => {
