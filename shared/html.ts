@@ -806,7 +806,8 @@ export function sniffCharset(body: Uint8Array, declared?: string): Charset {
     return { charset: fromMeta.startsWith("utf-16") ? "utf-8" : fromMeta, from: "meta" };
   }
   // Nothing says. isUtf8 (simdutf, in Node) reads a page at several GB/s: the one pass a UTF-8
-  // page pays for not declaring its charset, a hundredth of reading the page.
+  // page pays for not declaring its charset, under a hundredth of reading the page (1.3 ms of
+  // 270 for the 16 MB of the PostgreSQL docs).
   if (isUtf8(body)) return { charset: "utf-8", from: "default" };
   return { charset: guessCharset(body), from: "guess" };
 }
@@ -828,7 +829,7 @@ export function sniffCharset(body: Uint8Array, declared?: string): Charset {
  *     Both have the same 32 letters at 0xC0-0xDF and 0xE0-0xFF, in other orders and with upper
  *     and lower case swapped (windows-1251's "о", the commonest, 0xEE, is koi8-r's "Н"); each
  *     byte scores the frequency of its letter in Russian text, case aside, so a page in capitals
- *     is read right too. On a paragraph the right one scores 1.2 to 1.7 times the other.
+ *     is read right too. On a paragraph the right one scores 1.2 to 1.8 times the other.
  *   - Latin, or nothing to tell by (no letter past ASCII): windows-1252, which is also what a
  *     browser takes an undeclared ISO-8859-1 page for.
  * Ukrainian and Belarusian pages come out windows-1251 or koi8-r too (koi8-u's few letters of
