@@ -1,10 +1,12 @@
 // 0_blocking_socket: its output against the snapshot, the serial crawl's N x latency, and a crawl
 // that meets every hard case of the fixture site and goes on.
 import { once } from "node:events";
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { chartFile, fetchesIn, readChart } from "./charts.ts";
+import { encode } from "../shared/site/wild.ts";
 import { timelineBars } from "./crawls.ts";
 import { figure, matchSnapshot, runLesson, runOnce } from "./lessons.ts";
 
@@ -77,6 +79,30 @@ test("0_blocking_socket: a start page that cannot be fetched is one clear line a
   assert.is(status, 1);
   assert.is(stdout, "");
   assert.match(stderr, /^0_blocking_socket: ConnectionRefusedError: connect\(127\.0\.0\.1:\d+\): /);
+});
+
+test("0_blocking_socket reads a windows-1251 page as the crawler does: its link's query in that charset", async () => {
+  // ?q=тест as a browser, wget and the crawler send it from a windows-1251 page.
+  const asked: string[] = [];
+  const server = createHttpServer((request, response) => {
+    asked.push(request.url!);
+    response.setHeader("content-type", "text/html; charset=windows-1251");
+    response.end(
+      request.url === "/" ? encode('<a href="/search?q=тест">q</a>', "windows-1251") : "",
+    );
+  }).listen(0, "127.0.0.1");
+  await once(server, "listening");
+  try {
+    const { port } = server.address() as AddressInfo;
+    const { status, stderr } = await runLesson("0_blocking_socket", [
+      "--url",
+      `http://127.0.0.1:${port}/`,
+    ]);
+    assert.is(status, 0, stderr);
+    assert.equal(asked, ["/", "/search?q=%F2%E5%F1%F2"]);
+  } finally {
+    server.close();
+  }
 });
 
 test.run();

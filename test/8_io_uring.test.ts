@@ -10,7 +10,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ioUringUnavailable } from "@async-from-scratch/native";
-import { decodeBody, linksOnHost, parsePage } from "@async-from-scratch/shared";
+import { charsetOf, linksOnHost, readHtml } from "@async-from-scratch/shared";
 import { startSite } from "@async-from-scratch/shared/site";
 import {
   type Mask,
@@ -92,8 +92,11 @@ async function digestOfOurOwn(site: string): Promise<string> {
     const body = new Uint8Array(await response.arrayBuffer());
     pages.push({ path: url.pathname + url.search, status: response.status, body });
     const type = response.headers.get("content-type") ?? "";
-    const html = type.startsWith("text/html") ? decodeBody(body, type) : "";
-    for (const link of linksOnHost(parsePage(html, url.href).links, url.host)) {
+    const html = type.startsWith("text/html") ? body : new Uint8Array(0);
+    for (const link of linksOnHost(
+      readHtml(html, url.href, charsetOf(type)).page.links,
+      url.host,
+    )) {
       if (seen.has(link) || new URL(link).pathname.startsWith("/trouble/")) continue;
       seen.add(link);
       queue.push(link);

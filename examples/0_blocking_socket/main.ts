@@ -17,12 +17,12 @@ import {
   chartFlags,
   drawChart,
   cpuVersusWall,
-  decodeBody,
+  charsetOf,
   drawTimeline,
   linksOnHost,
   openTarget,
-  parsePage,
   parseResponse,
+  readHtml,
   startClock,
   siteFlags,
   startLesson,
@@ -63,8 +63,9 @@ function fetch(url: URL, span: Span): Buffer {
 function read(url: URL, bytes: Buffer) {
   const response = parseResponse(bytes);
   const contentType = response.headers.get("content-type") ?? "";
-  const html = contentType.startsWith("text/html") ? decodeBody(response.body, contentType) : "";
-  const page = parsePage(html, url.href);
+  // Read as the crawler reads a page: in its charset, and its links' queries in it too.
+  const body = contentType.startsWith("text/html") ? response.body : new Uint8Array(0);
+  const { page } = readHtml(body, url.href, charsetOf(contentType));
   return { response, title: page.title, links: linksOnHost(page.links, url.host) };
 }
 

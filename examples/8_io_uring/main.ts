@@ -38,11 +38,11 @@ import {
   buildRequest,
   cancelFlags,
   crawlFlags,
-  decodeBody,
+  charsetOf,
   linksOnHost,
   openTarget,
-  parsePage,
   parseResponse,
+  readHtml,
   siteFlags,
   startLesson,
 } from "@async-from-scratch/shared";
@@ -323,8 +323,10 @@ interface Crawl {
 function read(url: URL, bytes: Buffer): { page: Page; links: string[] } {
   const response = parseResponse(bytes);
   const contentType = response.headers.get("content-type") ?? "";
-  const html = contentType.startsWith("text/html") ? decodeBody(response.body, contentType) : "";
-  const links = linksOnHost(parsePage(html, url.href).links, url.host).filter(
+  // Read as the crawler reads a page: in its charset, and its links' queries in it too.
+  const html = contentType.startsWith("text/html") ? response.body : new Uint8Array(0);
+  const { links: all } = readHtml(html, url.href, charsetOf(contentType)).page;
+  const links = linksOnHost(all, url.host).filter(
     (link) => !new URL(link).pathname.startsWith("/trouble/"),
   );
   return { page: { url, status: response.status, body: response.body }, links };
