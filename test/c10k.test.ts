@@ -134,6 +134,7 @@ test("c10k --url where nothing listens: every connection refused, counted, and s
   const args = ["--url", url, "--connections", "10", "--hold-ms", "0"];
   const { status, stdout, stderr } = await runLesson("c10k", args);
   assert.is(status, 1, stderr);
+  assert.match(stdout, "  warm-up: 100 connections, not all answered (100 refused); closed\n");
   assert.is(figure(stdout, /^ {2}refused +(\d+)$/m), 10);
   assert.match(stdout, "  total                 10, as many as asked for\n");
   // Nothing was open to divide the memory among: no figure per connection.

@@ -105,7 +105,14 @@ await loop.run(warmUp.open(WARM_UP));
 await loop.run(warmUp.requestAll());
 warmUp.closeAll();
 await loop.run(loop.sleep(100));
-console.log(`  warm-up: ${WARM_UP} connections asked once and closed`);
+// What happened to them, not what was meant: where nothing listens (a --url), all are refused.
+const warmedUp = [...warmUp.outcomes()].filter(([, count]) => count > 0);
+console.log(
+  warmedUp.length === 1 && warmedUp[0]![0] === "replied"
+    ? `  warm-up: ${WARM_UP} connections asked once and closed`
+    : `  warm-up: ${WARM_UP} connections, not all answered ` +
+        `(${warmedUp.map(([outcome, count]) => `${count} ${outcome}`).join(", ")}); closed`,
+);
 
 const crowd = new Crowd(loop, address, request);
 const memoryBefore = {
