@@ -228,7 +228,12 @@ test("callbacks get the argument they were added with: one function serves every
     loop.callSoon((word: string) => seen.push(`soon: ${word}`), "first");
     loop.callLater(1, (word: string) => seen.push(`later: ${word}`), "second");
     loop.callLater(1, (pair: Pair) => pair.writer.send(Buffer.from("c")), pairs[2]!);
-    await loop.sleep(30);
+    // Until every reader has had its turn. Not one sleep of 30 ms: on a busy machine the 1 ms timer
+    // and the sleep's can fall due in the same round, and the sleep ends before the loop has
+    // polled again and seen "c" (it did, in a run beside other test runs).
+    for (const deadline = loop.time() + 10_000; loop.watching > 0 && loop.time() < deadline;) {
+      await loop.sleep(5);
+    }
     assert.is(loop.watching, 0);
     for (const pair of pairs) (pair.reader.close(), pair.writer.close());
   });
