@@ -21,7 +21,15 @@ type Option =
       /** The flag may be given again and again; its value is the list of them all. */
       multiple?: boolean;
     }
-  | { type: "integer"; help: string; default: number; min: number; max: number }
+  | {
+      type: "integer";
+      help: string;
+      default: number;
+      /** How the default is worked out where it depends on the machine: "one per core, 1 to 4". */
+      defaultRule?: string;
+      min: number;
+      max: number;
+    }
   | { type: "boolean"; help: string }
   | {
       type: "url";
@@ -392,7 +400,11 @@ export function makeDirectory(path: string): void {
 }
 
 function describe(option: Option): string {
-  if (option.type === "integer") return `${option.help} (default ${option.default})`;
+  if (option.type === "integer") {
+    // A default that depends on the machine is said as its rule, then what it comes to here.
+    const rule = option.defaultRule === undefined ? "" : `${option.defaultRule}: `;
+    return `${option.help} (default ${rule}${option.default}${rule && " here"})`;
+  }
   if (option.type === "string" && option.choices) {
     return `${option.help}: ${option.choices.join(", ")}${option.default ? ` (default ${option.default})` : ""}`;
   }

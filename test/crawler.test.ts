@@ -956,6 +956,10 @@ test("pnpm run crawler starts from a bundle of the same code, rebuilt when a fil
   const { status, stdout, stderr } = await runPnpm(["run", "crawler", "--", "--help"]);
   assert.is(status, 0, stderr);
   assert.match(stdout, /^usage: pnpm run crawler \[--url URL\]\.\.\. /);
+  // A default that depends on the machine: its rule and what it comes to here, said once.
+  const parsers = stdout.split("\n").find((line) => line.startsWith("  --parsers")) ?? stdout;
+  assert.match(parsers, /\(default one per core but the loop's, 1 to 4: \d+ here\)$/);
+  assert.is(parsers.match(/default/g)?.length, 1, parsers);
   assert.ok(existsSync(join(root, "examples/crawler/dist/main.mjs")));
   assert.ok(existsSync(join(root, "examples/crawler/dist/tasks.mjs")), "the worker's bundle too");
 });

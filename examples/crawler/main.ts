@@ -125,9 +125,10 @@ const args = startLesson("crawler", {
   parsers: {
     type: "integer",
     default: READING_THREADS,
+    defaultRule: "one per core but the loop's, 1 to 4",
     min: 0,
     max: 64,
-    help: "worker threads that read and index pages (0: the loop's own thread does; by default one per core but the loop's, 1 to 4)",
+    help: "worker threads that read and index pages; 0: the loop's own thread does",
   },
   timeout: {
     type: "integer",
