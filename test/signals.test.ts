@@ -3,7 +3,7 @@
 // the signal in JavaScript, which a lesson asleep in select() never gets back to run.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "uvu";
@@ -43,5 +43,68 @@ test("SIGINT to 2_good_socket's process, while it waits 10 s for an answer, ends
   assert.is(code, 130, stderr);
   assert.not.match(stdout, /^response: /m);
 });
+
+test("SIGTERM to pnpm alone ends `pnpm run site` and every process it started", async () => {
+  // pnpm passes no signal on by itself, but it ends its script's process group when it gets one,
+  // and a helper it starts kills that group once pnpm is gone: nothing is left listening.
+  const pnpm = spawn("pnpm", ["--silent", "run", "site", "--port", "0"], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = once(pnpm, "exit");
+  let stdout = "";
+  await new Promise<void>((resolve, reject) => {
+    pnpm.stdout.setEncoding("utf8").on("data", (text: string) => {
+      stdout += text;
+      if (stdout.includes("Fixture site: http://")) resolve();
+    });
+    void exited.then(() => reject(new Error(`it ended first:\n${stdout}`)));
+  });
+  const started = descendants(pnpm.pid!);
+  assert.ok(
+    started.some((pid) => alive(pid) && /site\/main\.ts/.test(args(pid))),
+    "the site",
+  );
+  pnpm.kill("SIGTERM");
+  await exited;
+  // A busy machine takes a moment to end them.
+  for (const deadline = performance.now() + 10_000; performance.now() < deadline;) {
+    if (!started.some(alive)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(
+    started.filter(alive).map((pid) => `${pid} ${args(pid)}`),
+    [],
+  );
+});
+
+/** The processes below pid, each before its own children. */
+function descendants(pid: number): number[] {
+  // Each thread has its own list: the one that forked is the child's parent.
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim().split(" "),
+  );
+  return children
+    .filter((child) => child !== "")
+    .map(Number)
+    .flatMap((child) => [child, ...descendants(child)]);
+}
+
+/** Running, not a zombie waiting for its parent to collect it. */
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+function args(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+  } catch {
+    return "";
+  }
+}
 
 test.run();
