@@ -45,8 +45,9 @@ test("SIGINT to 2_good_socket's process, while it waits 10 s for an answer, ends
 });
 
 test("SIGTERM to pnpm alone ends `pnpm run site` and every process it started", async () => {
-  // pnpm passes no signal on by itself, but it ends its script's process group when it gets one,
-  // and a helper it starts kills that group once pnpm is gone: nothing is left listening.
+  // pnpm 12 sends the signal on to its script's process group (the lesson gets the SIGTERM and
+  // stops as it would on its own), and a helper it starts kills whatever is left of that group
+  // once pnpm is gone: nothing is left listening.
   const pnpm = spawn("pnpm", ["--silent", "run", "site", "--port", "0"], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
