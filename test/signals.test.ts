@@ -53,30 +53,43 @@ test("SIGTERM to pnpm alone ends `pnpm run site` and every process it started", 
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = once(pnpm, "exit");
-  let stdout = "";
-  await new Promise<void>((resolve, reject) => {
-    pnpm.stdout.setEncoding("utf8").on("data", (text: string) => {
-      stdout += text;
-      if (stdout.includes("Fixture site: http://")) resolve();
+  let started: number[] = [];
+  try {
+    let stdout = "";
+    await new Promise<void>((resolve, reject) => {
+      pnpm.stdout.setEncoding("utf8").on("data", (text: string) => {
+        stdout += text;
+        if (stdout.includes("Fixture site: http://")) resolve();
+      });
+      void exited.then(() => reject(new Error(`it ended first:\n${stdout}`)));
     });
-    void exited.then(() => reject(new Error(`it ended first:\n${stdout}`)));
-  });
-  const started = descendants(pnpm.pid!);
-  assert.ok(
-    started.some((pid) => alive(pid) && /site\/main\.ts/.test(args(pid))),
-    "the site",
-  );
-  pnpm.kill("SIGTERM");
-  await exited;
-  // A busy machine takes a moment to end them.
-  for (const deadline = performance.now() + 10_000; performance.now() < deadline;) {
-    if (!started.some(alive)) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    started = descendants(pnpm.pid!);
+    assert.ok(
+      started.some((pid) => alive(pid) && /site\/main\.ts/.test(args(pid))),
+      "the site",
+    );
+    pnpm.kill("SIGTERM");
+    await exited;
+    // A busy machine takes a moment to end them.
+    for (const deadline = performance.now() + 10_000; performance.now() < deadline;) {
+      if (!started.some(alive)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(
+      started.filter(alive).map((pid) => `${pid} ${args(pid)}`),
+      [],
+    );
+  } finally {
+    // Whatever failed above, nothing this test started outlives it.
+    if (pnpm.exitCode === null && pnpm.signalCode === null) pnpm.kill("SIGKILL");
+    for (const pid of started.filter(alive)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // it ended meanwhile
+      }
+    }
   }
-  assert.equal(
-    started.filter(alive).map((pid) => `${pid} ${args(pid)}`),
-    [],
-  );
 });
 
 /** The processes below pid, each before its own children. */
