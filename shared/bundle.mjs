@@ -2,9 +2,9 @@
 // from a bundle that esbuild makes of their TypeScript, remade whenever a file it was made from has
 // changed since. Why: under tsx, every start compiles (or finds in its cache) and loads the tool's
 // modules one by one through tsx's loader thread, and so do its worker threads: the crawler sent
-// its first request 1.4 to 3.5 s after the command under tsx, 0.3 to 0.6 s from the bundle; search
-// answered in 1.9 s under tsx, 0.55 s from the bundle (medians on a loaded machine; each tool's
-// README has its figures). A person waits for each.
+// its first request 0.7 s (idle) to 3.5 s (loaded) after the command under tsx, 0.2 to 0.6 s
+// from the bundle; search answered in 1.9 s under tsx, 0.55 s from the bundle (medians on a
+// loaded machine; each tool's README has its figures). A person waits for each.
 //
 // A tool's start.mjs names its entries (its main.ts first, then the modules its worker threads
 // run) and calls startBundled(). Each entry is bundled with what it imports into the tool's
@@ -18,9 +18,22 @@
 // main.ts, out/index, the search page's static files) are where they always were.
 //
 // This file is JavaScript, not TypeScript, because it is what runs before anything can compile
-// TypeScript. The tests start the tools this way too, as a person does (test/lessons.ts); a few
-// of them run main.ts with tsx, so that the TypeScript as a student reads and runs it is tested.
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+// TypeScript. The tests start the crawler and search this way too, as a person does
+// (test/lessons.ts), and search-server in one test; the rest run main.ts with tsx, so that the
+// TypeScript as a student reads and runs it is tested.
+import {
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -43,8 +56,15 @@ export async function startBundled(startUrl, files, { charts = false } = {}) {
   // Made again also when this file or the start.mjs has changed: they say how to make it.
   const makers = [fileURLToPath(import.meta.url), fileURLToPath(startUrl)];
   if (!bundles.every(existsSync) || stale(here, dist, makers)) await bundle(here, dist, entries);
-  await import(pathToFileURL(join(dist, `${basename(files[0], ".ts")}.mjs`)).href);
+  // From the build that `dist` names now, by its own path: the modules the tool loads later (its
+  // worker threads, the chart at the end of a crawl) come from the same build, whatever another
+  // start links meanwhile.
+  const build = realpathSync(dist);
+  await import(pathToFileURL(join(build, `${basename(files[0], ".ts")}.mjs`)).href);
 }
+
+// How long a build that `dist` no longer names is kept for a tool still running from it.
+const KEEP_OLD_BUILDS_MS = 60 * 60 * 1000;
 
 /** Whether the bundles are missing, or older than a file that went into them (or made them). */
 function stale(here, dist, makers) {
@@ -57,15 +77,21 @@ function stale(here, dist, makers) {
   });
 }
 
+// Each build is a folder of its own, dist.<pid>-<time>, and `dist` a symbolic link to the newest,
+// put in place by rename(), which replaces the old link at once: a start that reads `dist`
+// meanwhile finds a whole build, the old or the new, never none or half of one, and a tool
+// already running from the old build goes on loading from it. Two starts that both find it
+// stale both build it, and the link names the one that finished last.
 async function bundle(here, dist, entries) {
   const { build } = await import("esbuild");
-  // Built aside and then moved into place, so that a second start meanwhile never loads half a
-  // bundle. Two starts that both find it stale both build it, and one of the two is kept.
-  const temporary = `${dist}.${process.pid}`;
+  // The time before esbuild reads the sources: a file saved while it builds is newer than this,
+  // and so makes the next start build again (stale() compares with inputs.json's time).
+  const began = new Date();
+  const folder = `${dist}.${process.pid}-${began.getTime()}`;
   const names = new Map(Object.entries(entries).map(([name, path]) => [path, name]));
   const result = await build({
     entryPoints: entries,
-    outdir: temporary,
+    outdir: folder,
     absWorkingDir: here, // the paths in metafile.inputs are relative to this
     outExtension: { ".js": ".mjs" },
     bundle: true,
@@ -99,14 +125,27 @@ async function bundle(here, dist, entries) {
   const inputs = Object.keys(result.metafile.inputs).filter(
     (input) => !input.startsWith("no-charts:"),
   );
-  writeFileSync(join(temporary, "inputs.json"), JSON.stringify(inputs));
-  rmSync(dist, { recursive: true, force: true });
-  try {
-    renameSync(temporary, dist);
-  } catch (error) {
-    // Another start moved its bundle in between the two lines above: as whole as ours.
-    if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
-    rmSync(temporary, { recursive: true, force: true });
+  writeFileSync(join(folder, "inputs.json"), JSON.stringify(inputs));
+  utimesSync(join(folder, "inputs.json"), began, began);
+  const link = `${folder}.link`;
+  symlinkSync(basename(folder), link);
+  // A `dist` folder of before builds were linked: a link cannot replace it, so it goes first.
+  if (lstatSync(dist, { throwIfNoEntry: false })?.isDirectory()) {
+    rmSync(dist, { recursive: true, force: true });
+  }
+  renameSync(link, dist);
+  removeOldBuilds(here, basename(realpathSync(dist)));
+}
+
+/** Builds other than `current` (and folders of builds killed half-way) older than an hour. */
+function removeOldBuilds(here, current) {
+  for (const name of readdirSync(here)) {
+    if (!name.startsWith("dist.") || name === current) continue;
+    const path = join(here, name);
+    const made = lstatSync(path, { throwIfNoEntry: false });
+    if (made && Date.now() - made.mtimeMs > KEEP_OLD_BUILDS_MS) {
+      rmSync(path, { recursive: true, force: true });
+    }
   }
 }
 

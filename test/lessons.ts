@@ -66,9 +66,10 @@ function lessonCommand(lesson: string): string[] {
 }
 
 // A tool's bundle, made (if a source file is newer) by one run before any other starts: two runs
-// that both find it stale would each make it, and one might load it as the other replaces it.
-// The other test worker (run.ts) may be at it too: so under a lock, a directory, which only one
-// process can make; one left by a killed run is taken over after a minute.
+// that both find it stale would each make it (safely, shared/bundle.mjs, but each for seconds of
+// CPU that the timed tests beside them need). The other test worker (run.ts) may be at it too:
+// so under a lock, a directory, which only one process can make; one left by a killed run is
+// taken over after a minute.
 const bundled = new Map<string, Promise<Run>>();
 async function ready(lesson: string): Promise<void> {
   if (!BUNDLED.has(lesson)) return;
