@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { decodeBody, parsePage } from "./html.ts";
+import { charsetOf, readHtml } from "./html.ts";
 import { parseResponse } from "./http.ts";
 import { startSite, type SiteOptions } from "./site/index.ts";
 import { MAX_LATENCY_MS } from "./site/server.ts";
@@ -456,7 +456,7 @@ export function cpuVersusWall({ cpuMs, wallMs }: ClockReading): string {
 /** One line about a whole response read until the server closed: "200 OK, 2667 body bytes, ..." */
 export function describeResponse(bytes: Uint8Array, url: URL): string {
   const response = parseResponse(bytes);
-  const html = decodeBody(response.body, response.headers.get("content-type"));
-  const { title } = parsePage(html, url.href);
+  const declared = charsetOf(response.headers.get("content-type") ?? "");
+  const { title } = readHtml(response.body, url.href, declared).page;
   return `${response.status} ${response.reason}, ${response.body.length} body bytes, title "${title}"`;
 }
