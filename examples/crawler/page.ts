@@ -154,7 +154,12 @@ export function decodeContent(
         // so, and we do not ask for brotli.)
         const ranOut = (error as NodeJS.ErrnoException).code === "Z_BUF_ERROR";
         if (!ranOut || cut === undefined || coding === "br") throw error;
-        const options = { maxOutputLength: maxBytes, finishFlush: constants.Z_SYNC_FLUSH };
+        // In pieces of the usual size: the last four bytes of a cut stream are not its size.
+        const options = {
+          maxOutputLength: maxBytes,
+          finishFlush: constants.Z_SYNC_FLUSH,
+          chunkSize: constants.Z_DEFAULT_CHUNK,
+        };
         const start = decode(bytes, coding, options);
         if (start.length === 0) throw error; // cut inside its header: nothing to show
         cut.coding ??= coding;
@@ -189,7 +194,9 @@ function decode(bytes: Uint8Array, coding: string, options: ZlibOptions): Uint8A
 // comes from the server, so it is only a guess: capped at maxBytes, which maxOutputLength still
 // enforces, and at least 1 KiB, so that a wrong small one (or a body of several gzip members,
 // where the trailer is the last member's) costs pieces of 1 KiB at worst, not of a few bytes.
+// A chunkSize in `options` is taken as it is.
 function gunzip(bytes: Uint8Array, options: ZlibOptions): Uint8Array {
+  if (options.chunkSize !== undefined) return gunzipSync(bytes, options);
   const maxBytes = options.maxOutputLength!;
   const trailer = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const size = bytes.length < 18 ? 0 : trailer.getUint32(bytes.length - 4, true);
