@@ -165,7 +165,7 @@ test("search without a query, or with a bad flag, prints the usage and exits wit
   }
   assert.equal(
     [empty!.status, empty!.stderr],
-    [2, "search: the query '!!!' has no words to look for\n"],
+    [2, 'search: the query "!!!" has no words to look for\n'],
   );
 });
 
@@ -193,13 +193,13 @@ test("a word too long to be indexed is named as the reason; a long query is cut 
   assert.is(run.status, 2, run.stderr);
   assert.is(
     run.stderr,
-    `search: the query '${"a".repeat(80)}…' has no words to look for ` +
+    `search: the query "${"a".repeat(80)}…" has no words to look for ` +
       "(a word of more than 64 letters is not indexed)\n",
   );
   // Cut at 80 code units, the 80th the first half of an emoji: the emoji goes whole, not half
   // (which reached the terminal as "�").
   const emoji = await runLesson("search", [`${"!".repeat(79)}${"😀".repeat(10)}`, "--index", dir]);
-  assert.is(emoji.stderr, `search: the query '${"!".repeat(79)}…' has no words to look for\n`);
+  assert.is(emoji.stderr, `search: the query "${"!".repeat(79)}…" has no words to look for\n`);
 });
 
 test("control characters of a crawled page never reach the terminal", async () => {

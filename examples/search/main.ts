@@ -78,7 +78,7 @@ if (result.terms.length === 0) {
   const cut = /[\ud800-\udbff]/.test(result.query[79] ?? "") ? 79 : 80;
   const shown = result.query.length > 80 ? `${result.query.slice(0, cut)}…` : result.query;
   const why = long ? ` (a word of more than ${MAX_WORD_LENGTH} letters is not indexed)` : "";
-  fail("no-words", `the query '${shown}' has no words to look for${why}`, 2);
+  fail("no-words", `the query "${shown}" has no words to look for${why}`, 2);
 }
 
 // JSON is for programs: each hit's url is the real one, percent-escapes and all, as a program
