@@ -20,7 +20,7 @@ import { Socket, threadStackSize } from "@async-from-scratch/native";
 import { buildRequest, chartFlags, drawChart, startLesson } from "@async-from-scratch/shared";
 import type { MemoryBar } from "@async-from-scratch/shared/chart";
 import { EventLoop } from "@async-from-scratch/shared/loop";
-import { Crowd, type Outcome } from "./client.ts";
+import { Crowd, outcomesInWords } from "./client.ts";
 import {
   cpuMs,
   limitProblems,
@@ -193,7 +193,7 @@ async function measure(kind: Kind): Promise<Result> {
   const problems: string[] = [];
   const check = (crowd: Crowd, what: string) => {
     const failed = [...crowd.outcomes()].filter(([outcome, n]) => outcome !== "replied" && n > 0);
-    if (failed.length > 0) problems.push(`${what}: ${describe(failed)}`);
+    if (failed.length > 0) problems.push(`${what}: ${outcomesInWords(failed)}`);
   };
   try {
     // Warm up: the JIT compiles the hot paths now, so that neither the memory baseline nor the
@@ -235,10 +235,6 @@ async function measure(kind: Kind): Promise<Result> {
     loop.close();
     await server.stop();
   }
-}
-
-function describe(outcomes: [Outcome, number][]): string {
-  return outcomes.map(([outcome, n]) => `${n} ${outcome}`).join(", ");
 }
 
 function resident(pids: number[]): number {

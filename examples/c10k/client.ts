@@ -428,3 +428,11 @@ function outcomeOf(error: unknown): Outcome {
   const code = (error as { code?: string })?.code;
   return `error ${code ?? String(error)}`;
 }
+
+/** The ways some connections ended, in words: "100 refused, 2 reset" (none for a count of 0). */
+export function outcomesInWords(outcomes: Iterable<[Outcome, number]>): string {
+  return [...outcomes]
+    .filter(([, count]) => count > 0)
+    .map(([outcome, count]) => `${count} ${outcome}`)
+    .join(", ");
+}

@@ -13,7 +13,7 @@
 import { AF_INET, getaddrinfo, threadStackSize, type Address } from "@async-from-scratch/native";
 import { buildRequest, startLesson } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
-import { Crowd, WINDOW } from "./client.ts";
+import { Crowd, WINDOW, outcomesInWords } from "./client.ts";
 import {
   backends,
   limitProblems,
@@ -106,12 +106,11 @@ await loop.run(warmUp.requestAll());
 warmUp.closeAll();
 await loop.run(loop.sleep(100));
 // What happened to them, not what was meant: where nothing listens (a --url), all are refused.
-const warmedUp = [...warmUp.outcomes()].filter(([, count]) => count > 0);
+const warmedUp = warmUp.outcomes();
 console.log(
-  warmedUp.length === 1 && warmedUp[0]![0] === "replied"
+  warmedUp.get("replied") === WARM_UP
     ? `  warm-up: ${WARM_UP} connections asked once and closed`
-    : `  warm-up: ${WARM_UP} connections, not all answered ` +
-        `(${warmedUp.map(([outcome, count]) => `${count} ${outcome}`).join(", ")}); closed`,
+    : `  warm-up: ${WARM_UP} connections, not all answered (${outcomesInWords(warmedUp)}); closed`,
 );
 
 const crowd = new Crowd(loop, address, request);
@@ -191,8 +190,7 @@ console.log(`\nfds left open in this process: ${fdsOpenedSince(fdsBefore)}`);
 // A run in which no connection got its reply measured nothing: say why in one line, as the crawler
 // does when it could read no page, and end with status 1 (a script can tell).
 if (crowd.limit === null && crowd.replies === 0) {
-  const why = [...outcomes].filter(([, count]) => count > 0).map(([o, n]) => `${n} ${o}`);
-  process.stderr.write(`c10k: no connection got a reply: ${why.join(", ")}\n`);
+  process.stderr.write(`c10k: no connection got a reply: ${outcomesInWords(outcomes)}\n`);
 }
 process.exitCode = crowd.limit || crowd.replies === 0 ? 1 : 0;
 

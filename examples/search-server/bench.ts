@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { buildRequest, startLesson } from "@async-from-scratch/shared";
 import { EventLoop } from "@async-from-scratch/shared/loop";
 import { IndexWriter } from "@async-from-scratch/shared/search";
-import { Crowd } from "../c10k/client.ts";
+import { Crowd, outcomesInWords } from "../c10k/client.ts";
 import {
   cpuMs,
   limitProblems,
@@ -173,9 +173,7 @@ async function measure(kind: Kind, answers: Map<string, string>): Promise<Result
     const address: [string, number] = ["127.0.0.1", server.port];
     const check = (crowd: Crowd, what: string) => {
       const failed = [...crowd.outcomes()].filter(([outcome, n]) => outcome !== "replied" && n > 0);
-      if (failed.length > 0) {
-        problems.push(`${what}: ${failed.map(([outcome, n]) => `${n} ${outcome}`).join(", ")}`);
-      }
+      if (failed.length > 0) problems.push(`${what}: ${outcomesInWords(failed)}`);
     };
 
     const warm = new Crowd(loop, address, request);
