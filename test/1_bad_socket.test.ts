@@ -1,42 +1,25 @@
 // 1_bad_socket, run as a student runs it: its output against the snapshot, and the claims behind
 // its measured figures: every wait it shows (the handshake, the server's answer, a full send
-// buffer) was spent failing and retrying, and the busy loop burns CPU for as long as it waits.
+// buffer) was spent failing and retrying, and the busy loop wants a CPU for as long as it waits.
 import { ACCEPT_DELAY_MS } from "@async-from-scratch/shared/site";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { figure, matchSnapshot, spawnLesson, type Mask, type Run } from "./lessons.ts";
-import { between, threadTimes, whyNoSchedstat, type Between, type ThreadTimes } from "./sched.ts";
+import { figure, matchSnapshot, runOnce, type Mask } from "./lessons.ts";
+import { whyNoSchedstat } from "@async-from-scratch/shared";
 import { testOrSkip } from "./skips.ts";
 
 const LATENCY_MS = 500; // the lesson's default
 const withSchedstat = testOrSkip(whyNoSchedstat());
 
-/**
- * The lesson, run once for every test below, and what its main thread did from the line that opens
- * part 1 (printed as its clock starts) to the upload's response (printed as it stops), read from
- * /proc as those lines arrive: the waits it measures and nothing else, not its start nor its end.
- */
-let run: Promise<Run & { spinning?: Between }> | undefined;
-function badSocket(): Promise<Run & { spinning?: Between }> {
-  return (run ??= (async () => {
-    const { child, printed, exited } = await spawnLesson("1_bad_socket");
-    let from: ThreadTimes | undefined;
-    let to: ThreadTimes | undefined;
-    child.stdout.on("data", () => {
-      // spawnLesson's own listener, added first, has already appended this chunk.
-      if (from === undefined && printed.stdout.includes("\n1. ")) from = threadTimes(child.pid!);
-      if (to === undefined && printed.stdout.includes('"received ')) to = threadTimes(child.pid!);
-    });
-    const done = await exited;
-    return from && to ? { ...done, spinning: between(from, to) } : done;
-  })());
-}
+const badSocket = runOnce("1_bad_socket");
+
 // How many times a call failed, and in how many calls the upload went, depend on how fast this
 // machine spins and how the kernel sizes its buffers: measured figures.
 const spinCounts: Mask[] = [
   [/\b\d+ failed attempts/g, "<n> failed attempts"],
   [/failed attempts in all: \d+/g, "failed attempts in all: <n>"],
   [/\bin \d+ calls/g, "in <n> calls"],
+  [/\(\d+ sleeps\)/g, "(<n> sleeps)"],
 ];
 
 /** The failed attempts and milliseconds of the wait on the line that starts with `start`. */
@@ -85,25 +68,29 @@ test("1_bad_socket: a large upload fills the buffers, and send spins until the s
 });
 
 withSchedstat("1_bad_socket: the busy loop wants a CPU for as long as it waits", async () => {
-  const { stdout, spinning } = await badSocket();
+  const { stdout } = await badSocket();
   const wallMs = figure(stdout, /of (\d+) ms wall time/);
   // It waited out the handshake's second SYN, the accept delay and the latency, and the upload.
   assert.ok(wallMs >= 1500, `wall ${wallMs} ms`);
   // Not the CPU time it prints: a whole core on an idle machine, but a tenth of one under a load
-  // of 12 on 2 cores. Rather: all that time it either ran or waited in the run queue to run again,
-  // never asleep (a lesson that slept 1 to 100 ms between attempts was asleep 0.2 to 0.9 of it,
-  // under that load and without), and it gave up the CPU itself only a few times (sleeping 20 ms
-  // between attempts, 80 times; spinning, 7 to 19).
-  assert.ok(spinning, `the lines that open and close the waits, read from /proc:\n${stdout}`);
-  const figures = JSON.stringify(spinning, (_, value: unknown) =>
-    typeof value === "number" ? Math.round(value) : value,
-  );
-  assert.ok(spinning.wallMs >= wallMs / 2, `read from /proc over too little of it: ${figures}`);
-  assert.ok(spinning.asleepMs <= wallMs / 10, `asleep for part of its ${wallMs} ms: ${figures}`);
+  // of 12 on 2 cores. Rather what the scheduler saw, which the lesson prints over the same stretch:
+  // all that time it either ran or waited in the run queue to run again, never asleep (a lesson
+  // that slept 1 to 100 ms between attempts was asleep 0.2 to 0.9 of it, under that load and
+  // without), and it went to sleep itself only a few times (sleeping 20 ms between attempts, 80
+  // times; spinning, 7 to 19).
+  const line = /^our thread, as the kernel's scheduler saw it: .*$/m.exec(stdout)?.[0];
+  assert.ok(line, `no line of what the scheduler saw:\n${stdout}`);
+  const runningMs = figure(line, /running ([\d.]+) ms/);
+  const runnableMs = figure(line, /runnable ([\d.]+) ms/);
+  const asleepMs = figure(line, /asleep ([\d.]+) ms/);
+  const sleeps = figure(line, /\((\d+) sleeps\)/);
+  const counted = runningMs + runnableMs + asleepMs;
   assert.ok(
-    spinning.voluntarySwitches <= wallMs / 50,
-    `it gave up the CPU itself, as one that sleeps does: ${figures}`,
+    counted >= wallMs * 0.9 && counted <= wallMs * 1.1,
+    `not over the ${wallMs} ms it printed: ${line}`,
   );
+  assert.ok(asleepMs <= wallMs / 10, `asleep for part of its ${wallMs} ms: ${line}`);
+  assert.ok(sleeps <= wallMs / 50, `it went to sleep itself, as one that blocks does: ${line}`);
 });
 
 test("1_bad_socket: the failed attempts in all count every wait it shows", async () => {

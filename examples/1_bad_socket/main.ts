@@ -27,6 +27,8 @@ import {
   siteFlags,
   startClock,
   startLesson,
+  startThreadClock,
+  threadVersusWall,
 } from "@async-from-scratch/shared";
 import { ACCEPT_DELAY_MS } from "@async-from-scratch/shared/site";
 
@@ -109,6 +111,8 @@ function receiveAll(sock: Socket, show: boolean): Buffer {
 }
 
 const readClock = startClock();
+// And what the kernel's scheduler saw this thread do meanwhile: see the last lines.
+const readThreadClock = startThreadClock();
 
 // ---- 1. not writable until the handshake is over -----------------------------------------------
 // On loopback a handshake is over before connect() even returns, so the fixture site offers a
@@ -203,9 +207,18 @@ if (args.url !== undefined) {
 }
 
 const clock = readClock();
+const thread = readThreadClock();
 await target.close();
 
 console.log(
   `\nfailed attempts in all: ${allFailedAttempts}, each a system call that returned at once`,
 );
 console.log(`${cpuVersusWall(clock)}: a core spun while we only waited`);
+// On a busy machine CPU time falls short of wall time: other programs get their turns. But the
+// scheduler counts the time the thread waited for its turn (runnable) apart from the time it did
+// not want a CPU at all (asleep). A blocking recv would have been asleep for all of its wait; the
+// busy loop never is: it goes to sleep only a few times, each for a moment.
+console.log(`our thread, as the kernel's scheduler saw it: ${threadVersusWall(thread)}`);
+if (typeof thread !== "string") {
+  console.log(`  it wanted a CPU all along, where a blocking call would have slept`);
+}
