@@ -737,17 +737,6 @@ export function linksOnHost(links: string[], host: string): string[] {
   });
 }
 
-/**
- * The text of a response body, in the charset that sniffCharset() finds: a byte order mark, the
- * charset of the Content-Type ("text/html; charset=windows-1251"), a <meta> near the top, or
- * else what the bytes look like (UTF-8, windows-1251, koi8-r or windows-1252). UTF-8 turns
- * undecodable bytes into U+FFFD instead of failing the page.
- */
-export function decodeBody(body: Uint8Array, contentType?: string): string {
-  const declared = contentType === undefined ? undefined : charsetOf(contentType);
-  return decodeText(body, sniffCharset(body, declared).charset);
-}
-
 /** body decoded from `charset`, a label TextDecoder knows (as sniffCharset() returns them). */
 export function decodeText(body: Uint8Array, charset: string): string {
   const text = new TextDecoder(charset).decode(body);

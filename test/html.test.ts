@@ -1,9 +1,16 @@
-// parsePage, linksOnHost and decodeBody on the quirks real pages have: entities, comments with
+// parsePage, linksOnHost and readHtml on the quirks real pages have: entities, comments with
 // tags in them, scripts that look like markup, uppercase and unquoted attributes, unclosed
 // elements, <base>, every shape of relative URL, Cyrillic text and URLs, legacy charsets.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { decodeBody, linksOnHost, parsePage, parseUtf8Page, sniffCharset } from "../shared/html.ts";
+import {
+  charsetOf,
+  linksOnHost,
+  parsePage,
+  parseUtf8Page,
+  readHtml,
+  sniffCharset,
+} from "../shared/html.ts";
 import { encode } from "../shared/site/wild.ts";
 
 const test = suite("html");
@@ -11,6 +18,9 @@ const PAGE = "http://127.0.0.1:8080/wiki/sockets?lang=en#intro";
 
 const text = (html: string) => parsePage(html, PAGE).text;
 const links = (html: string) => parsePage(html, PAGE).links;
+/** The text of a response body as the crawler and the lessons read it, given its Content-Type. */
+const bodyText = (body: Uint8Array, contentType = "") =>
+  readHtml(body, PAGE, charsetOf(contentType)).page.text;
 
 test("title: the first <title>, entities decoded, whitespace collapsed", () => {
   const html = "<head><title>\n  Sockets &amp;\tthreads&nbsp;&#8212; &laquo;сокеты&raquo; </title>";
@@ -245,18 +255,18 @@ test("linksOnHost: same host and port, http only; port 80 is no port", () => {
   assert.equal(linksOnHost(["not a url", "mailto:x@h"], "h"), []);
 });
 
-test("decodeBody: the charset of the Content-Type, UTF-8 by default and for unknown labels", () => {
+test("readHtml: the charset of the Content-Type, UTF-8 by default and for unknown labels", () => {
   const utf8 = new TextEncoder().encode("Привет, мир");
   const cp1251 = new Uint8Array([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2, 0x2c, 0x20, 0xec, 0xe8, 0xf0]);
   const koi8 = new Uint8Array([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4, 0x2c, 0x20, 0xcd, 0xc9, 0xd2]);
-  assert.is(decodeBody(cp1251, "text/html; charset=windows-1251"), "Привет, мир");
-  assert.is(decodeBody(koi8, 'text/html;Charset="KOI8-R"'), "Привет, мир");
-  assert.is(decodeBody(cp1251, "text/html; q=1; charset = cp1251 "), "Привет, мир");
-  assert.is(decodeBody(utf8), "Привет, мир");
-  assert.is(decodeBody(utf8, "text/html"), "Привет, мир");
-  assert.is(decodeBody(utf8, "text/html; charset=no-such-charset"), "Привет, мир");
+  assert.is(bodyText(cp1251, "text/html; charset=windows-1251"), "Привет, мир");
+  assert.is(bodyText(koi8, 'text/html;Charset="KOI8-R"'), "Привет, мир");
+  assert.is(bodyText(cp1251, "text/html; q=1; charset = cp1251 "), "Привет, мир");
+  assert.is(bodyText(utf8), "Привет, мир");
+  assert.is(bodyText(utf8, "text/html"), "Привет, мир");
+  assert.is(bodyText(utf8, "text/html; charset=no-such-charset"), "Привет, мир");
   // Bytes that are not UTF-8, in a page that says it is, become U+FFFD instead of failing it.
-  assert.is(decodeBody(new Uint8Array([0x61, 0xff, 0x62]), "text/html; charset=utf-8"), "a\uFFFDb");
+  assert.is(bodyText(new Uint8Array([0x61, 0xff, 0x62]), "text/html; charset=utf-8"), "a\uFFFDb");
 });
 
 test("guessCharset: a page that declares nothing is UTF-8 if it is, else what its letters say", () => {
@@ -272,19 +282,19 @@ test("guessCharset: a page that declares nothing is UTF-8 if it is, else what it
     assert.is(sniff(encode(russian, charset)), `${charset} from guess`);
     // In capitals too: each letter counts by its frequency, whatever its case.
     assert.is(sniff(encode("ПРОЦЕССЫ И ПОТОКИ", charset)), `${charset} from guess`);
-    assert.is(decodeBody(encode(russian, charset), "text/html"), russian);
+    assert.is(bodyText(encode(russian, charset), "text/html"), russian);
   }
   // Accented letters between ASCII ones are a Western page, and its curly quotes are quotes (Node
   // 20.18.3 decodes windows-1252's 0x80-0x9F as control characters: html.ts puts them right).
   const western = Buffer.from("\x93Gr\xf6\xdfe\x94 \x96 caf\xe9 \x80", "latin1");
   assert.is(sniff(western), "windows-1252 from guess");
-  assert.is(decodeBody(western), "“Größe” – café €");
-  assert.is(decodeBody(western, "text/html; charset=iso-8859-1"), "“Größe” – café €");
+  assert.is(bodyText(western), "“Größe” – café €");
+  assert.is(bodyText(western, "text/html; charset=iso-8859-1"), "“Größe” – café €");
   // UTF-8 with a stray byte (a footer's "©" in windows-1252), or cut in the middle of a
   // character at the end, is still UTF-8.
   const stray = Buffer.concat([Buffer.from(russian), Buffer.from([0xa9])]);
   assert.is(sniff(stray), "utf-8 from guess");
-  assert.is(decodeBody(stray), `${russian}\uFFFD`);
+  assert.is(bodyText(stray), `${russian}\uFFFD`);
   assert.is(sniff(Buffer.from(russian).subarray(0, -2)), "utf-8 from guess"); // "в." cut to its first byte
   assert.is(sniff(Buffer.from("abc\xd0", "latin1")), "utf-8 from guess");
   // A declaration still wins over the guess.
@@ -302,7 +312,7 @@ test("sniffCharset: a BOM wins, then the header's charset, then <meta> in the he
   };
   const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("<p>Привет")]);
   assert.is(sniff(bom, "windows-1251"), "utf-8 from bom");
-  assert.is(decodeBody(bom, "text/html; charset=windows-1251"), "<p>Привет");
+  assert.is(bodyText(bom, "text/html; charset=windows-1251"), "Привет");
   assert.is(sniff(Buffer.from([0xff, 0xfe, 0x41, 0])), "utf-16le from bom");
   const meta = bytes('<html><head><meta charset="koi8-r"><title>x</title>');
   assert.is(sniff(meta, "cp1251"), "windows-1251 from header");
@@ -329,7 +339,7 @@ test("sniffCharset: a BOM wins, then the header's charset, then <meta> in the he
     bytes('<meta http-equiv="content-type" content="text/html; charset=koi8-r"><p>'),
     Buffer.from([0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4]),
   ]);
-  assert.is(parsePage(decodeBody(koi8, "text/html"), PAGE).text, "Привет");
+  assert.is(bodyText(koi8, "text/html"), "Привет");
 });
 
 test("links: a query on a page in windows-1251 or koi8-r is in the page's charset, its path in UTF-8", () => {
