@@ -4,6 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  assertCutAtTimeout,
   assertTroubleRecorded,
   completionOrder,
   crawlSlowBody,
@@ -28,15 +29,12 @@ test("6_async_await: each failure of /trouble/ is recorded with its reason, and 
   assertTroubleRecorded(await trouble());
 });
 
-test("6_async_await --timeout: the loop's timer stops a fetch that takes too long", async () => {
+test("6_async_await --timeout: the loop's timer cuts a fetch off at the timeout, long before the body ends", async () => {
   const run = await crawlSlowBody("6_async_await");
-  assert.is(run.status, 0, run.stderr);
-  assert.match(
-    run.stdout,
-    /^ {2}\/slow-body: TimeoutError: fetch\(\/slow-body\): no whole answer within 1000 ms \(ETIMEDOUT\)$/m,
+  assertCutAtTimeout(
+    run,
+    "TimeoutError: fetch(/slow-body): no whole answer within <timeout> (ETIMEDOUT)",
   );
-  const seconds = figure(run.stdout, /^wall time ([\d.]+) s/m);
-  assert.ok(seconds < 1.9, `it did not wait for the whole body: ${seconds} s`);
 });
 
 test("6_async_await: a failed fetch's stack trace is the chain of awaits, with no loop in it", async () => {

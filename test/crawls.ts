@@ -1,9 +1,11 @@
 // What the tests of the crawling lessons (4_callbacks to 7_node_event_loop) share: the lessons'
-// names, the mask for the order in which their fetches end, and a crawl of /trouble/ on a site
-// the test starts, where every hard case of the fixture site is met.
+// names, the mask for the order in which their fetches end, a crawl of /slow-body with a timeout
+// and what it must show, and a crawl of /trouble/ on a site the test starts, where every hard
+// case of the fixture site is met.
 import * as assert from "uvu/assert";
 import { startSite } from "@async-from-scratch/shared/site";
-import { type Mask, type Run, runLesson } from "./lessons.ts";
+import { SLOW_BODY_MS } from "../shared/site/trouble.ts";
+import { figure, type Mask, type Run, runLesson } from "./lessons.ts";
 
 export const crawlLessons = [
   "4_callbacks",
@@ -19,17 +21,43 @@ export const completionOrder: Mask = [
   (lines) => `${lines.trimEnd().split("\n").sort().join("\n")}\n`,
 ];
 
+// Half a second: a timeout that /slow-body's body, two seconds long, is sure to exceed, and far
+// enough from its end that a timer late on a loaded machine still fires long before.
+const SLOW_BODY_TIMEOUT_MS = 500;
+
 /**
  * The lesson's crawl of the fixture site's /slow-body alone, whose body comes over 2 s, with a
- * timeout of 1 s, on a site started for it and stopped after it.
+ * timeout of half a second, on a site started for it and stopped after it.
  */
 export async function crawlSlowBody(lesson: string): Promise<Run> {
   const site = await startSite({ latencyMs: 0, articles: 1 });
   try {
-    return await runLesson(lesson, ["--url", `${site.url}slow-body`, "--timeout", "1000"]);
+    const timeout = String(SLOW_BODY_TIMEOUT_MS);
+    return await runLesson(lesson, ["--url", `${site.url}slow-body`, "--timeout", timeout]);
   } finally {
     await site.stop();
   }
+}
+
+/**
+ * crawlSlowBody's run: its one fetch failed as a timeout (`failure`, the lesson's line for it,
+ * with "<timeout>" for the --timeout it names), and took the timeout and no less (a timer never
+ * fires early), but not the time the body takes to come (a timer on a loaded machine may fire
+ * late, but not by a second).
+ */
+export function assertCutAtTimeout(run: Run, failure: string): void {
+  assert.is(run.status, 0, run.stderr);
+  const line = failure.replace("<timeout>", `${SLOW_BODY_TIMEOUT_MS} ms`);
+  assert.ok(run.stdout.includes(`\n  /slow-body: ${line}\n`), `no '${line}' in:\n${run.stdout}`);
+  assert.match(run.stdout, /^1 URL fetched: 0 answered, 1 failed$/m);
+  assert.match(run.stdout, /^errors: 1, by kind: ETIMEDOUT x1$/m);
+  // The fetch's own time, from its start to its end (to a hundredth of a second).
+  const fetchMs = 1000 * figure(run.stdout, /^one at a time: ([\d.]+) s/m);
+  assert.ok(fetchMs >= SLOW_BODY_TIMEOUT_MS - 10, `cut after ${fetchMs} ms, before its timeout`);
+  assert.ok(
+    fetchMs <= 0.75 * SLOW_BODY_MS,
+    `cut after ${fetchMs} ms: it waited for most of the body, which takes ${SLOW_BODY_MS} ms`,
+  );
 }
 
 /**

@@ -73,6 +73,8 @@ function buildHugePage(): Buffer {
 
 const SLOW_PIECES = 20;
 const SLOW_INTERVAL_MS = 100;
+/** How long /slow-body takes from its headers to its last piece, at the least. */
+export const SLOW_BODY_MS = SLOW_PIECES * SLOW_INTERVAL_MS;
 
 /**
  * The headers at once, then the body in 20 pieces, one every 100 ms. The pieces are cut at byte
