@@ -8,20 +8,27 @@ import { deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { Worker } from "node:worker_threads";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { Crawler, locationOf, retryAfter, robotsTag } from "../examples/crawler/crawler.ts";
+import {
+  Crawler,
+  locationOf,
+  retryAfter,
+  robotsTag,
+  type CrawlOptions,
+} from "../examples/crawler/crawler.ts";
 import {
   bodyDigest,
   decodeContent,
   extractMimeType,
   readPage,
   type Cut,
+  type PageInput,
 } from "../examples/crawler/page.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "../examples/crawler/report.ts";
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
 import { createEngine } from "../examples/crawler/engine.ts";
 import type { Fetched, Fetcher } from "../examples/crawler/fetcher.ts";
 import type { PageReaders } from "../examples/crawler/readers.ts";
-import { hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
+import { StartScope, hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
 import { encode } from "../shared/site/wild.ts";
 import { SharedHashSet64 } from "../shared/search/bytes.ts";
 
@@ -384,64 +391,169 @@ test("robotsTag: X-Robots-Tag directives for all crawlers, and those named for o
   assert.equal(tag("max-snippet: 20, nofollow"), says(false, true), "a value, not a name");
 });
 
+/**
+ * The Crawler itself, on Node's loop, without a network: `answer` gives each URL's response (and
+ * robots.txt is a 404), and a page's body is read in this thread. What it recorded, in order.
+ */
+async function crawlAnswers(
+  start: string[],
+  answer: (url: URL) => Fetched,
+  options: Partial<CrawlOptions> = {},
+): Promise<{ entries: Entry[]; crawler: Crawler }> {
+  const fetcher = {
+    async fetch(url: URL): Promise<Fetched> {
+      return url.pathname === "/robots.txt" ? answered(404) : answer(url);
+    },
+  } as unknown as Fetcher;
+  const readers = {
+    async read(input: PageInput) {
+      return { ...readPage(input)!, duplicate: null, durable: null };
+    },
+  } as unknown as PageReaders;
+  const tally = new Tally();
+  const entries: Entry[] = [];
+  tally.onEntry = (entry) => entries.push(entry);
+  const crawler = new Crawler(
+    {
+      concurrency: 1,
+      perHost: 1,
+      maxPages: 100,
+      maxDepth: 5,
+      exclude: [],
+      noParent: false,
+      maxRedirects: 5,
+      retries: 2,
+      retryBaseMs: 1,
+      timeoutMs: 1000,
+      maxBodyBytes: 1 << 20,
+      maxReading: 1,
+      robotsName: "test",
+      maxDelayMs: 50,
+      ...options,
+    },
+    {
+      engine: createEngine("node"),
+      fetcher,
+      frontier: new MemoryFrontier(),
+      seen: new MemorySeenSet(),
+      digests: new MemorySeenSet(),
+      readers,
+      tally,
+    },
+    start,
+  );
+  await crawler.run();
+  return { entries, crawler };
+}
+
+/** A response to crawlAnswers: an HTML page if given a body. */
+function answered(status: number, headers: Record<string, string> = {}, html?: string): Fetched {
+  const body = html === undefined ? null : new TextEncoder().encode(html);
+  if (body !== null) headers = { "content-type": "text/html; charset=utf-8", ...headers };
+  return {
+    status,
+    reason: "",
+    headers: new Map(Object.entries(headers)),
+    body,
+    wireBytes: 0,
+    ms: 1,
+  };
+}
+
 test("a Retry-After past maxDelayMs is cut to it and the URL tried again, as documented", async () => {
-  // The Crawler itself, on Node's loop, with a fetcher that answers from a list: a 503 that asks
-  // for a day, then a 404. Before, a Retry-After over the cap meant no retry at all.
+  // A 503 that asks for a day, then a 404. Before, a Retry-After over the cap meant no retry at all.
   const answers: [number, Record<string, string>][] = [
     [503, { "retry-after": "86400" }],
     [404, {}],
   ];
   const asked: number[] = [];
-  const fetcher = {
-    async fetch(url: URL): Promise<Fetched> {
-      if (url.pathname === "/robots.txt") return fetched(404, {});
-      asked.push(performance.now());
-      const [status, headers] = answers.shift()!;
-      return fetched(status, headers);
-    },
-  } as unknown as Fetcher;
-  const fetched = (status: number, headers: Record<string, string>): Fetched => ({
-    status,
-    reason: "",
-    headers: new Map(Object.entries(headers)),
-    body: null,
-    wireBytes: 0,
-    ms: 1,
+  const { entries } = await crawlAnswers(["http://h/"], () => {
+    asked.push(performance.now());
+    return answered(...answers.shift()!);
   });
-  const seen = new MemorySeenSet();
-  const tally = new Tally();
-  const entries: Entry[] = [];
-  tally.onEntry = (entry) => entries.push(entry);
-  const options = {
-    concurrency: 1,
-    perHost: 1,
-    maxPages: 10,
-    maxDepth: 1,
-    exclude: [],
-    maxRedirects: 5,
-    retries: 2,
-    retryBaseMs: 1,
-    timeoutMs: 1000,
-    maxBodyBytes: 1 << 20,
-    maxReading: 1,
-    robotsName: "test",
-    maxDelayMs: 50,
-  };
-  const collaborators = {
-    engine: createEngine("node"),
-    fetcher,
-    frontier: new MemoryFrontier(),
-    seen,
-    digests: new MemorySeenSet(),
-    readers: {} as PageReaders, // no page is read: no answer here has a body
-    tally,
-  };
-  await new Crawler(options, collaborators, ["http://h/"]).run();
   assert.equal(
     entries.map(({ outcome, status }) => [outcome, status]),
     [["error", 404]],
   );
   assert.ok(asked[1]! - asked[0]! >= 45, `tried again after ${asked[1]! - asked[0]!} ms`);
+});
+
+test("StartScope: at or below a start URL's directory, in normalizeUrl's spelling, on its site", () => {
+  const starts = ["http://h/docs/index.html", "http://h/guide/", "http://www.other:8080/ф/"];
+  const scope = new StartScope(starts.map((url) => normalizeUrl(url)!));
+  const contains = (href: string) => scope.contains(normalizeUrl(href)!);
+  assert.ok(contains("http://h/docs/"), "index.html's directory");
+  assert.ok(contains("http://h/docs/a/b.html?to=/up/"));
+  assert.ok(contains("http://h/guide/"));
+  assert.ok(contains("http://www.h:80/guide/x"), "www. and the default port: the same site");
+  assert.not.ok(contains("http://h/"));
+  assert.not.ok(contains("http://h/docs"), "a file in /, as for wget");
+  assert.not.ok(contains("http://h/docsx/"));
+  assert.not.ok(contains("http://h/index.html?next=/docs/"), "a query is not a path");
+  assert.not.ok(contains("http://h/docs/../up.html"), "dot segments resolved first");
+  assert.ok(contains("http://other:8080/%d1%84/page"), "percent-encoded, the start written raw");
+  assert.not.ok(contains("http://other:8080/%D1%85/"));
+  assert.ok(contains("http://elsewhere/anything"), "another site: not this rule's to say");
+  assert.ok(contains("http://h:8080/anything"), "another port is another site");
+  assert.ok(new StartScope(["http://h/"]).contains("http://h/any/where"), "from /: all of h");
+  assert.ok(scope.hasSite("h") && scope.hasSite("other:8080") && !scope.hasSite("h:8080"));
+  // Saved and taken back (--resume): the same scope.
+  const saved = ["http://h/docs/", "http://h/guide/", "http://other:8080/%D1%84/"];
+  assert.equal(scope.directories(), saved);
+  assert.equal(new StartScope(saved).directories(), saved);
+});
+
+test("noParent: links and redirects above the start directories are excluded, and counted", async () => {
+  const pages: Record<string, string> = {
+    "/docs/": [
+      "a.html",
+      "../other.html",
+      "http://www.h:80/docs/b.html",
+      "/docs/%d1%84/",
+      "/docs",
+      "moved",
+      "http://elsewhere/docs/x",
+    ]
+      .map((href) => `<a href="${href}">${href}</a>`)
+      .join(""),
+    "/new/": '<a href="page">page</a> <a href="../new-sibling/">sibling</a>',
+  };
+  const redirects: Record<string, string> = { "/docs/moved": "/outside/", "/old/": "/new/" };
+  const answer = (url: URL) =>
+    url.pathname in redirects
+      ? answered(301, { location: redirects[url.pathname]! })
+      : answered(200, {}, `<title>${url.href}</title>${pages[url.pathname] ?? ""}`);
+  const outcomes = async (noParent: boolean) => {
+    const { entries, crawler } = await crawlAnswers(["http://h/docs/", "http://h/old/"], answer, {
+      noParent,
+    });
+    assert.is(crawler.stats.offsiteLinks, 1, "http://elsewhere/ is not a URL of the crawl");
+    return Object.fromEntries(
+      entries.map(({ url, outcome, reason }) => [url, `${outcome} ${reason ?? ""}`.trim()]),
+    );
+  };
+  const excluded = "excluded --no-parent";
+  assert.equal(await outcomes(true), {
+    "http://h/docs/": "indexed",
+    "http://h/old/": "redirected",
+    "http://h/docs/a.html": "indexed",
+    "http://h/other.html": excluded,
+    "http://www.h/docs/b.html": "indexed",
+    "http://h/docs/%D1%84/": "indexed",
+    "http://h/docs": excluded,
+    "http://h/docs/moved": "redirected",
+    "http://h/outside/": excluded, // a redirect's target, as a link
+    "http://h/new/": "indexed", // where a start URL led: its directory is the crawl's too
+    "http://h/new/page": "indexed",
+    "http://h/new-sibling/": excluded,
+  });
+  // Without it, every one of them is fetched.
+  const all = await outcomes(false);
+  assert.equal(
+    Object.keys(all).filter((url) => all[url]!.startsWith("excluded")),
+    [],
+  );
+  assert.is(Object.keys(all).length, 12);
 });
 
 test("reasonOf: the same words for the same failure, whichever engine saw it", () => {

@@ -479,6 +479,81 @@ test("a directory listing's links to itself sorted another way are excluded: one
   assert.is(paths.get("/shop?sort=name&order=asc")?.outcome, "indexed");
 });
 
+test("--no-parent: a crawl from /wild/ stays below it, with either engine; the links above are excluded", async () => {
+  const site = await startSite({ articles: 5 });
+  try {
+    const wild = `${site.url}wild/`;
+    const [scratch, node, without] = await Promise.all([
+      crawl("no-parent-scratch", ["--url", wild, "--no-parent"]),
+      crawl("no-parent-node", ["--url", wild, "--no-parent", "--engine", "node"]),
+      crawl("with-parent", ["--url", wild, "--max-depth", "1"]),
+    ]);
+    for (const { status, stdout, stderr, log } of [scratch, node]) {
+      assert.is(status, 0, stderr);
+      const discovered = figure(stdout, /^URLs discovered +(\d+)$/m);
+      assert.is(count(stdout, "sum"), discovered);
+      assert.is(log.size, discovered, "one log line per URL");
+      const above = [...byPath(log)].filter(([path]) => !path.startsWith("/wild/"));
+      for (const [path, { outcome, reason }] of above) {
+        assert.is(`${path} ${outcome} ${reason}`, `${path} excluded --no-parent`);
+      }
+      // /wild/ links to / and /trouble/, the wiki's, and its pages back to /wild/ only.
+      assert.ok(above.length >= 2, `${above.length} URLs above /wild/`);
+      assert.is(count(stdout, "excluded"), above.length, stdout);
+      assert.ok(count(stdout, "indexed") >= 10, stdout);
+      // Written raw and percent-encoded two ways: one URL, below /wild/ in each spelling.
+      assert.is(byPath(log).get(CYRILLIC_PATH)?.outcome, "indexed");
+    }
+    assert.equal([...byPath(node.log).keys()].sort(), [...byPath(scratch.log).keys()].sort());
+    // Without it, the same start goes up to the wiki.
+    assert.is(without.status, 0, without.stderr);
+    const paths = byPath(without.log);
+    assert.is(paths.get("/")?.outcome, "indexed");
+    assert.is(paths.get("/trouble/")?.outcome, "indexed");
+    assert.not.ok([...paths.values()].some(({ reason }) => reason === "--no-parent"));
+  } finally {
+    await site.stop();
+  }
+});
+
+test("--resume keeps --no-parent, and refuses it to a crawl begun without it", async () => {
+  // From an article: every article links up, to its category and to /, and the category links
+  // of the articles read after the resume are new URLs there.
+  const site = await startSite({ articles: 5 });
+  try {
+    const article = `${site.url}wiki/c10k-internals`;
+    const first = await crawl("no-parent-resume", [
+      "--url",
+      article,
+      "--no-parent",
+      "--max-pages",
+      "1",
+    ]);
+    assert.is(first.status, 0, first.stderr);
+    assert.match(first.stdout, /--resume goes on/);
+    const excludedFirst = count(first.stdout, "excluded");
+    const resumed = await crawl("no-parent-resume", ["--resume"]);
+    assert.is(resumed.status, 0, resumed.stderr);
+    assert.ok(count(resumed.stdout, "excluded") > excludedFirst, resumed.stdout);
+    for (const [path, { outcome, reason }] of byPath(resumed.log)) {
+      if (path.startsWith("/wiki/")) continue;
+      assert.is(`${path} ${outcome} ${reason}`, `${path} excluded --no-parent`);
+    }
+
+    const begunWithout = await crawl("parent-resume", ["--url", article, "--max-pages", "1"]);
+    assert.is(begunWithout.status, 0, begunWithout.stderr);
+    const refused = await crawl("parent-resume", ["--resume", "--no-parent"]);
+    assert.is(refused.status, 2, refused.stderr);
+    assert.is(refused.stdout, "");
+    assert.match(
+      refused.stderr,
+      /^crawler: --resume goes on with the crawl saved in \S+, which was started without --no-parent: leave --no-parent out to go on with it, or start a new crawl without --resume/,
+    );
+  } finally {
+    await site.stop();
+  }
+});
+
 test("redirect chains longer than --max-redirects end as an error", async () => {
   start(limitCrawl); // the next test's, meanwhile
   const { status, stderr, log } = await redirectsCrawl();

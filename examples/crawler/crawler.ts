@@ -48,7 +48,7 @@ import { bodyDigest, decodeContent, extractMimeType, type MimeType } from "./pag
 import type { PageReaders, ReadResult } from "./readers.ts";
 import { Tally, isTransient, reasonOf, type Entry } from "./report.ts";
 import type { DigestSet, Frontier, Item, SeenSet } from "./stores.ts";
-import { hostOf, normalizeUrl, siteOf, siteOfHost } from "./urls.ts";
+import { StartScope, hostOf, normalizeUrl, siteOfHost } from "./urls.ts";
 
 // The reason #waitForChange's timer is stopped with: nobody sees it.
 const WOKEN = new Error("woken before the timer");
@@ -61,6 +61,8 @@ export interface CrawlOptions {
   /** Links followed from a start URL at most. */
   maxDepth: number;
   exclude: RegExp[];
+  /** Stay at or below the directories of the start URLs (StartScope), as wget -np. */
+  noParent: boolean;
   maxRedirects: number;
   /** Tries after the first, for the network's errors, 5xx and 429. */
   retries: number;
@@ -82,7 +84,8 @@ export interface CrawlOptions {
 /** What the crawl keeps between runs besides the stores (stores.ts). */
 export interface CrawlSummary {
   startUrls: string[];
-  sites: string[];
+  /** The start URLs' directories, and those of where they redirected (StartScope). */
+  directories: string[];
   fetched: number;
   tally: ReturnType<Tally["toJSON"]>;
 }
@@ -200,7 +203,7 @@ export class Crawler {
   readonly #options: CrawlOptions;
   readonly #c: Collaborators;
   readonly #startUrls: string[];
-  readonly #sites: Set<string>;
+  readonly #scope: StartScope;
   readonly #hosts = new Map<string, Host>();
   #retries: Retry[] = [];
   #active = 0; // fetches under way: visits and robots.txt
@@ -223,10 +226,10 @@ export class Crawler {
     setMaxListeners(0, this.#abort.signal);
     if (Array.isArray(start)) {
       this.#startUrls = start;
-      this.#sites = new Set(start.map(siteOf));
+      this.#scope = new StartScope(start);
     } else {
       this.#startUrls = start.startUrls;
-      this.#sites = new Set(start.sites);
+      this.#scope = new StartScope(start.directories);
       this.stats.fetched = start.fetched;
     }
   }
@@ -289,7 +292,7 @@ export class Crawler {
   summary(): CrawlSummary {
     return {
       startUrls: this.#startUrls,
-      sites: [...this.#sites],
+      directories: this.#scope.directories(),
       fetched: this.stats.fetched,
       tally: this.#c.tally.toJSON(),
     };
@@ -438,13 +441,15 @@ export class Crawler {
   /** A link (already normalized) found at `depth`; `via` is the redirect chain that led to it. */
   #discover(url: string, depth: number, via: string[], isStart = false): void {
     const host = hostOf(url); // sliced, not parsed: normalized, its parts are where we know
-    if (!isStart && !this.#sites.has(siteOfHost(host))) {
+    if (!isStart && !this.#scope.hasSite(siteOfHost(host))) {
       this.stats.offsiteLinks++;
       return;
     }
     if (!this.#c.seen.add(url)) return;
     if (!url.startsWith("http:")) {
       this.#record({ url, outcome: "excluded", reason: "https: no TLS here" });
+    } else if (this.#options.noParent && !this.#scope.contains(url)) {
+      this.#record({ url, outcome: "excluded", reason: "--no-parent" });
     } else if (this.#options.exclude.some((pattern) => pattern.test(url))) {
       this.#record({ url, outcome: "excluded", reason: "--exclude" });
     } else if (REPEATING_PATH.test(new URL(url).pathname)) {
@@ -481,7 +486,7 @@ export class Crawler {
   async #visit(key: string, host: Host, item: Item, attempt: number): Promise<void> {
     // Depth 0 is a start URL or where one redirected: its site is the crawl's, also when the
     // crawler that followed the redirect is another one sharing the frontier.
-    if (item.depth === 0) this.#sites.add(siteOf(item.url));
+    if (item.depth === 0) this.#scope.add(item.url);
     let fetched: Fetched;
     // The last head's type, parsed once, when it came: null for none (undefined: no head yet).
     let mimeType = undefined as MimeType | null | undefined;
@@ -632,8 +637,8 @@ export class Crawler {
       return this.#record({ ...entry, outcome: "error", reason });
     }
     // A start URL that redirects to another host (http://example.org/ to www.example.com, say)
-    // takes that host along: it is where the site lives now.
-    if (item.depth === 0) this.#sites.add(siteOf(target));
+    // takes that host along, and its directory for --no-parent: it is where the site lives now.
+    if (item.depth === 0) this.#scope.add(target);
     // The target first, then the outcome: a shared frontier lets go of item with its outcome, and
     // a crawler that dies between the two leaves item to be fetched again, never the target lost.
     this.#discover(target, item.depth, chain);

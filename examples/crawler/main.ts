@@ -14,8 +14,8 @@
 //   or start them by hand, on other machines too.
 // Leaves out: TLS (https links are counted, not followed), JavaScript-rendered pages, sitemaps.
 // Run: pnpm run crawler [--url URL]... [--concurrency N] [--per-host N] [--max-pages N]
-//        [--max-depth N] [--exclude REGEX]... [--engine scratch|node] [--out DIR] [--resume]
-//        [--memory-urls N] [--svg FILE] [--merge DIR]...
+//        [--max-depth N] [--exclude REGEX]... [--no-parent] [--engine scratch|node] [--out DIR]
+//        [--resume] [--memory-urls N] [--svg FILE] [--merge DIR]...
 //        [--frontier redis://host:port/ [--workers N] [--lease MS] [--checkpoint MS]]
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -104,6 +104,10 @@ const args = startLesson("crawler", {
     multiple: true,
     placeholder: "REGEX",
     help: "skip URLs this regular expression finds (again for more)",
+  },
+  "no-parent": {
+    type: "boolean",
+    help: "stay at or below the directory of each start URL on its host, as wget -np",
   },
   engine: {
     type: "string",
@@ -269,9 +273,11 @@ try {
   process.exit(1);
 }
 
-// A resumed crawl takes its start URLs (and the fixture site's port and size) from the saved one.
+// A resumed crawl takes its start URLs (and the fixture site's port and size, and --no-parent)
+// from the saved one.
 interface Saved extends CrawlSummary {
   fixture: { port: number; articles: number; latencyMs: number } | null;
+  noParent: boolean;
 }
 // With node --expose-gc, garbage is collected before memory is measured: the figures are then
 // what the crawl keeps, not what the collector has not got to yet (the tests use it).
@@ -295,6 +301,16 @@ if (saved !== null && args.url.length > 0) {
     );
   }
 }
+// --no-parent says where the crawl goes, as its start URLs do: a resumed crawl keeps it, and one
+// begun without it is not given it halfway (the URLs above its start fetched already would stay).
+if (saved !== null && args["no-parent"] && !saved.summary.noParent) {
+  usage(
+    `--resume goes on with the crawl saved in ${shortPath(stateDir)}, which was started without ` +
+      `--no-parent: leave --no-parent out to go on with it, ` +
+      `or start a new crawl without --resume (another --out keeps this one)`,
+  );
+}
+const noParent = saved?.summary.noParent ?? args["no-parent"];
 let site: RunningSite | null = null;
 let fixture = saved?.summary.fixture ?? null;
 let startUrls: string[];
@@ -337,6 +353,7 @@ const options: CrawlOptions = {
   maxPages: args["max-pages"],
   maxDepth: args["max-depth"],
   exclude,
+  noParent,
   maxRedirects: args["max-redirects"],
   retries: args.retries,
   retryBaseMs: 500,
@@ -461,7 +478,7 @@ const run = await engine.run(async () => {
     }
     const indexLine = await readers.close();
     if (local !== null) {
-      const summary: Saved = { ...crawler.summary(), fixture };
+      const summary: Saved = { ...crawler.summary(), fixture, noParent };
       saveCrawl(stateDir, { summary, ...local });
     }
     const totals =
@@ -588,6 +605,7 @@ function childFlags(): string[] {
   integers.push("max-redirects", "retries", "max-body", "lease", "checkpoint");
   for (const name of integers) flags.push(`--${name}`, String(args[name as keyof typeof args]));
   for (const pattern of args.exclude) flags.push("--exclude", pattern);
+  if (args["no-parent"]) flags.push("--no-parent");
   flags.push("--engine", args.engine, "--svg", "none"); // a chart of each would overwrite the others
   return flags;
 }

@@ -13,7 +13,7 @@ export const OUTCOMES = [
   "duplicate", // the same body (or title and text) as a page indexed before
   "redirected", // a 3xx; where it points is a URL of its own
   "not HTML", // a PDF, an image, JSON...
-  "excluded", // --exclude, or https (no TLS here)
+  "excluded", // --exclude, --no-parent, or https (no TLS here)
   "robots.txt", // disallowed by robots.txt
   "error", // with its reason: HTTP 404, connection reset, timeout, redirect loop...
   "limit", // --max-depth or --max-pages reached: discovered, not fetched

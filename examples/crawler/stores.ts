@@ -172,7 +172,7 @@ export class MemorySeenSet implements SeenSet, DigestSet {
 // ---- a stopped crawl on disk ------------------------------------------------------------------
 
 /** Bumped whenever the files below change meaning: --resume refuses another version. */
-export const STATE_VERSION = 1;
+export const STATE_VERSION = 2;
 
 export interface SavedCrawl<Summary> {
   /** Whatever the crawler needs besides the stores: its start URLs, counts, and so on. */

@@ -72,3 +72,55 @@ export function hostOf(normalized: string): string {
   const start = normalized.indexOf("://") + 3;
   return normalized.slice(start, normalized.indexOf("/", start));
 }
+
+/**
+ * Where a crawl goes: its start sites (siteOf), and in each the directories of its start URLs,
+ * which --no-parent keeps to, as wget's -np does. A URL's directory is its path up to its last
+ * "/": "/docs/" for http://h/docs/ and for http://h/docs/index.html, "/" for http://h/ (and for
+ * http://h/docs, a file in "/", as for wget). URLs are compared in normalizeUrl's spelling, so
+ * /docs/%d1%84 is in the directory /docs/ф/, and www.h and h:80 are h.
+ */
+export class StartScope {
+  // The directories' paths by site.
+  readonly #directories = new Map<string, Set<string>>();
+
+  /** The scope of these start URLs (normalized), or of a saved scope's directories(). */
+  constructor(urls: Iterable<string>) {
+    for (const url of urls) this.add(url);
+  }
+
+  /** Takes url's site into the crawl, and url's directory: a start URL, or where one led. */
+  add(url: string): void {
+    const site = siteOf(url);
+    const pathname = new URL(url).pathname;
+    const directory = pathname.slice(0, pathname.lastIndexOf("/") + 1);
+    const directories = this.#directories.get(site) ?? new Set();
+    directories.add(directory);
+    this.#directories.set(site, directories);
+  }
+
+  /** Whether site (siteOfHost) is one the crawl stays on. */
+  hasSite(site: string): boolean {
+    return this.#directories.has(site);
+  }
+
+  /**
+   * Whether url (normalized) is at or below a directory of its site. A URL of another site is
+   * not this rule's to keep out (it is not followed anyway).
+   */
+  contains(url: string): boolean {
+    const host = hostOf(url);
+    const directories = this.#directories.get(siteOfHost(host));
+    if (directories === undefined) return true;
+    const path = url.slice(url.indexOf("://") + 3 + host.length); // "/docs/page?query"
+    for (const directory of directories) if (path.startsWith(directory)) return true;
+    return false;
+  }
+
+  /** Each directory as a URL ("http://h/docs/"), which the constructor takes back. */
+  directories(): string[] {
+    return [...this.#directories].flatMap(([site, paths]) =>
+      [...paths].map((path) => `http://${site}${path}`),
+    );
+  }
+}
