@@ -24,7 +24,8 @@ type Option =
   | {
       type: "integer";
       help: string;
-      default: number;
+      /** None: the value is undefined when the flag is not given, and defaultRule says what then. */
+      default?: number;
       /** How the default is worked out where it depends on the machine: "one per core, 1 to 4". */
       defaultRule?: string;
       min: number;
@@ -50,7 +51,9 @@ type Values<Spec extends Record<string, Option>> = {
       ? URL[]
       : string[]
     : Spec[Name] extends { type: "integer" }
-      ? number
+      ? Spec[Name] extends { default: number }
+        ? number
+        : number | undefined
       : Spec[Name] extends { type: "boolean" }
         ? boolean
         : Spec[Name] extends { type: "url" }
@@ -182,7 +185,11 @@ export function startLesson<Spec extends Record<string, Option>>(
       // Digits only: Number() would also take "" and " " (as 0), "0x10" and "1e3".
       const digits = given === undefined || /^[+-]?\d+$/.test(given as string);
       const number = given === undefined ? option.default : Number(given);
-      if (!digits || !Number.isInteger(number) || number < option.min || number > option.max) {
+      const unset = given === undefined && number === undefined;
+      if (
+        !unset &&
+        (!digits || !Number.isInteger(number) || number! < option.min || number! > option.max)
+      ) {
         fail(`--${name} must be an integer from ${option.min} to ${option.max}, got '${given}'`);
       }
       values[name] = number;
@@ -402,6 +409,11 @@ export function makeDirectory(path: string): void {
 function describe(option: Option): string {
   if (option.type === "integer") {
     // A default that depends on the machine is said as its rule, then what it comes to here.
+    if (option.default === undefined) {
+      return option.defaultRule === undefined
+        ? option.help
+        : `${option.help} (default ${option.defaultRule})`;
+    }
     const rule = option.defaultRule === undefined ? "" : `${option.defaultRule}: `;
     return `${option.help} (default ${rule}${option.default}${rule && " here"})`;
   }

@@ -59,10 +59,11 @@ import { normalizeUrl } from "./urls.ts";
 import { indexesLeft, runWorkers, sharedTotalsLine } from "./workers.ts";
 
 const NAME = "async-from-scratch-crawler";
-// Reading and indexing are most of a crawl's CPU, and the loop's thread needs a core of its own
-// (README, "Both cores"): a thread for each other core, up to four. On two cores, one: a second
-// then competes with the loop's thread and the server for the same two cores.
-const READING_THREADS = Math.max(1, Math.min(4, availableParallelism() - 1));
+// Reading and indexing are most of a crawl's CPU (README, "Both cores"). Without --parsers, one
+// thread reads, and more start, up to one per core (four at most), while pages wait for them and
+// a core is idle (readers.ts): where the loop's thread and the server keep the cores busy, a
+// second thread would only compete with them.
+const READING_THREADS = { first: 1, most: Math.max(1, Math.min(4, availableParallelism())) };
 
 const args = startLesson("crawler", {
   url: {
@@ -128,8 +129,9 @@ const args = startLesson("crawler", {
   },
   parsers: {
     type: "integer",
-    default: READING_THREADS,
-    defaultRule: "one per core but the loop's, 1 to 4",
+    defaultRule:
+      "1, more while pages wait and a core is idle: up to one per core, 4 at most, " +
+      `so ${READING_THREADS.most} here`,
     min: 0,
     max: 64,
     help: "worker threads that read and index pages; 0: the loop's own thread does",
@@ -406,7 +408,9 @@ const run = await engine.run(async () => {
   // of the index every --checkpoint ms (and when the crawl is quiet), so a kill costs the pages read
   // since. Alone, the index is made once, at the end, as the state --resume reads is saved.
   const checkpointMs = frontierUrl === null ? null : args.checkpoint;
-  const readers = openReaders(engine, out, args.parsers, saved !== null, checkpointMs);
+  const threads =
+    args.parsers === undefined ? READING_THREADS : { first: args.parsers, most: args.parsers };
+  const readers = openReaders(engine, out, threads, saved !== null, checkpointMs);
   const crawler = new Crawler(
     options,
     { engine, fetcher, frontier, seen, digests, readers, tally },
@@ -415,7 +419,7 @@ const run = await engine.run(async () => {
   // The reading threads open their indexes while the first requests go out. One that cannot
   // (another crawler is writing this --out) stops the crawl.
   let failed: Error | null = null;
-  readers.ready.catch((error: Error) => {
+  readers.failure.catch((error: Error) => {
     failed = error;
     crawler.abort();
   });
@@ -603,7 +607,10 @@ function childFlags(): string[] {
   const flags: string[] = [];
   const integers = ["concurrency", "per-host", "max-pages", "max-depth", "parsers", "timeout"];
   integers.push("max-redirects", "retries", "max-body", "lease", "checkpoint");
-  for (const name of integers) flags.push(`--${name}`, String(args[name as keyof typeof args]));
+  for (const name of integers) {
+    const value = args[name as keyof typeof args];
+    if (value !== undefined) flags.push(`--${name}`, String(value));
+  }
   for (const pattern of args.exclude) flags.push("--exclude", pattern);
   if (args["no-parent"]) flags.push("--no-parent");
   flags.push("--engine", args.engine, "--svg", "none"); // a chart of each would overwrite the others

@@ -10,6 +10,7 @@
 //
 // The crawler knows only the PageReaders interface: where the text goes is not its business.
 import { rmSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import {
   DEFAULT_MEMORY_BUDGET,
@@ -34,8 +35,11 @@ export type ReadResult = ReadPage & {
 };
 
 export interface PageReaders {
-  /** Settles once every thread has opened its index; rejects if one could not (locked, say). */
-  ready: Promise<void>;
+  /**
+   * Rejects if a thread cannot open its index (another crawler is writing this --out, say): one
+   * of the first threads, or one started later. Never resolves.
+   */
+  failure: Promise<never>;
   /** Reads a page in a thread; indexes it there too if `index` (and the page allows). */
   read(input: PageInput, index: boolean): Promise<ReadResult | null>;
   /** With checkpoints on: commits now each thread's pages not yet durable. */
@@ -46,56 +50,100 @@ export interface PageReaders {
   abort(): Promise<void>;
 }
 
+/** How many threads read pages. */
+export interface ReadingThreads {
+  /** Started at once; 0: none, the loop's own thread reads (and `most` is not looked at). */
+  first: number;
+  /** At most; one more is started whenever pages wait for every thread and a core is idle. */
+  most: number;
+}
+
 // Slots of the shared set of texts: 8 MiB, which holds the texts of half a million pages; past
 // that, joinIndexes finds the rest of the repeats (and the report says so).
 const SHARED_TEXTS = 2 ** 20;
 
+// When the threads fall behind, another may help, if a core has nothing else to do: a thread
+// costs CPU to start (0.26 s, loading and compiling its modules) and runs its code cold at first,
+// and where the loop's thread and the server keep every core busy (a crawl like bench (a), many
+// small pages), a second one only takes time from them. Where a core sits idle while pages wait
+// (heavy pages, bench (c)), it pays. So: once every LOOK_MS, if each thread has more than one
+// page in hand and the machine left IDLE_CORES idle since the last look, one more thread.
+const LOOK_MS = 200;
+const IDLE_CORES = 0.5;
+
 type Call = <T>(task: string, argument: unknown, transfer?: ArrayBuffer[]) => Promise<T>;
 
 /**
- * `threads` worker threads (of the engine's, which engine.close() stops), or none: then the loop's
- * own thread reads and indexes, which is simpler to follow and slower. `append`: keep the pages
- * already in out (--resume). `checkpointMs`: commit each thread's index that often (and when
+ * The threads that read pages (of the engine's, which engine.close() stops), or none: then the
+ * loop's own thread reads and indexes, which is simpler to follow and slower. `append`: keep the
+ * pages already in out (--resume). `checkpointMs`: commit each thread's index that often (and when
  * checkpoint() asks), for a crawler that must not say a page is done before it is on disk; null:
  * only close() makes the index, as a crawler alone needs.
  */
 export function openReaders(
   engine: Engine,
   out: string,
-  threads: number,
+  threads: ReadingThreads,
   append: boolean,
   checkpointMs: number | null = null,
 ): PageReaders {
-  const started: Call[] =
-    threads === 0
-      ? [
-          async (task, argument) =>
-            (handlers as Record<string, (a: never) => unknown>)[task]!(argument as never) as never,
-        ]
-      : Array.from({ length: threads }, () => {
-          const pool: WorkerPool = engine.pool(new URL("./tasks.ts", import.meta.url), 1);
-          return (task, argument, transfer) => pool.run(task, argument, transfer);
-        });
-  const parts = started.map((_, i) => join(out, "parts", String(i)));
+  const most = threads.first === 0 ? 1 : Math.max(threads.first, threads.most);
   // The threads share the memory budget of one writer: each flushes a segment past its share.
-  const memoryBudget = Math.floor(DEFAULT_MEMORY_BUDGET / started.length);
-  // A thread takes a while to start (a second, on a busy machine), and the crawl need not wait
-  // for it: the first request goes out now, and the first page waits for its thread if need be.
-  // Tasks are answered in order, so each thread opens its index before it reads a page.
+  const memoryBudget = Math.floor(DEFAULT_MEMORY_BUDGET / most);
   // Two URLs whose bodies differ (a comment, a token) may still have the same title and text,
   // and two threads would each index theirs: the threads share the set of the texts they have
   // indexed, so that the second one to meet a text counts it a duplicate, as one thread would.
-  const texts = started.length > 1 ? SharedHashSet64.allocate(SHARED_TEXTS) : null;
-  const opened = started.map((call, i) =>
-    call<void>("open", { dir: parts[i], memoryBudget, texts }),
-  );
-  const ready = Promise.all(opened).then(() => {});
-  ready.catch(() => {}); // the caller hears of it through `ready`
-  const calls: Call[] = started.map((call, i) => async (task, argument, transfer) => {
-    await opened[i];
-    return call(task, argument, transfer);
-  });
-  const pending = calls.map(() => 0);
+  const texts = most > 1 ? SharedHashSet64.allocate(SHARED_TEXTS) : null;
+  const parts: string[] = [];
+  const started: Call[] = [];
+  const calls: Call[] = [];
+  const pending: number[] = [];
+  const commits: { next: ReturnType<typeof deferred>; uncommitted: number; at: number }[] = [];
+  const openedAt = engine.time();
+  const grownAt: number[] = []; // when each thread past the first ones started, from openedAt
+  let fail!: (error: unknown) => void;
+  const failure = new Promise<never>((_, reject) => (fail = reject));
+  failure.catch(() => {}); // the caller hears of it through `failure`
+
+  // A thread takes a while to start (a second, on a busy machine), and the crawl need not wait
+  // for it: the first request goes out now, and the first page waits for its thread if need be.
+  // Tasks are answered in order, so each thread opens its index before it reads a page.
+  function startThread(): void {
+    const part = join(out, "parts", String(parts.length));
+    let call: Call;
+    if (threads.first === 0) {
+      call = async (task, argument) =>
+        (handlers as Record<string, (a: never) => unknown>)[task]!(argument as never) as never;
+    } else {
+      const pool: WorkerPool = engine.pool(new URL("./tasks.ts", import.meta.url), 1);
+      call = (task, argument, transfer) => pool.run(task, argument, transfer);
+    }
+    const opened = call<void>("open", { dir: part, memoryBudget, texts });
+    opened.catch(fail);
+    parts.push(part);
+    started.push(call);
+    calls.push(async (task, argument, transfer) => {
+      await opened;
+      return call(task, argument, transfer);
+    });
+    pending.push(0);
+    commits.push({ next: deferred(), uncommitted: 0, at: engine.time() });
+  }
+  for (let i = 0; i < Math.max(1, threads.first); i++) startThread();
+
+  let lastLook = { at: engine.time(), idle: idleCpuMs() };
+  /** One more thread if pages wait for every thread and the machine has had a core to spare. */
+  function lookForHelp(): void {
+    const at = engine.time();
+    if (calls.length >= most || at - lastLook.at < LOOK_MS) return;
+    const idle = idleCpuMs();
+    const idleCores = (idle - lastLook.idle) / (at - lastLook.at);
+    lastLook = { at, idle };
+    if (Math.min(...pending) > 1 && idleCores >= IDLE_CORES) {
+      grownAt.push(at - openedAt);
+      startThread();
+    }
+  }
 
   async function track<T>(reader: number, work: Promise<T>): Promise<T> {
     pending[reader]!++;
@@ -109,7 +157,6 @@ export function openReaders(
   // Checkpoints. A thread answers its tasks in order, so a "commit" sent after a page's "read"
   // covers that page: each page indexed waits for the next commit of its thread (`next`), which
   // is sent once checkpointMs have passed since the last one, or when checkpoint() asks.
-  const commits = calls.map(() => ({ next: deferred(), uncommitted: 0, at: engine.time() }));
   function commit(reader: number): void {
     const state = commits[reader]!;
     const { resolve, reject } = state.next;
@@ -118,8 +165,9 @@ export function openReaders(
   }
 
   return {
-    ready,
+    failure,
     async read(input, index) {
+      lookForHelp();
       // The thread with the fewest pages in hand; the body is moved to it, not copied.
       const reader = pending.indexOf(Math.min(...pending));
       const transfer = [input.body.buffer as ArrayBuffer];
@@ -154,12 +202,29 @@ export function openReaders(
           ? ""
           : `, after the threads merged their ${flushed.reduce((sum, s) => sum + s.flushes, 0)} ` +
             `flushed segments in ${seconds(Math.max(...flushed.map((s) => s.mergeMs)))}`;
-      return `${joined.pages} pages (${added} added) in ${shortPath(out)}: ${joinLine(joined)}${before}`;
+      return (
+        `${joined.pages} pages (${added} added) in ${shortPath(out)}: ${joinLine(joined)}${before}; ` +
+        describeThreads(threads.first, grownAt)
+      );
     },
     async abort() {
       await Promise.allSettled(started.map((call) => call("abort", null)));
     },
   };
+}
+
+/** Who read the pages: "read by 2 threads (1 started after 0.42 s, ...)". */
+function describeThreads(first: number, grownAt: number[]): string {
+  if (first === 0) return "read in the loop's thread";
+  const all = `read by ${plural(first + grownAt.length, "thread")}`;
+  if (grownAt.length === 0) return all;
+  const when = grownAt.map((ms) => seconds(ms)).join(", ");
+  return `${all} (${grownAt.length} started after ${when}, as pages waited and a core was idle)`;
+}
+
+/** CPU time the machine's cores have spent idle, summed over them all, in ms (os.cpus()). */
+function idleCpuMs(): number {
+  return cpus().reduce((sum, cpu) => sum + cpu.times.idle, 0);
 }
 
 /**
