@@ -7,7 +7,8 @@
 //   (c) a real site: a Debian documentation package served by nginx on 127.0.0.1, crawled by
 //       `wget -r` and by the crawler (which also reads the text and builds the index), turn about:
 //       both times, their ratio, and the pages each found that the other did not;
-//   (d) worker threads: the same crawl of (c) with 0, 1 and 2 threads reading and indexing;
+//   (d) worker threads: the same crawl of (c) with 0, 1 and 2 threads reading and indexing, and
+//       with the default, which starts one and a second when it pays;
 //   (e) start-up: from the command to the first request sent, from the bundle and under tsx.
 //
 // Every crawl runs as `pnpm run crawler` does (node examples/crawler/start.mjs), in a process of
@@ -184,17 +185,24 @@ if (!existsSync(args.docs)) {
     );
 
     line();
-    line("(d) the same crawl with 0, 1 and 2 threads reading and indexing pages");
-    const byThreads: Record<string, number[]> = { 0: [], 1: [], 2: [] };
+    line(
+      "(d) the same crawl with 0, 1 and 2 threads reading and indexing pages, and without --parsers " +
+        "(1, and a second while pages wait and a core is idle)",
+    );
+    const byThreads: Record<string, number[]> = { 0: [], 1: [], 2: [], default: [] };
     for (let run = 0; run < args.runs; run++) {
-      for (const threads of ["0", "1", "2"]) {
-        byThreads[threads]!.push((await crawl(["--url", url, "--parsers", threads])).ms);
+      for (const threads of Object.keys(byThreads)) {
+        const flags = threads === "default" ? [] : ["--parsers", threads];
+        byThreads[threads]!.push((await crawl(["--url", url, ...flags])).ms);
       }
     }
     line(
       "    median: " +
         Object.entries(byThreads)
-          .map(([threads, ms]) => `${threads} threads ${s(median(ms))}`)
+          .map(
+            ([threads, ms]) =>
+              `${threads === "default" ? "default" : `${threads} threads`} ${s(median(ms))}`,
+          )
           .join(", "),
     );
   } finally {
