@@ -62,13 +62,16 @@ export interface ReadingThreads {
 // that, joinIndexes finds the rest of the repeats (and the report says so).
 const SHARED_TEXTS = 2 ** 20;
 
-// When the threads fall behind, another may help, if a core has nothing else to do: a thread
-// costs CPU to start (0.26 s, loading and compiling its modules) and runs its code cold at first,
-// and where the loop's thread and the server keep every core busy (a crawl like bench (a), many
-// small pages), a second one only takes time from them. Where a core sits idle while pages wait
-// (heavy pages, bench (c)), it pays. So: once every LOOK_MS, if each thread has more than one
-// page in hand and the machine left IDLE_CORES idle since the last look, one more thread.
+// When the threads fall behind, another may help, if a core has nothing else to do. But a thread
+// costs CPU to start (about START_MS, loading and compiling its modules) and runs its code cold
+// at first: where the pages waiting are little work (many small pages, a crawl like bench (a)),
+// a second thread costs more than it saves, and where the loop's thread and the server keep every
+// core busy, it only takes time from them. Where heavy pages wait and a core sits idle (bench
+// (c)), it pays. So: once every LOOK_MS, if the pages waiting would keep each thread busy for
+// more than START_MS (at the time a page has taken so far) and the machine left IDLE_CORES idle
+// since the last look, one more thread.
 const LOOK_MS = 200;
+const START_MS = 250;
 const IDLE_CORES = 0.5;
 
 type Call = <T>(task: string, argument: unknown, transfer?: ArrayBuffer[]) => Promise<T>;
@@ -100,6 +103,12 @@ export function openReaders(
   const pending: number[] = [];
   const commits: { next: ReturnType<typeof deferred>; uncommitted: number; at: number }[] = [];
   const openedAt = engine.time();
+  // What reading a page has taken a thread, on average: from when the thread could start on it
+  // (it was sent, or the thread's page before it was answered: a thread reads in order) to its
+  // answer. freeAt: when each thread's last page was answered.
+  const freeAt: number[] = [];
+  let readingMs = 0;
+  let pagesRead = 0;
   const grownAt: number[] = []; // when each thread past the first ones started, from openedAt
   let fail!: (error: unknown) => void;
   const failure = new Promise<never>((_, reject) => (fail = reject));
@@ -119,7 +128,6 @@ export function openReaders(
       call = (task, argument, transfer) => pool.run(task, argument, transfer);
     }
     const opened = call<void>("open", { dir: part, memoryBudget, texts });
-    opened.catch(fail);
     parts.push(part);
     started.push(call);
     calls.push(async (task, argument, transfer) => {
@@ -127,19 +135,24 @@ export function openReaders(
       return call(task, argument, transfer);
     });
     pending.push(0);
+    // Its first pages wait for it to start: their reading begins once it has.
+    const reader = freeAt.push(engine.time()) - 1;
+    opened.then(() => (freeAt[reader] = engine.time()), fail);
     commits.push({ next: deferred(), uncommitted: 0, at: engine.time() });
   }
   for (let i = 0; i < Math.max(1, threads.first); i++) startThread();
 
   let lastLook = { at: engine.time(), idle: idleCpuMs() };
-  /** One more thread if pages wait for every thread and the machine has had a core to spare. */
+  /** One more thread if the pages waiting are worth starting one for and a core was idle. */
   function lookForHelp(): void {
     const at = engine.time();
     if (calls.length >= most || at - lastLook.at < LOOK_MS) return;
     const idle = idleCpuMs();
     const idleCores = (idle - lastLook.idle) / (at - lastLook.at);
     lastLook = { at, idle };
-    if (Math.min(...pending) > 1 && idleCores >= IDLE_CORES) {
+    const waiting = pending.reduce((sum, pages) => sum + pages, 0);
+    const backlogMs = pagesRead === 0 ? 0 : (waiting * readingMs) / pagesRead / calls.length;
+    if (backlogMs > START_MS && idleCores >= IDLE_CORES) {
       grownAt.push(at - openedAt);
       startThread();
     }
@@ -147,9 +160,14 @@ export function openReaders(
 
   async function track<T>(reader: number, work: Promise<T>): Promise<T> {
     pending[reader]!++;
+    const sent = engine.time();
     try {
       return await work;
     } finally {
+      const answered = engine.time();
+      readingMs += answered - Math.max(sent, freeAt[reader]!);
+      pagesRead++;
+      freeAt[reader] = answered;
       pending[reader]!--;
     }
   }
@@ -222,9 +240,12 @@ function describeThreads(first: number, grownAt: number[]): string {
   return `${all} (${grownAt.length} started after ${when}, as pages waited and a core was idle)`;
 }
 
-/** CPU time the machine's cores have spent idle, summed over them all, in ms (os.cpus()). */
+/**
+ * CPU time the machine's cores have spent idle, or running niced programs (which give way to a
+ * crawl, as they are meant to), summed over them all, in ms (os.cpus()).
+ */
 function idleCpuMs(): number {
-  return cpus().reduce((sum, cpu) => sum + cpu.times.idle, 0);
+  return cpus().reduce((sum, { times }) => sum + times.idle + times.nice, 0);
 }
 
 /**
