@@ -70,7 +70,7 @@ const SHARED_TEXTS = 2 ** 20;
 // (c)), it pays. So: once every LOOK_MS, if the pages waiting would keep each thread busy for
 // more than START_MS (at the time a page has taken so far) and the machine left IDLE_CORES idle
 // since the last look, one more thread.
-const LOOK_MS = 200;
+const LOOK_MS = 100;
 const START_MS = 250;
 const IDLE_CORES = 0.5;
 
