@@ -559,7 +559,7 @@ export function threadVersusWall(reading: ThreadReading | string): string {
   const { runningMs, runnableMs, asleepMs, sleeps } = reading;
   return (
     `running ${runningMs.toFixed(1)} ms, runnable ${runnableMs.toFixed(1)} ms, ` +
-    `asleep ${asleepMs.toFixed(1)} ms (${sleeps} sleeps)`
+    `asleep ${asleepMs.toFixed(1)} ms (${sleeps} ${sleeps === 1 ? "sleep" : "sleeps"})`
   );
 }
 

@@ -1,14 +1,18 @@
-// 0_blocking_socket: its output against the snapshot, the serial crawl's N x latency, and a crawl
-// that meets every hard case of the fixture site and goes on.
+// 0_blocking_socket: its output against the snapshot, the serial crawl's N x latency, the thread
+// asleep while it waits, and a crawl that meets every hard case of the fixture site and goes on.
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
+import { whyNoSchedstat } from "@async-from-scratch/shared";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { chartFile, fetchesIn, readChart } from "./charts.ts";
 import { encode } from "../shared/site/wild.ts";
 import { timelineBars } from "./crawls.ts";
-import { figure, matchSnapshot, runLesson, runOnce } from "./lessons.ts";
+import { figure, matchSnapshot, runLesson, runOnce, schedulerSaw } from "./lessons.ts";
+import { testOrSkip } from "./skips.ts";
+
+const withSchedstat = testOrSkip(whyNoSchedstat());
 
 const blocking = runOnce("0_blocking_socket");
 // A crawl of 1000 pages at no latency, which nothing times: it runs beside the snapshot's crawl,
@@ -28,6 +32,18 @@ test("0_blocking_socket: one page after another takes at least pages x latency",
   const seconds = figure(stdout, /pages in ([\d.]+) s/);
   assert.is(pages, 10);
   assert.ok(seconds >= 0.9 * pages * 0.2, `${pages} pages at 200 ms took ${seconds} s`);
+});
+
+withSchedstat("0_blocking_socket: the thread is asleep in recv while it waits", async () => {
+  const { stdout } = await blocking();
+  const { line, wallMs, runningMs, runnableMs, asleepMs, sleeps } = schedulerSaw(stdout);
+  // 1_bad_socket's check turned round, as in 2_good_socket's test: the thread ran for a small part
+  // of the crawl, and of the rest it was mostly asleep (runnable, waiting for its turn after a
+  // wake-up, is all a loaded machine adds). Each page's recv put it to sleep until the page came.
+  assert.ok(runningMs < wallMs / 3, `it ran for much of its ${wallMs} ms: ${line}`);
+  assert.ok(asleepMs > runnableMs, `it wanted a CPU for most of the rest: ${line}`);
+  const pages = figure(stdout, /^(\d+) pages in/m);
+  assert.ok(sleeps >= pages, `fewer sleeps than the ${pages} pages it waited for: ${line}`);
 });
 
 test("0_blocking_socket --timeline: a staircase, each fetch starting where the one before ended", async () => {

@@ -3,10 +3,21 @@
 // (shared/lesson.ts, checked here on this lesson).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { whyNoSchedstat } from "@async-from-scratch/shared";
 import { startSite } from "@async-from-scratch/shared/site";
-import { figure, matchSnapshot, runLesson, runOnce, runPnpm, siteProcesses } from "./lessons.ts";
+import {
+  figure,
+  matchSnapshot,
+  runLesson,
+  runOnce,
+  runPnpm,
+  schedulerSaw,
+  siteProcesses,
+} from "./lessons.ts";
+import { testOrSkip } from "./skips.ts";
 
 const sitesBefore = siteProcesses();
+const withSchedstat = testOrSkip(whyNoSchedstat());
 
 const goodSocket = runOnce("2_good_socket");
 
@@ -31,6 +42,19 @@ test("2_good_socket: the process sleeps while it waits, and wakes only a few tim
   assert.ok(cpuMs < wallMs / 5, `CPU ${cpuMs} ms is below a fifth of wall ${wallMs} ms`);
   const wakeUps = figure(stdout, /wake-ups: (\d+)/);
   assert.ok(wakeUps >= 3 && wakeUps <= 10, `${wakeUps} wake-ups`);
+});
+
+withSchedstat("2_good_socket: the thread is asleep in the selector while it waits", async () => {
+  const { stdout } = await goodSocket();
+  const { line, wallMs, runningMs, runnableMs, asleepMs, sleeps } = schedulerSaw(stdout);
+  // 1_bad_socket's check turned round: not CPU time, which falls short of wall time on a loaded
+  // machine whatever the thread does, but what the scheduler saw over the same stretch. The
+  // thread ran for a small part of it, and of the rest it was mostly asleep: runnable, waiting
+  // for its turn after a wake-up, is all a loaded machine adds. And it went to sleep itself, in
+  // the selector, at least for the site's latency.
+  assert.ok(runningMs < wallMs / 3, `it ran for much of its ${wallMs} ms: ${line}`);
+  assert.ok(asleepMs > runnableMs, `it wanted a CPU for most of the rest: ${line}`);
+  assert.ok(sleeps >= 1, `it never went to sleep itself: ${line}`);
 });
 
 for (const backend of ["select", "poll", "epoll"]) {

@@ -142,6 +142,7 @@ const figuresThatVary: Mask[] = [
   [/\b\d+(\.\d+)? (s|ms|µs)\b(?! latency)/g, "<n> $2"], // "200 ms latency" is a setting
   [/\b\d+(\.\d+)?%/g, "<n>%"],
   [/\b\d+(\.\d+)? (B|KiB|MiB|GiB)\b/g, "<n> $2"],
+  [/\(\d+ sleeps?\)/g, "(<n> sleeps)"], // what the scheduler saw (threadVersusWall)
 ];
 
 /**
@@ -197,6 +198,28 @@ export function figure(text: string, pattern: RegExp): number {
   const match = pattern.exec(text);
   assert.ok(match, `no ${pattern} in:\n${text}`);
   return Number(match[1]);
+}
+
+/**
+ * What the scheduler saw a lesson's thread do, from the line the lesson printed after its CPU time
+ * (shared/lesson.ts, threadVersusWall), with the wall time of that CPU time line. The two clocks
+ * ran over the same stretch, so running, runnable and asleep add up to that wall time, within the
+ * lag of the kernel's counts.
+ */
+export function schedulerSaw(stdout: string) {
+  const line = /^our thread, as the kernel's scheduler saw it: .*$/m.exec(stdout)?.[0];
+  assert.ok(line, `no line of what the scheduler saw:\n${stdout}`);
+  const wallMs = figure(stdout, /of (\d+) ms wall time/);
+  const runningMs = figure(line, /running ([\d.]+) ms/);
+  const runnableMs = figure(line, /runnable ([\d.]+) ms/);
+  const asleepMs = figure(line, /asleep ([\d.]+) ms/);
+  const sleeps = figure(line, /\((\d+) sleeps?\)/);
+  const counted = runningMs + runnableMs + asleepMs;
+  assert.ok(
+    counted >= wallMs * 0.9 && counted <= wallMs * 1.1,
+    `not over the ${wallMs} ms it printed: ${line}`,
+  );
+  return { line, wallMs, runningMs, runnableMs, asleepMs, sleeps };
 }
 
 /**

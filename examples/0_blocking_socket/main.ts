@@ -26,6 +26,8 @@ import {
   startClock,
   siteFlags,
   startLesson,
+  startThreadClock,
+  threadVersusWall,
 } from "@async-from-scratch/shared";
 
 const args = startLesson("0_blocking_socket", {
@@ -76,6 +78,8 @@ const start = target.url;
 const queue = [start.href];
 const seen = new Set(queue);
 const readClock = startClock();
+// And what the kernel's scheduler saw this thread do meanwhile: see the lines after the crawl.
+const readThreadClock = startThreadClock();
 const spans: Span[] = [];
 let fetched = 0;
 while (fetched < args.pages && queue.length > 0) {
@@ -108,6 +112,7 @@ while (fetched < args.pages && queue.length > 0) {
   console.log(`  ${String(fetched).padStart(3)}. ${took} ms  ${outcome}`);
 }
 const clock = readClock();
+const thread = readThreadClock();
 await target.close();
 
 console.log(`\n${fetched} pages in ${(clock.wallMs / 1000).toFixed(2)} s`);
@@ -119,6 +124,15 @@ if (args.url === undefined) {
   );
 }
 console.log(`${cpuVersusWall(clock)}: blocked in recv, the process slept; it just slept in line`);
+// The same as the scheduler counted it. On a busy machine CPU time falls short of wall time for
+// any thread, as other programs get their turns; but the scheduler tells the time a thread waited
+// for its turn (runnable) from the time it did not want a CPU at all (asleep). A blocking call
+// puts the thread to sleep until the kernel has done its part: asleep nearly all of the wall
+// time, a sleep or two a page. 1_bad_socket prints this line for a busy loop, hardly ever asleep.
+console.log(`our thread, as the kernel's scheduler saw it: ${threadVersusWall(thread)}`);
+if (typeof thread !== "string") {
+  console.log(`  it slept in recv until each page came, where a busy loop would want a CPU`);
+}
 if (args.timeline) console.log(`\n${drawTimeline(spans)}`);
 
 // The timeline as a picture (--svg names the file). The charting library is loaded only now,

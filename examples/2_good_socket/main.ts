@@ -36,6 +36,8 @@ import {
   startClock,
   siteFlags,
   startLesson,
+  startThreadClock,
+  threadVersusWall,
 } from "@async-from-scratch/shared";
 
 const args = startLesson("2_good_socket", {
@@ -57,6 +59,8 @@ const url = target.url;
 console.log(`fetching ${url.href} with a non-blocking socket and ${selector.name}`);
 
 const readClock = startClock();
+// And what the kernel's scheduler saw this thread do meanwhile: see the last lines.
+const readThreadClock = startThreadClock();
 const request = buildRequest(url);
 let sent = 0;
 const chunks: Buffer[] = [];
@@ -147,12 +151,22 @@ function loop(): void {
 loop();
 selector.close();
 const clock = readClock();
+const thread = readThreadClock();
 await target.close();
 
 console.log(`response: ${describeResponse(Buffer.concat(chunks), url)}`);
 console.log(`wake-ups: ${wakeUps}; between them the process slept in ${selector.name}`);
 console.log(`the kernel only ended each wait; each callback was called by our loop`);
 console.log(`${cpuVersusWall(clock)}: the core was free while we waited`);
+// The same as the scheduler counted it, to set beside 1_bad_socket's line. On a busy machine the
+// busy loop's CPU time falls short of wall time too, but the scheduler tells the time a thread
+// waited for its turn (runnable) from the time it did not want a CPU at all (asleep). The busy
+// loop was hardly ever asleep; this thread is asleep nearly all of the wall time, in one sleep
+// for each wait that the kernel could not end at once.
+console.log(`our thread, as the kernel's scheduler saw it: ${threadVersusWall(thread)}`);
+if (typeof thread !== "string") {
+  console.log(`  it slept in ${selector.name} until the socket was ready; the busy loop never did`);
+}
 
 function eventNames(events: number): string {
   const names = [events & EVENT_READ && "EVENT_READ", events & EVENT_WRITE && "EVENT_WRITE"];
