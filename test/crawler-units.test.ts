@@ -27,10 +27,11 @@ import { Tally, isTransient, reasonOf, type Entry } from "../examples/crawler/re
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
 import { createEngine } from "../examples/crawler/engine.ts";
 import type { Fetched, Fetcher } from "../examples/crawler/fetcher.ts";
-import type { PageReaders } from "../examples/crawler/readers.ts";
+import { openReaders, type PageReaders } from "../examples/crawler/readers.ts";
 import { StartScope, hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
 import { encode } from "../shared/site/wild.ts";
 import { SharedHashSet64 } from "../shared/search/bytes.ts";
+import { Index, IndexWriter } from "../shared/search/index.ts";
 
 const test = suite("crawler-units");
 const PAGE = "http://example.org/wiki/page?x=1";
@@ -665,6 +666,37 @@ test("SharedHashSet64: of threads adding the same hashes at once, exactly one is
   assert.ok(small.add(99, 99), "full: not remembered");
   assert.not.ok(small.add(0, 0));
   assert.throws(() => SharedHashSet64.allocate(1000), /power of two/);
+});
+
+test("openReaders: parts a killed crawler committed in threads not started again are joined too", async () => {
+  const out = mkdtempSync(join(tmpdir(), "readers-left-"));
+  try {
+    // A crawler sharing a frontier grew to two threads, committed both parts and was killed: the
+    // frontier let go of their pages. Started again by hand, it reads in fewer threads.
+    for (const part of ["0", "1"]) {
+      const writer = IndexWriter.create(join(out, "parts", part));
+      const url = `http://h/left-${part}`;
+      writer.add({ url, title: `Left ${part}`, text: `words committed in part ${part}` });
+      writer.commit();
+      writer.abort(); // killed: what it committed stays
+    }
+    const readers = openReaders(createEngine("node"), out, { first: 0, most: 0 }, false);
+    const body = new TextEncoder().encode("<title>New</title><p>a page read in this run</p>");
+    const input = { url: "http://h/new", body, contentType: "text/html", maxBytes: 1 << 20 };
+    assert.is(
+      (await readers.read({ ...input, contentEncoding: undefined }, true))?.duplicate,
+      false,
+    );
+    assert.match(await readers.close(), /^3 pages /);
+    const index = Index.open(out);
+    try {
+      assert.is(index.pages, 3);
+    } finally {
+      index.close();
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -1042,7 +1042,7 @@ test("pnpm run crawler starts from a bundle of the same code, rebuilt when a fil
   const parsers = stdout.split("\n").find((line) => line.startsWith("  --parsers")) ?? stdout;
   assert.match(
     parsers,
-    /\(default 1, more while pages wait and a core is idle: up to one per core, 4 at most, so \d+ here\)$/,
+    /\(default 1, more while heavy pages wait and a core is idle: up to one per core, 4 at most, so at most \d+ here\)$/,
   );
   assert.is(parsers.match(/default/g)?.length, 1, parsers);
   assert.ok(existsSync(join(root, "examples/crawler/dist/main.mjs")));

@@ -696,6 +696,21 @@ test("segments: a tiny memory budget flushes many segments, and the merge equals
   assert.equal(everything(dir), expected);
 });
 
+test("segments: a budget made smaller halfway flushes from then on (resize), as threads share one", () => {
+  const dir = newDir();
+  const writer = IndexWriter.create(dir);
+  const half = fixture.length / 2;
+  for (const page of fixture.slice(0, half)) writer.add(page);
+  writer.resize(32 * 1024);
+  for (const page of fixture.slice(half)) writer.add(page);
+  const summary = writer.close();
+  assert.ok(summary.flushes >= 3, `${summary.flushes} flushes`);
+  assert.equal(everything(dir), expected);
+  const other = IndexWriter.create(newDir());
+  assert.throws(() => other.resize(0), /memoryBudget must be positive/);
+  other.abort();
+});
+
 test("segments: left unmerged, the reader reads them all and answers the same", () => {
   const { dir, summary } = build(fixture, { memoryBudget: 32 * 1024, merge: false });
   assert.ok(summary.segments >= 5);

@@ -60,9 +60,9 @@ import { indexesLeft, runWorkers, sharedTotalsLine } from "./workers.ts";
 
 const NAME = "async-from-scratch-crawler";
 // Reading and indexing are most of a crawl's CPU (README, "Both cores"). Without --parsers, one
-// thread reads, and more start, up to one per core (four at most), while pages wait for them and
-// a core is idle (readers.ts): where the loop's thread and the server keep the cores busy, a
-// second thread would only compete with them.
+// thread reads, and more start, up to one per core (four at most), while the pages waiting for
+// them are more work than starting one costs and a core is idle (readers.ts): where the pages are
+// light, or the loop's thread and the server keep the cores busy, a second thread only costs.
 const READING_THREADS = { first: 1, most: Math.max(1, Math.min(4, availableParallelism())) };
 
 const args = startLesson("crawler", {
@@ -108,7 +108,7 @@ const args = startLesson("crawler", {
   },
   "no-parent": {
     type: "boolean",
-    help: "stay at or below the directory of each start URL on its host, as wget -np",
+    help: "stay at or below the directory of each start URL on its site, as wget -np",
   },
   engine: {
     type: "string",
@@ -130,8 +130,8 @@ const args = startLesson("crawler", {
   parsers: {
     type: "integer",
     defaultRule:
-      "1, more while pages wait and a core is idle: up to one per core, 4 at most, " +
-      `so ${READING_THREADS.most} here`,
+      "1, more while heavy pages wait and a core is idle: up to one per core, 4 at most, " +
+      `so at most ${READING_THREADS.most} here`,
     min: 0,
     max: 64,
     help: "worker threads that read and index pages; 0: the loop's own thread does",

@@ -9,8 +9,8 @@
 // crawl the threads do not both index one text: they share the set of texts indexed (below).
 //
 // The crawler knows only the PageReaders interface: where the text goes is not its business.
-import { rmSync } from "node:fs";
-import { cpus } from "node:os";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import {
   DEFAULT_MEMORY_BUDGET,
@@ -54,7 +54,7 @@ export interface PageReaders {
 export interface ReadingThreads {
   /** Started at once; 0: none, the loop's own thread reads (and `most` is not looked at). */
   first: number;
-  /** At most; one more is started whenever pages wait for every thread and a core is idle. */
+  /** At most: one more is started while the pages waiting are worth it and a core is idle. */
   most: number;
 }
 
@@ -72,7 +72,7 @@ const SHARED_TEXTS = 2 ** 20;
 // since the last look, one more thread.
 const LOOK_MS = 100;
 const START_MS = 250;
-const IDLE_CORES = 0.5;
+const IDLE_CORES = 0.3;
 
 type Call = <T>(task: string, argument: unknown, transfer?: ArrayBuffer[]) => Promise<T>;
 
@@ -90,9 +90,10 @@ export function openReaders(
   append: boolean,
   checkpointMs: number | null = null,
 ): PageReaders {
-  const most = threads.first === 0 ? 1 : Math.max(threads.first, threads.most);
-  // The threads share the memory budget of one writer: each flushes a segment past its share.
-  const memoryBudget = Math.floor(DEFAULT_MEMORY_BUDGET / most);
+  let most = threads.first === 0 ? 1 : Math.max(threads.first, threads.most);
+  // The threads share the memory budget of one writer: each flushes a segment past its share,
+  // which shrinks when another thread starts.
+  const share = (threadCount: number) => Math.floor(DEFAULT_MEMORY_BUDGET / threadCount);
   // Two URLs whose bodies differ (a comment, a token) may still have the same title and text,
   // and two threads would each index theirs: the threads share the set of the texts they have
   // indexed, so that the second one to meet a text counts it a duplicate, as one thread would.
@@ -110,6 +111,7 @@ export function openReaders(
   let readingMs = 0;
   let pagesRead = 0;
   const grownAt: number[] = []; // when each thread past the first ones started, from openedAt
+  let opening = 0; // threads started that have not opened their index yet
   let fail!: (error: unknown) => void;
   const failure = new Promise<never>((_, reject) => (fail = reject));
   failure.catch(() => {}); // the caller hears of it through `failure`
@@ -117,7 +119,7 @@ export function openReaders(
   // A thread takes a while to start (a second, on a busy machine), and the crawl need not wait
   // for it: the first request goes out now, and the first page waits for its thread if need be.
   // Tasks are answered in order, so each thread opens its index before it reads a page.
-  function startThread(): void {
+  function startThread(memoryBudget: number): void {
     const part = join(out, "parts", String(parts.length));
     let call: Call;
     if (threads.first === 0) {
@@ -128,6 +130,7 @@ export function openReaders(
       call = (task, argument, transfer) => pool.run(task, argument, transfer);
     }
     const opened = call<void>("open", { dir: part, memoryBudget, texts });
+    opening++;
     parts.push(part);
     started.push(call);
     calls.push(async (task, argument, transfer) => {
@@ -137,25 +140,43 @@ export function openReaders(
     pending.push(0);
     // Its first pages wait for it to start: their reading begins once it has.
     const reader = freeAt.push(engine.time()) - 1;
-    opened.then(() => (freeAt[reader] = engine.time()), fail);
+    opened.then(() => {
+      freeAt[reader] = engine.time();
+      opening--;
+    }, fail);
     commits.push({ next: deferred(), uncommitted: 0, at: engine.time() });
   }
-  for (let i = 0; i < Math.max(1, threads.first); i++) startThread();
+  const firstCount = Math.max(1, threads.first);
+  for (let i = 0; i < firstCount; i++) startThread(share(firstCount));
 
-  let lastLook = { at: engine.time(), idle: idleCpuMs() };
+  let lastLook = { at: engine.time(), idle: idleCpuMs(), ours: ourCpuMs() };
   /** One more thread if the pages waiting are worth starting one for and a core was idle. */
   function lookForHelp(): void {
     const at = engine.time();
     if (calls.length >= most || at - lastLook.at < LOOK_MS) return;
-    const idle = idleCpuMs();
-    const idleCores = (idle - lastLook.idle) / (at - lastLook.at);
-    lastLook = { at, idle };
+    const [idle, ours] = [idleCpuMs(), ourCpuMs()];
+    // The machine's idle cores, but no more than the cores this process may use and does not:
+    // os.cpus() counts every core of the machine, also in a container given two of them.
+    const idleCores = Math.min(
+      (idle - lastLook.idle) / (at - lastLook.at),
+      availableParallelism() - (ours - lastLook.ours) / (at - lastLook.at),
+    );
+    lastLook = { at, idle, ours };
+    // Not while a thread is starting: the pages queued for it are not a backlog, only a wait.
+    if (opening > 0) return;
     const waiting = pending.reduce((sum, pages) => sum + pages, 0);
     const backlogMs = pagesRead === 0 ? 0 : (waiting * readingMs) / pagesRead / calls.length;
-    if (backlogMs > START_MS && idleCores >= IDLE_CORES) {
-      grownAt.push(at - openedAt);
-      startThread();
+    if (backlogMs <= START_MS || idleCores < IDLE_CORES) return;
+    const memoryBudget = share(calls.length + 1);
+    try {
+      startThread(memoryBudget);
+    } catch {
+      // No thread to be had (out of memory or fds, say): go on with those there are.
+      most = calls.length;
+      return;
     }
+    grownAt.push(at - openedAt);
+    for (const call of calls.slice(0, -1)) call<void>("budget", memoryBudget).catch(fail);
   }
 
   async function track<T>(reader: number, work: Promise<T>): Promise<T> {
@@ -209,7 +230,10 @@ export function openReaders(
     },
     async close() {
       const summaries = await Promise.all(calls.map((call) => call<IndexSummary>("close", null)));
-      const joined = joinIndexes(parts, out, { append });
+      // And the parts a crawler killed before committed in threads this run did not start again
+      // (it had grown to more): their pages are done, and were let go of in a shared frontier.
+      const left = committedParts(out).filter((part) => !parts.includes(part));
+      const joined = joinIndexes([...parts, ...left], out, { append });
       rmSync(join(out, "parts"), { recursive: true, force: true });
       const added = summaries.reduce((sum, s) => sum + s.pages, 0);
       // A thread's writer merged the segments its flushes left (past its memory budget) before:
@@ -231,13 +255,29 @@ export function openReaders(
   };
 }
 
-/** Who read the pages: "read by 2 threads (1 started after 0.42 s, ...)". */
+/** Who read the pages: "read by 2 threads (1 started after 420 ms, ...)". */
 function describeThreads(first: number, grownAt: number[]): string {
   if (first === 0) return "read in the loop's thread";
   const all = `read by ${plural(first + grownAt.length, "thread")}`;
   if (grownAt.length === 0) return all;
   const when = grownAt.map((ms) => seconds(ms)).join(", ");
   return `${all} (${grownAt.length} started after ${when}, as pages waited and a core was idle)`;
+}
+
+/** The parts of the index in out/parts that a thread committed (index.json), in any run. */
+export function committedParts(out: string): string[] {
+  const dir = join(out, "parts");
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => existsSync(join(dir, name, "index.json")))
+    .sort((a, b) => Number(a) - Number(b) || a.localeCompare(b))
+    .map((name) => join(dir, name));
+}
+
+/** CPU time this process has used, all its threads, in ms. */
+function ourCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 /**

@@ -56,6 +56,11 @@ export const handlers = {
       : null;
     return { ...rest, duplicate };
   },
+  /** This thread's share of the crawl's memory budget, when the number of threads changes. */
+  budget(memoryBudget: number): void {
+    if (writer === null) throw new Error("no index is open in this thread");
+    writer.resize(memoryBudget);
+  },
   /** Makes the pages indexed so far durable (IndexWriter.commit()): a kill no longer loses them. */
   commit(): void {
     if (writer === null) throw new Error("no index is open in this thread");

@@ -8,19 +8,12 @@
 // and the others take its URLs over once their lease runs out (redis-stores.ts). Node's own
 // child_process and loop do the watching here: nothing in this process needs our loop.
 import { spawn, type ChildProcess } from "node:child_process";
-import {
-  appendFileSync,
-  existsSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { joinIndexes } from "@async-from-scratch/shared/search";
 import { createEngine, type Engine } from "./engine.ts";
 import { RedisCrawl } from "./redis-stores.ts";
-import { joinLine } from "./readers.ts";
+import { committedParts, joinLine } from "./readers.ts";
 import { OUTCOMES, seconds, shortPath } from "./report.ts";
 
 export interface WorkersOptions {
@@ -180,10 +173,5 @@ export async function sharedTotalsLine(engine: Engine, frontier: string, takenOv
  * the parts its threads committed. Also for --merge, with crawlers started by hand.
  */
 export function indexesLeft(dir: string): string[] {
-  if (existsSync(join(dir, "index.json"))) return [dir];
-  const parts = join(dir, "parts");
-  if (!existsSync(parts)) return [];
-  return readdirSync(parts)
-    .map((name) => join(parts, name))
-    .filter((part) => existsSync(join(part, "index.json")));
+  return existsSync(join(dir, "index.json")) ? [dir] : committedParts(dir);
 }

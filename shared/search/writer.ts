@@ -106,7 +106,7 @@ export class IndexWriter {
   pages = 0;
   duplicates = 0;
   flushes = 0;
-  private readonly budget: number;
+  private budget: number;
   private readonly segments: Manifest["segments"];
   private readonly written: string[] = []; // files this writer made, for abort()
   private readonly hashes = new HashMap64(); // hash of title and text -> doc id
@@ -161,10 +161,7 @@ export class IndexWriter {
   private constructor(dir: string, options: WriterOptions) {
     this.dir = dir;
     this.options = options;
-    const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
-    if (!(budget > 0)) throw new RangeError(`memoryBudget must be positive, got ${budget}`);
-    // A flush builds the postings in one Buffer, and a Buffer holds at most 4 GiB.
-    this.budget = Math.min(budget, 2 ** 30);
+    this.budget = checkedBudget(options.memoryBudget ?? DEFAULT_MEMORY_BUDGET);
     this.segments = options.append ? existingSegments(dir) : [];
     this.newSegmentName = segmentNamer(dir);
     for (const { file } of this.segments) {
@@ -175,6 +172,14 @@ export class IndexWriter {
       this.pages += segment.pages;
       segment.close();
     }
+  }
+
+  /**
+   * A new memory budget (WriterOptions.memoryBudget), from the next page on: writers that share
+   * one budget take a smaller share each when another one starts (examples/crawler/readers.ts).
+   */
+  resize(memoryBudget: number): void {
+    this.budget = checkedBudget(memoryBudget);
   }
 
   /** Adds a page; returns its doc id, and whether the same title and text were added before. */
@@ -523,6 +528,12 @@ export class IndexWriter {
     }
     unlock(this.dir);
   }
+}
+
+function checkedBudget(budget: number): number {
+  if (!(budget > 0)) throw new RangeError(`memoryBudget must be positive, got ${budget}`);
+  // A flush builds the postings in one Buffer, and a Buffer holds at most 4 GiB.
+  return Math.min(budget, 2 ** 30);
 }
 
 // The segments of the index in dir, to append to; none if there is no index yet.
