@@ -27,7 +27,7 @@ import { Tally, isTransient, reasonOf, type Entry } from "../examples/crawler/re
 import { MemoryFrontier, MemorySeenSet, loadCrawl, saveCrawl } from "../examples/crawler/stores.ts";
 import { createEngine } from "../examples/crawler/engine.ts";
 import type { Fetched, Fetcher } from "../examples/crawler/fetcher.ts";
-import { openReaders, type PageReaders } from "../examples/crawler/readers.ts";
+import { openReaders, worthAnotherThread, type PageReaders } from "../examples/crawler/readers.ts";
 import { StartScope, hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
 import { encode } from "../shared/site/wild.ts";
 import { SharedHashSet64 } from "../shared/search/bytes.ts";
@@ -666,6 +666,26 @@ test("SharedHashSet64: of threads adding the same hashes at once, exactly one is
   assert.ok(small.add(99, 99), "full: not remembered");
   assert.not.ok(small.add(0, 0));
   assert.throws(() => SharedHashSet64.allocate(1000), /power of two/);
+});
+
+test("worthAnotherThread: heavy pages waiting and an idle core, yes; light pages, a busy machine, a thread starting, no", () => {
+  // The Python docs with one thread: 60 pages waiting at 10 ms each, half a core idle.
+  const heavy = { threadCount: 1, opening: 0, waitingPages: 60, readingMs: 500, pagesRead: 50 };
+  assert.ok(worthAnotherThread({ ...heavy, idleCores: 0.5 }));
+  assert.not.ok(
+    worthAnotherThread({ ...heavy, idleCores: 0.1 }),
+    "other programs keep the cores busy",
+  );
+  assert.not.ok(worthAnotherThread({ ...heavy, idleCores: 0.5, opening: 1 }), "one is starting");
+  // Two threads share the same backlog: 300 ms each, still more than a thread takes to start.
+  assert.ok(worthAnotherThread({ ...heavy, idleCores: 0.5, threadCount: 2 }));
+  assert.not.ok(worthAnotherThread({ ...heavy, idleCores: 0.5, threadCount: 3 }));
+  // Bench (a): a burst of 170 small pages at 0.6 ms, 0.1 s of work; the PostgreSQL docs, 60 at 2 ms.
+  const light = { threadCount: 1, opening: 0, waitingPages: 170, readingMs: 60, pagesRead: 100 };
+  assert.not.ok(worthAnotherThread({ ...light, idleCores: 1 }));
+  assert.not.ok(worthAnotherThread({ ...light, waitingPages: 60, readingMs: 200, idleCores: 1 }));
+  // Nothing read yet: no time per page to go by.
+  assert.not.ok(worthAnotherThread({ ...heavy, readingMs: 0, pagesRead: 0, idleCores: 2 }));
 });
 
 test("openReaders: parts a killed crawler committed in threads not started again are joined too", async () => {

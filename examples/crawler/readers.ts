@@ -162,11 +162,10 @@ export function openReaders(
       availableParallelism() - (ours - lastLook.ours) / (at - lastLook.at),
     );
     lastLook = { at, idle, ours };
-    // Not while a thread is starting: the pages queued for it are not a backlog, only a wait.
-    if (opening > 0) return;
-    const waiting = pending.reduce((sum, pages) => sum + pages, 0);
-    const backlogMs = pagesRead === 0 ? 0 : (waiting * readingMs) / pagesRead / calls.length;
-    if (backlogMs <= START_MS || idleCores < IDLE_CORES) return;
+    const waitingPages = pending.reduce((sum, pages) => sum + pages, 0);
+    const threadCount = calls.length;
+    const look = { threadCount, opening, waitingPages, readingMs, pagesRead, idleCores };
+    if (!worthAnotherThread(look)) return;
     const memoryBudget = share(calls.length + 1);
     try {
       startThread(memoryBudget);
@@ -253,6 +252,28 @@ export function openReaders(
       await Promise.allSettled(started.map((call) => call("abort", null)));
     },
   };
+}
+
+/** What readers.ts sees when it looks whether another reading thread would pay. */
+export interface Look {
+  /** Threads started, and of those, still opening their index. */
+  threadCount: number;
+  opening: number;
+  /** Pages sent to the threads and not yet answered. */
+  waitingPages: number;
+  /** The time the threads have taken for the pages they answered, and how many. */
+  readingMs: number;
+  pagesRead: number;
+  /** Cores the machine left idle since the last look (and this process could have used). */
+  idleCores: number;
+}
+
+/** The rule at the top of this file: whether one more thread is worth starting now. */
+export function worthAnotherThread(look: Look): boolean {
+  // Not while a thread is starting: the pages queued for it are not a backlog, only a wait.
+  if (look.opening > 0 || look.pagesRead === 0) return false;
+  const backlogMs = (look.waitingPages * look.readingMs) / look.pagesRead / look.threadCount;
+  return backlogMs > START_MS && look.idleCores >= IDLE_CORES;
 }
 
 /** Who read the pages: "read by 2 threads (1 started after 420 ms, ...)". */
