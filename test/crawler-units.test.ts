@@ -29,6 +29,7 @@ import { createEngine } from "../examples/crawler/engine.ts";
 import type { Fetched, Fetcher } from "../examples/crawler/fetcher.ts";
 import { openReaders, worthAnotherThread, type PageReaders } from "../examples/crawler/readers.ts";
 import { StartScope, hostOf, normalizeUrl, siteOf, siteOfHost } from "../examples/crawler/urls.ts";
+import { handlers } from "../examples/crawler/tasks.ts";
 import { encode } from "../shared/site/wild.ts";
 import { SharedHashSet64 } from "../shared/search/bytes.ts";
 import { Index, IndexWriter } from "../shared/search/index.ts";
@@ -686,6 +687,25 @@ test("worthAnotherThread: heavy pages waiting and an idle core, yes; light pages
   assert.not.ok(worthAnotherThread({ ...light, waitingPages: 60, readingMs: 200, idleCores: 1 }));
   // Nothing read yet: no time per page to go by.
   assert.not.ok(worthAnotherThread({ ...heavy, readingMs: 0, pagesRead: 0, idleCores: 2 }));
+});
+
+test("a reading thread's budget task: a smaller share of the memory budget flushes from then on", () => {
+  const out = mkdtempSync(join(tmpdir(), "reader-budget-"));
+  try {
+    // The handlers a worker runs, here in this thread, as --parsers 0 runs them.
+    handlers.open({ dir: out, memoryBudget: 64 * 2 ** 20, texts: null });
+    handlers.budget(1024); // another thread started: this one's share shrinks
+    for (let i = 0; i < 3; i++) {
+      const body = new TextEncoder().encode(`<title>Page ${i}</title><p>words of page ${i}</p>`);
+      const input = { url: `http://h/${i}`, body, contentType: "text/html", maxBytes: 1 << 20 };
+      handlers.read({ input: { ...input, contentEncoding: undefined }, index: true });
+    }
+    const summary = handlers.close();
+    assert.is(summary.pages, 3);
+    assert.ok(summary.flushes >= 2, `${summary.flushes} flushes`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test("openReaders: parts a killed crawler committed in threads not started again are joined too", async () => {

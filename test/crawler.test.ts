@@ -961,14 +961,18 @@ test("Ctrl-C while robots.txt waits for its Retry-After: stops at once, the host
   }
 });
 
+test("without --svg, a crawl whose output is no terminal draws no chart, and says why", async () => {
+  const { status, stdout, stderr } = await sixtyArticles();
+  assert.is(status, 0, stderr);
+  assert.ok(
+    stdout.endsWith("\nchart: not drawn (the output is not a terminal: --svg FILE draws it)\n"),
+    stdout,
+  );
+});
+
 test("--parsers 2: each thread's part joined as a segment, resumed too; search answers as from one", async () => {
   const one = await sixtyArticles();
   assert.is(one.status, 0, one.stderr);
-  // Without --svg, and its output no terminal: no chart, and the report says why.
-  assert.ok(
-    one.stdout.endsWith("\nchart: not drawn (the output is not a terminal: --svg FILE draws it)\n"),
-    one.stdout,
-  );
   // Without --parsers: one thread, and more if pages waited while a core was idle.
   assert.match(
     one.stdout,

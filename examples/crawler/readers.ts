@@ -68,8 +68,8 @@ const SHARED_TEXTS = 2 ** 20;
 // a second thread costs more than it saves, and where the loop's thread and the server keep every
 // core busy, it only takes time from them. Where heavy pages wait and a core sits idle (bench
 // (c)), it pays. So: once every LOOK_MS, if the pages waiting would keep each thread busy for
-// more than START_MS (at the time a page has taken so far) and the machine left IDLE_CORES idle
-// since the last look, one more thread.
+// more than START_MS (at the time a page has taken so far), none is still starting, and the
+// machine left IDLE_CORES idle since the last look, one more thread.
 const LOOK_MS = 100;
 const START_MS = 250;
 const IDLE_CORES = 0.3;
@@ -156,7 +156,9 @@ export function openReaders(
     if (calls.length >= most || at - lastLook.at < LOOK_MS) return;
     const [idle, ours] = [idleCpuMs(), ourCpuMs()];
     // The machine's idle cores, but no more than the cores this process may use and does not:
-    // os.cpus() counts every core of the machine, also in a container given two of them.
+    // os.cpus() counts every core of the machine, also for a process pinned to two of them (a
+    // cpuset). (A CPU quota, docker --cpus, neither sees: this Node's availableParallelism()
+    // reads only the affinity.)
     const idleCores = Math.min(
       (idle - lastLook.idle) / (at - lastLook.at),
       availableParallelism() - (ours - lastLook.ours) / (at - lastLook.at),
@@ -170,7 +172,7 @@ export function openReaders(
     try {
       startThread(memoryBudget);
     } catch {
-      // No thread to be had (out of memory or fds, say): go on with those there are.
+      // No thread to be had at once (no fds for its pipe, say): go on with those there are.
       most = calls.length;
       return;
     }
