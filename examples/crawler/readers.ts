@@ -76,6 +76,23 @@ const IDLE_CORES = 0.3;
 
 type Call = <T>(task: string, argument: unknown, transfer?: ArrayBuffer[]) => Promise<T>;
 
+/** A thread that reads pages (the loop's own, with --parsers 0), as openReaders keeps it. */
+interface Reader {
+  /** Its part of the index: out/parts/N. */
+  part: string;
+  /** Runs a task in it. `run` first waits for its index to be open; `call` does not (abort). */
+  call: Call;
+  run: Call;
+  /** Whether it has opened its index: its first pages wait till then. */
+  open: boolean;
+  /** Pages sent to it and not yet answered. */
+  pending: number;
+  /** When it could start on the next page it is sent: its last page answered, or it opened. */
+  freeAt: number;
+  /** Checkpoints: the promise of its next commit, its pages since the last one, and when. */
+  commit: { next: ReturnType<typeof deferred>; uncommitted: number; at: number };
+}
+
 /**
  * The threads that read pages (of the engine's, which engine.close() stops), or none: then the
  * loop's own thread reads and indexes, which is simpler to follow and slower. `append`: keep the
@@ -98,20 +115,13 @@ export function openReaders(
   // and two threads would each index theirs: the threads share the set of the texts they have
   // indexed, so that the second one to meet a text counts it a duplicate, as one thread would.
   const texts = most > 1 ? SharedHashSet64.allocate(SHARED_TEXTS) : null;
-  const parts: string[] = [];
-  const started: Call[] = [];
-  const calls: Call[] = [];
-  const pending: number[] = [];
-  const commits: { next: ReturnType<typeof deferred>; uncommitted: number; at: number }[] = [];
+  const readers: Reader[] = [];
   const openedAt = engine.time();
   // What reading a page has taken a thread, on average: from when the thread could start on it
-  // (it was sent, or the thread's page before it was answered: a thread reads in order) to its
-  // answer. freeAt: when each thread's last page was answered.
-  const freeAt: number[] = [];
+  // (its freeAt: a thread reads in order) to its answer.
   let readingMs = 0;
   let pagesRead = 0;
   const grownAt: number[] = []; // when each thread past the first ones started, from openedAt
-  let opening = 0; // threads started that have not opened their index yet
   let fail!: (error: unknown) => void;
   const failure = new Promise<never>((_, reject) => (fail = reject));
   failure.catch(() => {}); // the caller hears of it through `failure`
@@ -119,8 +129,8 @@ export function openReaders(
   // A thread takes a while to start (a second, on a busy machine), and the crawl need not wait
   // for it: the first request goes out now, and the first page waits for its thread if need be.
   // Tasks are answered in order, so each thread opens its index before it reads a page.
-  function startThread(memoryBudget: number): void {
-    const part = join(out, "parts", String(parts.length));
+  function startThread(memoryBudget: number): Reader {
+    const part = join(out, "parts", String(readers.length));
     let call: Call;
     if (threads.first === 0) {
       call = async (task, argument) =>
@@ -130,78 +140,93 @@ export function openReaders(
       call = (task, argument, transfer) => pool.run(task, argument, transfer);
     }
     const opened = call<void>("open", { dir: part, memoryBudget, texts });
-    opening++;
-    parts.push(part);
-    started.push(call);
-    calls.push(async (task, argument, transfer) => {
-      await opened;
-      return call(task, argument, transfer);
-    });
-    pending.push(0);
-    // Its first pages wait for it to start: their reading begins once it has.
-    const reader = freeAt.push(engine.time()) - 1;
+    const now = engine.time();
+    const reader: Reader = {
+      part,
+      call,
+      run: async (task, argument, transfer) => {
+        await opened;
+        return call(task, argument, transfer);
+      },
+      open: false,
+      pending: 0,
+      freeAt: now,
+      commit: { next: deferred(), uncommitted: 0, at: now },
+    };
     opened.then(() => {
-      freeAt[reader] = engine.time();
-      opening--;
+      reader.open = true;
+      reader.freeAt = engine.time(); // its first pages' reading begins now
     }, fail);
-    commits.push({ next: deferred(), uncommitted: 0, at: engine.time() });
+    readers.push(reader);
+    return reader;
   }
   const firstCount = Math.max(1, threads.first);
   for (let i = 0; i < firstCount; i++) startThread(share(firstCount));
 
-  let lastLook = { at: engine.time(), idle: idleCpuMs(), ours: ourCpuMs() };
+  const sample = () => ({ at: engine.time(), idle: idleCpuMs(), ours: ourCpuMs() });
+  // Only where another thread may start (not with --parsers N): os.cpus() is not free.
+  let lastLook = readers.length < most ? sample() : null;
   /** One more thread if the pages waiting are worth starting one for and a core was idle. */
   function lookForHelp(): void {
-    const at = engine.time();
-    if (calls.length >= most || at - lastLook.at < LOOK_MS) return;
-    const [idle, ours] = [idleCpuMs(), ourCpuMs()];
+    if (lastLook === null || readers.length >= most) return;
+    if (engine.time() - lastLook.at < LOOK_MS) return;
+    const now = sample();
+    const elapsedMs = now.at - lastLook.at;
     // The machine's idle cores, but no more than the cores this process may use and does not:
     // os.cpus() counts every core of the machine, also for a process pinned to two of them (a
     // cpuset). (A CPU quota, docker --cpus, neither sees: this Node's availableParallelism()
     // reads only the affinity.)
     const idleCores = Math.min(
-      (idle - lastLook.idle) / (at - lastLook.at),
-      availableParallelism() - (ours - lastLook.ours) / (at - lastLook.at),
+      (now.idle - lastLook.idle) / elapsedMs,
+      availableParallelism() - (now.ours - lastLook.ours) / elapsedMs,
     );
-    lastLook = { at, idle, ours };
-    const waitingPages = pending.reduce((sum, pages) => sum + pages, 0);
-    const threadCount = calls.length;
-    const look = { threadCount, opening, waitingPages, readingMs, pagesRead, idleCores };
+    lastLook = now;
+    const look = {
+      threadCount: readers.length,
+      opening: readers.filter((reader) => !reader.open).length,
+      waitingPages: readers.reduce((sum, reader) => sum + reader.pending, 0),
+      readingMs,
+      pagesRead,
+      idleCores,
+    };
     if (!worthAnotherThread(look)) return;
-    const memoryBudget = share(calls.length + 1);
+    const memoryBudget = share(readers.length + 1);
+    let added: Reader;
     try {
-      startThread(memoryBudget);
+      added = startThread(memoryBudget);
     } catch {
       // No thread to be had at once (no fds for its pipe, say): go on with those there are.
-      most = calls.length;
+      most = readers.length;
       return;
     }
-    grownAt.push(at - openedAt);
-    for (const call of calls.slice(0, -1)) call<void>("budget", memoryBudget).catch(fail);
+    grownAt.push(now.at - openedAt);
+    for (const reader of readers) {
+      if (reader !== added) reader.run<void>("budget", memoryBudget).catch(fail);
+    }
   }
 
-  async function track<T>(reader: number, work: Promise<T>): Promise<T> {
-    pending[reader]!++;
+  async function track<T>(reader: Reader, work: Promise<T>): Promise<T> {
+    reader.pending++;
     const sent = engine.time();
     try {
       return await work;
     } finally {
       const answered = engine.time();
-      readingMs += answered - Math.max(sent, freeAt[reader]!);
+      readingMs += answered - Math.max(sent, reader.freeAt);
       pagesRead++;
-      freeAt[reader] = answered;
-      pending[reader]!--;
+      reader.freeAt = answered;
+      reader.pending--;
     }
   }
 
   // Checkpoints. A thread answers its tasks in order, so a "commit" sent after a page's "read"
   // covers that page: each page indexed waits for the next commit of its thread (`next`), which
   // is sent once checkpointMs have passed since the last one, or when checkpoint() asks.
-  function commit(reader: number): void {
-    const state = commits[reader]!;
+  function commit(reader: Reader): void {
+    const state = reader.commit;
     const { resolve, reject } = state.next;
     Object.assign(state, { next: deferred(), uncommitted: 0, at: engine.time() });
-    calls[reader]!<void>("commit", null).then(resolve, reject);
+    reader.run<void>("commit", null).then(resolve, reject);
   }
 
   return {
@@ -209,17 +234,14 @@ export function openReaders(
     async read(input, index) {
       lookForHelp();
       // The thread with the fewest pages in hand; the body is moved to it, not copied.
-      const reader = pending.indexOf(Math.min(...pending));
+      const reader = readers.reduce((best, other) => (other.pending < best.pending ? other : best));
       const transfer = [input.body.buffer as ArrayBuffer];
-      const page = track(
-        reader,
-        calls[reader]!<ReadPage | null>("read", { input, index }, transfer),
-      );
+      const page = track(reader, reader.run<ReadPage | null>("read", { input, index }, transfer));
       if (checkpointMs === null || !index) {
         const read = await page;
         return read === null ? null : { ...read, durable: null };
       }
-      const state = commits[reader]!;
+      const state = reader.commit;
       const durable = state.next.promise;
       state.uncommitted++;
       if (engine.time() - state.at >= checkpointMs) commit(reader);
@@ -227,12 +249,15 @@ export function openReaders(
       return read === null ? null : { ...read, durable: read.duplicate === false ? durable : null };
     },
     checkpoint() {
-      for (const [reader, state] of commits.entries()) if (state.uncommitted > 0) commit(reader);
+      for (const reader of readers) if (reader.commit.uncommitted > 0) commit(reader);
     },
     async close() {
-      const summaries = await Promise.all(calls.map((call) => call<IndexSummary>("close", null)));
+      const summaries = await Promise.all(
+        readers.map((reader) => reader.run<IndexSummary>("close", null)),
+      );
       // And the parts a crawler killed before committed in threads this run did not start again
       // (it had grown to more): their pages are done, and were let go of in a shared frontier.
+      const parts = readers.map((reader) => reader.part);
       const left = committedParts(out).filter((part) => !parts.includes(part));
       const joined = joinIndexes([...parts, ...left], out, { append });
       rmSync(join(out, "parts"), { recursive: true, force: true });
@@ -251,7 +276,7 @@ export function openReaders(
       );
     },
     async abort() {
-      await Promise.allSettled(started.map((call) => call("abort", null)));
+      await Promise.allSettled(readers.map((reader) => reader.call("abort", null)));
     },
   };
 }
