@@ -25,6 +25,12 @@ export type ReadPage = Omit<PageResult, "title" | "text" | "headings"> & {
 
 let writer: IndexWriter | null = null;
 
+/** This thread's index writer; a task that needs it before "open" (or after "close") is a bug. */
+function openWriter(): IndexWriter {
+  if (writer === null) throw new Error("no index is open in this thread");
+  return writer;
+}
+
 export const handlers = {
   /**
    * Starts this thread's own index in dir (a part of the crawl's index). A part that a crawler
@@ -46,29 +52,26 @@ export const handlers = {
    * redirect.
    */
   read({ input, index }: { input: PageInput; index: boolean }): ReadPage | null {
-    if (writer === null) throw new Error("no index is open in this thread");
+    const part = openWriter(); // first: a read before "open" is a bug, whatever the page
     const page = readPage(input);
     if (page === null) return null; // no HTML after all
     const { title, text, headings, ...rest } = page;
     const indexed = index && !rest.noindex && rest.redirect === null;
     const duplicate = indexed
-      ? writer.add({ url: input.url, title, text, headings }).duplicate
+      ? part.add({ url: input.url, title, text, headings }).duplicate
       : null;
     return { ...rest, duplicate };
   },
   /** This thread's share of the crawl's memory budget, when the number of threads changes. */
   budget(memoryBudget: number): void {
-    if (writer === null) throw new Error("no index is open in this thread");
-    writer.resize(memoryBudget);
+    openWriter().resize(memoryBudget);
   },
   /** Makes the pages indexed so far durable (IndexWriter.commit()): a kill no longer loses them. */
   commit(): void {
-    if (writer === null) throw new Error("no index is open in this thread");
-    writer.commit();
+    openWriter().commit();
   },
   close(): IndexSummary {
-    if (writer === null) throw new Error("no index is open in this thread");
-    const summary = writer.close();
+    const summary = openWriter().close();
     writer = null;
     return summary;
   },
