@@ -533,9 +533,11 @@ export function whyNoSchedstat(): string | null {
  * it since the start, or says why this machine does not show it.
  */
 export function startThreadClock(): () => ThreadReading | string {
-  const whyNot = whyNoSchedstat();
-  if (whyNot !== null) return () => whyNot;
-  const start = threadTimesNow()!;
+  const start = threadTimesNow();
+  if (start === undefined) {
+    const whyNot = whyNoSchedstat()!;
+    return () => whyNot;
+  }
   return () => {
     const now = threadTimesNow()!;
     const wallMs = now.atMs - start.atMs;
