@@ -339,6 +339,10 @@ if (fixture !== null) {
   // /wild/ too: the real sites' cases, which the wiki does not link (shared/site/wild.ts).
   if (saved === null) startUrls = [site.url, `${site.url}wild/`];
 }
+// The report names a page by its path alone only where that cannot be misread: where the crawl
+// started on one host (two sites both have a /index.html). That host, or null.
+const startHosts = new Set(startUrls.map((start) => new URL(start).host));
+const onlyHost = startHosts.size === 1 ? [...startHosts][0]! : null;
 
 if (args.workers > 0) {
   const code = await runWorkers({
@@ -647,12 +651,8 @@ function loadSaved(into: ReturnType<typeof newStores>) {
 
 function pathOf(url: string): string {
   const parsed = new URL(url);
-  // A path alone only where it cannot be misread: the crawl started on one host, and this is it.
-  // Two sites both have a /index.html.
-  const startHosts = new Set(startUrls.map((start) => new URL(start).host));
-  const local = startHosts.size === 1 && startHosts.has(parsed.host);
   // As an address bar shows it: /вики/Сокет, not /%D0%B2%D0%B8... (the log keeps the URL as is).
-  return displayUrl(local ? parsed.pathname + parsed.search : url);
+  return displayUrl(parsed.host === onlyHost ? parsed.pathname + parsed.search : url);
 }
 
 /** A line on stderr, redrawn every 200 ms: only for a person watching a terminal. */
